@@ -1,0 +1,116 @@
+// Assembles the gateway: Fastify with problem+json errors, request ids,
+// logs, the routes built from the config's pipelines, health and docs.
+
+import { randomUUID } from 'node:crypto';
+import replyFrom from '@fastify/reply-from';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { POLICIES } from '../policies/index.ts';
+import type { ValidatedConfig } from './config/validate.ts';
+import { registerDocs } from './docs.ts';
+import { FacetError } from './errors/facet-error.ts';
+import { clientErrorHandler, installProblemHandlers, sendProblem } from './errors/problem.ts';
+import { registerHealthRoutes, type HealthState } from './health.ts';
+import { loggerOptions } from './logging.ts';
+import { buildRoutes } from './pipeline/build.ts';
+import { kConsumer } from './request-state.ts';
+import { closeServices, createServices, type GatewayServices } from './services.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface GatewayOptions {
+  /** A pino logger, `false` for silence; default JSON logs to stdout. */
+  logger?: FastifyBaseLogger | false;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  services: GatewayServices;
+  health: HealthState;
+  /** Stops taking requests, lets in-flight ones finish, closes pools. */
+  close(): Promise<void>;
+}
+
+export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const { config, contracts } = validated;
+  const services = createServices(config, contracts);
+  const health: HealthState = { draining: false, probes: new Map() };
+
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: loggerOptions('facet-gateway') } : options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    bodyLimit: config.http.bodyLimit,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    clientErrorHandler,
+    // Router-level rejections (undecodable URL, an overlong path segment) get problem+json too.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const problem = new FacetError('FACET_ERR_VALIDATION', {
+        detail: tooLong ? 'A path segment is longer than 256 characters' : 'The URL cannot be decoded',
+        errors: [{ field: 'path', message: tooLong ? 'has a segment longer than 256 characters' : 'is not a valid URL' }],
+      });
+      reply.header('x-request-id', request.id);
+      return sendProblem(request, reply, problem);
+    },
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: false },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+
+  installProblemHandlers(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (health.draining) {
+      reply.header('connection', 'close');
+      throw new FacetError('FACET_ERR_SHUTTING_DOWN', { headers: { 'retry-after': '1' } });
+    }
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    // While draining, answers close their connection so keep-alive clients move on.
+    if (health.draining) reply.header('connection', 'close');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const consumer = request[kConsumer];
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        latency_ms: Math.round(reply.elapsedTime * 100) / 100,
+        plan: consumer?.plan,
+        consumer: consumer?.id,
+      },
+      'request',
+    );
+  });
+
+  await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
+  registerHealthRoutes(app, services, health);
+  await registerDocs(app, contracts);
+  buildRoutes(app, services, POLICIES);
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    services,
+    health,
+    close() {
+      closing ??= (async () => {
+        health.draining = true;
+        await app.close();
+        await closeServices(services);
+      })();
+      return closing;
+    },
+  };
+}
+
+export { sendProblem };

@@ -1,0 +1,39 @@
+// The one table every problem+json answer comes from (RFC 9457).
+// A code is stable: clients and runbooks key on it. docs/errors.md lists them
+// and test/unit/errors.test.ts checks that every code there is documented.
+
+export interface ProblemKind {
+  readonly status: number;
+  readonly title: string;
+  /** Slug of the problem type URI, `/problems/<slug>`. */
+  readonly slug: string;
+}
+
+export const PROBLEMS = {
+  FACET_ERR_VALIDATION: { status: 400, title: 'Request validation failed', slug: 'validation' },
+  FACET_ERR_BAD_JSON: { status: 400, title: 'Malformed JSON body', slug: 'bad-json' },
+  FACET_ERR_BAD_REQUEST: { status: 400, title: 'Bad request', slug: 'bad-request' },
+  FACET_ERR_AUTH_MISSING_KEY: { status: 401, title: 'API key required', slug: 'auth-missing-key' },
+  FACET_ERR_AUTH_INVALID_KEY: { status: 401, title: 'API key not recognised', slug: 'auth-invalid-key' },
+  FACET_ERR_AUTH_MISSING_TOKEN: { status: 401, title: 'Bearer token required', slug: 'auth-missing-token' },
+  FACET_ERR_AUTH_INVALID_TOKEN: { status: 401, title: 'Bearer token invalid', slug: 'auth-invalid-token' },
+  FACET_ERR_AUTH_FORBIDDEN: { status: 403, title: 'Not allowed for this role', slug: 'auth-forbidden' },
+  FACET_ERR_NOT_FOUND: { status: 404, title: 'Resource not found', slug: 'not-found' },
+  FACET_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', slug: 'route-not-found' },
+  FACET_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', slug: 'body-too-large' },
+  FACET_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', slug: 'unsupported-media-type' },
+  FACET_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', slug: 'headers-too-large' },
+  FACET_ERR_INTERNAL: { status: 500, title: 'Internal error', slug: 'internal' },
+  FACET_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream answered with an error', slug: 'upstream-bad-response' },
+  FACET_ERR_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Upstream unavailable', slug: 'upstream-unavailable' },
+  FACET_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', slug: 'shutting-down' },
+  FACET_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out', slug: 'upstream-timeout' },
+} as const satisfies Record<string, ProblemKind>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export const PROBLEM_TYPE_BASE = '/problems/';
+
+export function problemType(code: ProblemCode): string {
+  return PROBLEM_TYPE_BASE + PROBLEMS[code].slug;
+}

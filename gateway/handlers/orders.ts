@@ -1,0 +1,79 @@
+// Seller API, read side: a seller's own orders from the CRM. The CRM's
+// record carries internal fields (seller_id, operator_id); the public shape
+// is built field by field so none can leak.
+
+import type { components } from '../../openapi/generated/seller-api.ts';
+import type { Order as CrmOrder } from '../../sim/data/seed.ts';
+import { FacetError } from '../errors/facet-error.ts';
+import { kConsumer } from '../request-state.ts';
+import { decodeCursor } from './cursor.ts';
+import type { HandlerFactory } from './types.ts';
+
+type Order = components['schemas']['Order'];
+type OrderList = components['schemas']['OrderList'];
+
+interface CrmOrderList {
+  items: CrmOrder[];
+  next_cursor: string | null;
+}
+
+interface ListOrdersQuery {
+  status?: Order['status'][];
+  created_from?: string;
+  created_to?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export function toPublicOrder(o: CrmOrder): Order {
+  return {
+    id: o.id,
+    status: o.status,
+    created_at: o.created_at,
+    updated_at: o.updated_at,
+    customer: { name: o.customer.name, email: o.customer.email },
+    model: { id: o.model.id, filename: o.model.filename, format: o.model.format, sha256: o.model.sha256, polygons: o.model.polygons },
+    parameters: { material: o.parameters.material, size_mm: o.parameters.size_mm, finish: o.parameters.finish },
+    price: o.price ? { amount_minor: o.price.amount_minor, currency: o.price.currency } : null,
+    shipping: { name: o.shipping.name, line1: o.shipping.line1, city: o.shipping.city, postal_code: o.shipping.postal_code, country: o.shipping.country },
+  };
+}
+
+function sellerOf(request: { [kConsumer]?: { id: string } }): string {
+  const consumer = request[kConsumer];
+  // A route without key-auth must never reach seller data.
+  if (!consumer) throw new FacetError('FACET_ERR_AUTH_MISSING_KEY');
+  return consumer.id;
+}
+
+export const listOrders: HandlerFactory = ({ upstream }) =>
+  async function listOrdersHandler(request): Promise<OrderList> {
+    const sellerId = sellerOf(request);
+    const query = request.query as ListOrdersQuery;
+    if (query.cursor !== undefined) decodeCursor(query.cursor);
+    if (query.created_from && query.created_to && Date.parse(query.created_from) >= Date.parse(query.created_to)) {
+      throw new FacetError('FACET_ERR_VALIDATION', {
+        detail: 'query.created_to must be later than query.created_from',
+        errors: [{ field: 'query.created_to', message: 'must be later than created_from' }],
+      });
+    }
+    const response = await upstream.json<CrmOrderList>({
+      path: '/crm/orders',
+      query: { seller_id: sellerId, status: query.status, created_from: query.created_from, created_to: query.created_to, limit: query.limit, cursor: query.cursor },
+    });
+    if (response.status !== 200) throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `crm answered ${response.status}` });
+    return { items: response.body.items.map(toPublicOrder), next_cursor: response.body.next_cursor };
+  };
+
+export const getOrder: HandlerFactory = ({ upstream }) =>
+  async function getOrderHandler(request): Promise<Order> {
+    const sellerId = sellerOf(request);
+    const { id } = request.params as { id: string };
+    const response = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
+    // Another seller's order answers exactly like a missing one (no BOLA oracle).
+    if (response.status === 404 || (response.status === 200 && response.body.seller_id !== sellerId)) {
+      throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });
+    }
+    if (response.status !== 200) throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `crm answered ${response.status}` });
+    return toPublicOrder(response.body);
+  };

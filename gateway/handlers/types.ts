@@ -1,0 +1,11 @@
+import type { RouteHandlerMethod } from 'fastify';
+import type { GatewayServices } from '../services.ts';
+import type { UpstreamClient } from '../upstream/client.ts';
+
+export interface HandlerContext {
+  upstream: UpstreamClient;
+  services: GatewayServices;
+}
+
+/** Builds the handler of one operation for one upstream. */
+export type HandlerFactory = (context: HandlerContext) => RouteHandlerMethod;

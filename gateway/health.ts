@@ -1,0 +1,60 @@
+// /healthz says the process is alive; /readyz says whether this replica
+// should get traffic: each dependency's state, 503 when a required one is
+// down or the gateway is draining.
+
+import type { FastifyInstance } from 'fastify';
+import type { GatewayServices } from './services.ts';
+
+export interface DependencyCheck {
+  status: 'up' | 'down';
+  required: boolean;
+  latency_ms?: number;
+  error?: string;
+}
+
+export type ReadinessProbe = () => Promise<DependencyCheck>;
+
+const PROBE_TIMEOUT_MS = 1000;
+
+function upstreamProbe(services: GatewayServices, name: string): ReadinessProbe {
+  const endpoint = services.config.serviceEndpoints[name];
+  const client = services.upstreams.get(name);
+  const required = endpoint?.readiness === 'required';
+  return async () => {
+    const started = performance.now();
+    try {
+      const response = await client.pool.request({ method: 'GET', path: client.basePath + (endpoint?.healthPath ?? '/healthz'), signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      await response.body.dump();
+      const latency = Math.round(performance.now() - started);
+      if (response.statusCode >= 400) return { status: 'down', required, latency_ms: latency, error: `answered ${response.statusCode}` };
+      return { status: 'up', required, latency_ms: latency };
+    } catch (error) {
+      const e = error as { code?: string; name?: string };
+      return { status: 'down', required, error: e.code ?? e.name ?? 'unreachable' };
+    }
+  };
+}
+
+export interface HealthState {
+  draining: boolean;
+  probes: Map<string, ReadinessProbe>;
+}
+
+export function registerHealthRoutes(app: FastifyInstance, services: GatewayServices, state: HealthState): void {
+  for (const name of Object.keys(services.config.serviceEndpoints)) state.probes.set(name, upstreamProbe(services, name));
+
+  app.get('/healthz', { config: { builtin: true } }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok' };
+  });
+
+  app.get('/readyz', { config: { builtin: true } }, async (_request, reply) => {
+    const entries = await Promise.all([...state.probes].map(async ([name, probe]) => [name, await probe()] as const));
+    const checks = Object.fromEntries(entries);
+    const failing = entries.some(([, check]) => check.required && check.status === 'down');
+    const status = state.draining ? 'draining' : failing ? 'not_ready' : 'ready';
+    reply.header('cache-control', 'no-store');
+    reply.code(status === 'ready' ? 200 : 503);
+    return { status, checks };
+  });
+}

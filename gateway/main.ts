@@ -1,0 +1,91 @@
+// `npm start`: the embedded default. Starts the MES and CRM simulators
+// in-process (unless MES_URL / CRM_URL point at real systems), then the
+// gateway, prints the demo credentials, and drains cleanly on SIGTERM.
+
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { POLICIES } from '../policies/index.ts';
+import { startCrmSim, startMesSim } from '../sim/index.ts';
+import { buildGateway } from './app.ts';
+import { loadConfigFile } from './config/load.ts';
+import { ConfigError } from './config/validate.ts';
+import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
+import { loggerOptions } from './logging.ts';
+
+const env = process.env;
+const log = pino(loggerOptions('facet'));
+const production = env.NODE_ENV === 'production';
+const closers: (() => Promise<void>)[] = [];
+
+async function startSimulators(): Promise<void> {
+  // Demo speed: the slowest (30 min) price job takes 15 s. SIM_TIME_SCALE=1 is real time.
+  const timeScale = Number(env.SIM_TIME_SCALE || 120);
+  if (!env.MES_URL) {
+    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale });
+    env.MES_URL = mes.url;
+    closers.push(() => mes.close());
+    log.info({ url: mes.url, admin: mes.adminUrl, timeScale }, 'MES simulator started in-process (set MES_URL to use a real MES)');
+  }
+  if (!env.CRM_URL) {
+    const crm = await startCrmSim({ port: Number(env.CRM_PORT || 8092), adminPort: Number(env.CRM_ADMIN_PORT || 8192) });
+    env.CRM_URL = crm.url;
+    closers.push(() => crm.close());
+    log.info({ url: crm.url, admin: crm.adminUrl }, 'CRM simulator started in-process (set CRM_URL to use a real CRM)');
+  }
+}
+
+async function main(): Promise<void> {
+  const demo = !production && !env.JWT_SECRET;
+  if (demo) env.JWT_SECRET = DEMO_JWT_SECRET;
+  const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
+  // Validate before starting anything, so a bad file fails fast.
+  loadConfigFile(configFile, POLICIES);
+  await startSimulators();
+  const validated = loadConfigFile(configFile, POLICIES);
+  const gateway = await buildGateway(validated);
+  const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
+  closers.unshift(() => gateway.close());
+
+  const base = `http://127.0.0.1:${validated.config.http.port}`;
+  const lines = [
+    `Facet gateway listening on ${address}`,
+    `  docs:          ${base}/docs  (internal: ${base}/internal/docs)`,
+    `  health:        ${base}/healthz  ${base}/readyz`,
+    ...DEMO_KEYS.map((k) => `  seller key:    ${k.key}  (${k.seller}, plan ${k.plan})`),
+  ];
+  if (demo) lines.push(`  operator JWT:  ${await demoOperatorToken(DEMO_JWT_SECRET)}`);
+  lines.push(`  try:           curl -H 'X-API-Key: demo-pro-key' '${base}/v1/orders?limit=2'`);
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining in-flight requests');
+    const grace = setTimeout(() => {
+      log.error({ graceMs: validated.config.http.shutdownGraceMs }, 'drain took too long; closing connections');
+      gateway.app.server.closeAllConnections();
+      process.exit(1);
+    }, validated.config.http.shutdownGraceMs);
+    grace.unref();
+    (async () => {
+      for (const close of closers) await close();
+      log.info('stopped');
+      process.exit(0);
+    })().catch((error: unknown) => {
+      log.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+  } else {
+    log.fatal({ err: error }, 'start-up failed');
+  }
+  process.exit(1);
+});

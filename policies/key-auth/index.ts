@@ -1,0 +1,42 @@
+// key-auth: sellers authenticate with an API key header. Runs in onRequest,
+// before the body is read, so an unauthenticated request costs little.
+
+import type { onRequestHookHandler } from 'fastify';
+import { FacetError } from '../../gateway/errors/facet-error.ts';
+import { firstMatching, type PolicyDefinition } from '../../gateway/pipeline/policy.ts';
+import { kConsumer, pathOf } from '../../gateway/request-state.ts';
+
+export interface KeyAuthAction {
+  header: string;
+}
+
+export const keyAuthPolicy: PolicyDefinition<KeyAuthAction> = {
+  name: 'key-auth',
+  terminal: false,
+  actionSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', default: 'X-API-Key' } },
+  },
+  build(steps, _route, services) {
+    const hook: onRequestHookHandler = async (request) => {
+      const step = firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      if (!step) return;
+      const headerName = step.action.header;
+      const challenge = { 'www-authenticate': `ApiKey header="${headerName}"` };
+      const presented = request.headers[headerName.toLowerCase()];
+      if (typeof presented !== 'string' || presented === '') {
+        throw new FacetError('FACET_ERR_AUTH_MISSING_KEY', { detail: `Send your API key in the ${headerName} header`, headers: challenge });
+      }
+      const found = services.consumers.lookup(presented);
+      if (found.outcome !== 'ok') {
+        throw new FacetError('FACET_ERR_AUTH_INVALID_KEY', {
+          detail: found.outcome === 'revoked' ? 'This API key has been revoked' : 'This API key is not recognised',
+          headers: challenge,
+        });
+      }
+      request[kConsumer] = found.consumer;
+    };
+    return { onRequest: [hook] };
+  },
+};

@@ -1,0 +1,74 @@
+// Starts the real thing in-process for integration tests: both simulators
+// as HTTP servers on ephemeral loopback ports and a gateway in front.
+
+import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { buildGateway, type Gateway } from '../../gateway/app.ts';
+import { parseConfig } from '../../gateway/config/load.ts';
+import { demoOperatorToken } from '../../gateway/demo.ts';
+import { POLICIES } from '../../policies/index.ts';
+import { startCrmSim, type CrmSimHandle } from '../../sim/crm/start.ts';
+import { startMesSim, type MesSimHandle } from '../../sim/mes/start.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-for-integration-tests-0123456789';
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface Stack {
+  gateway: Gateway;
+  crm: CrmSimHandle;
+  mes: MesSimHandle;
+  url: string;
+  operatorToken: string;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Edit the parsed gateway.config.yml before it is validated. */
+  mutateConfig?: (doc: Doc) => void;
+  orderCount?: number;
+  mesDashboardLatency?: { baseMs: number; perOrderMs: number };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const fast = { baseMs: 1, jitterMs: 1 };
+  const [crm, mes] = await Promise.all([
+    startCrmSim({ latency: fast, logger: false, orderCount: options.orderCount }),
+    startMesSim({ latency: fast, logger: false, orderCount: options.orderCount, timeScale: 600, dashboardLatency: options.mesDashboardLatency ?? { baseMs: 5, perOrderMs: 0 } }),
+  ]);
+  const doc = parse(readFileSync('gateway.config.yml', 'utf8')) as Doc;
+  options.mutateConfig?.(doc);
+  const validated = parseConfig(stringify(doc), 'gateway.config.yml', POLICIES, {
+    CRM_URL: crm.url,
+    MES_URL: mes.url,
+    JWT_SECRET: TEST_JWT_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  const gateway = await buildGateway(validated, { logger: false });
+  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = gateway.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    gateway,
+    crm,
+    mes,
+    url: `http://127.0.0.1:${port}`,
+    operatorToken: await demoOperatorToken(TEST_JWT_SECRET),
+    async close() {
+      await gateway.close();
+      await Promise.all([crm.close(), mes.close()]);
+    },
+  };
+}
+
+export function assertProblem(response: { status: number; headers: Record<string, string>; body: unknown }, status: number, code: string): Doc {
+  const body = response.body as Doc;
+  if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${JSON.stringify(body)}`);
+  if (!String(response.headers['content-type']).startsWith('application/problem+json')) throw new Error(`not problem+json: ${response.headers['content-type']}`);
+  if (body.code !== code) throw new Error(`expected code ${code}, got ${JSON.stringify(body)}`);
+  if (body.status !== status || typeof body.title !== 'string' || typeof body.type !== 'string' || typeof body.request_id !== 'string') {
+    throw new Error(`incomplete problem: ${JSON.stringify(body)}`);
+  }
+  return body;
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../gateway/config/load.ts';
+import { ConfigError } from '../../gateway/config/validate.ts';
+import { POLICIES } from '../../policies/index.ts';
+
+const FILE = 'gateway.config.yml';
+const TEXT = readFileSync(FILE, 'utf8');
+const ENV = { JWT_SECRET: 'x'.repeat(40) };
+
+type Mutable = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function problemsFor(mutate: (doc: Mutable) => void, env: NodeJS.ProcessEnv = ENV): string[] {
+  const doc = parse(TEXT) as Mutable;
+  mutate(doc);
+  try {
+    parseConfig(stringify(doc), FILE, POLICIES, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    return error.problems;
+  }
+  assert.fail('config was accepted');
+}
+
+describe('gateway.config.yml', () => {
+  it('the shipped file is valid, with defaults filled in and frozen', () => {
+    const { config, contracts } = parseConfig(TEXT, FILE, POLICIES, { ...ENV, PORT: '9999' });
+    assert.equal(config.http.port, 9999);
+    assert.equal(config.serviceEndpoints.crm?.url, 'http://127.0.0.1:8092');
+    assert.equal(config.serviceEndpoints.crm?.connections, 64);
+    assert.equal(config.consumers[0]?.keys[0]?.revoked, false);
+    assert.ok(Object.isFrozen(config.pipelines));
+    assert.ok(contracts.operation('seller', 'GET', '/v1/orders/:id'));
+  });
+
+  it('names the path of a bad number', () => {
+    const problems = problemsFor((d) => (d.serviceEndpoints.crm.timeoutMs = 0));
+    assert.deepEqual(problems, ['serviceEndpoints.crm.timeoutMs: must be a positive integer']);
+  });
+
+  it('names the path of a bad policy action, down to the field', () => {
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[0]['key-auth'].action.header = 'X API Key'));
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /^pipelines\.sellerReads\.policies\[0\]\.key-auth\.action\.header: must match pattern/);
+  });
+
+  it('names array steps with their index and rejects unknown action settings', () => {
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[2].proxy[1].action.retries = 3));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[2].proxy[1].action.retries: is not a known setting']);
+  });
+
+  it('rejects an unknown policy', () => {
+    const problems = problemsFor((d) => d.pipelines.sellerReads.policies.splice(1, 0, { 'rate-limitt': {} }));
+    assert.match(problems[0] ?? '', /^pipelines\.sellerReads\.policies\[1\]: unknown policy "rate-limitt" \(known: /);
+  });
+
+  it('resolves every reference', () => {
+    const problems = problemsFor((d) => {
+      d.pipelines.sellerReads.policies[2].proxy[0].action.serviceEndpoint = 'erp';
+      d.pipelines.sellerReads.apiEndpoints.push('nowhere');
+      d.consumers[0].plan = 'gold';
+    });
+    assert.ok(problems.includes('consumers[0].plan: unknown plan "gold" (plans: free, standard, enterprise)'), problems.join('\n'));
+    assert.ok(problems.includes('pipelines.sellerReads.apiEndpoints[1]: unknown apiEndpoint "nowhere"'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[2].proxy[0].action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
+  });
+
+  it('requires a referenced environment variable', () => {
+    const problems = problemsFor(() => {}, {});
+    assert.deepEqual(problems, [
+      'pipelines.operatorDashboard.policies[0].jwt-auth.action.secret: environment variable JWT_SECRET is not set (write ${JWT_SECRET:-default} to give a default)',
+    ]);
+  });
+
+  it('rejects a short HS256 secret', () => {
+    const problems = problemsFor(() => {}, { JWT_SECRET: 'short' });
+    assert.deepEqual(problems, ['pipelines.operatorDashboard.policies[0].jwt-auth.action.secret: must be at least 32 characters']);
+  });
+
+  it('checks that the contract documents every route of a validated pipeline', () => {
+    const problems = problemsFor((d) => d.apiEndpoints.sellerOrders.paths.push('/v1/secret'));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[1].validate.action.contract: seller has no operation for GET /v1/secret (apiEndpoint sellerOrders)']);
+  });
+
+  it('checks conditions', () => {
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[2].proxy[0].condition = { name: 'pathMatch', pattern: '(' }));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[2].proxy[0].condition.pattern: must be a valid regular expression']);
+  });
+
+  it('requires the terminal policy to be last', () => {
+    const problems = problemsFor((d) => d.pipelines.sellerCatalogue.policies.reverse());
+    assert.ok(problems.includes('pipelines.sellerCatalogue.policies[0].proxy: "proxy" answers the request and must be the last policy'), problems.join('\n'));
+  });
+
+  it('rejects the same route in two pipelines and the same key for two sellers', () => {
+    const problems = problemsFor((d) => {
+      d.pipelines.sellerCatalogue.apiEndpoints.push('sellerOrders');
+      d.consumers[1].keys[0].sha256 = d.consumers[0].keys[0].sha256;
+    });
+    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerCatalogue: GET /v1/orders is already served by pipeline "sellerReads"')), problems.join('\n'));
+    assert.ok(problems.includes('consumers[1].keys[0].sha256: the same key is given to two consumers'), problems.join('\n'));
+  });
+
+  it('reports YAML syntax errors and duplicate keys', () => {
+    assert.throws(() => parseConfig('http: [', FILE, POLICIES, ENV), (e: ConfigError) => /not valid YAML/.test(e.problems[0] ?? ''));
+    assert.throws(() => parseConfig('plans: {}\nplans: {}\n', FILE, POLICIES, ENV), (e: ConfigError) => /not valid YAML/.test(e.problems[0] ?? ''));
+  });
+
+  it('never lets an env value inject YAML: it stays one string and is checked', () => {
+    const problems = problemsFor(() => {}, { ...ENV, CRM_URL: 'http://crm.internal:80\nplans: {}' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? '', /^serviceEndpoints\.crm\.url: must match pattern/);
+  });
+});
