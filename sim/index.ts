@@ -1,0 +1,24 @@
+// Public entry of the simulators.
+export { startCrmSim } from './crm/start.ts';
+export type { CrmSimHandle, CrmSimOptions } from './crm/start.ts';
+export { CrmStore } from './crm/store.ts';
+export type { CrmOrder, CrmStats, NewOrder, StatusChange } from './crm/store.ts';
+export { startMesSim, DEFAULT_DASHBOARD_LATENCY } from './mes/start.ts';
+export type { DashboardLatency, MesSimHandle, MesSimOptions } from './mes/start.ts';
+export { MesStore } from './mes/store.ts';
+export { MesEvents } from './mes/events.ts';
+export type { ManufacturingStatusChanged, MesEvent, PriceJobCompleted, PriceJobFailed } from './mes/events.ts';
+export type { DashboardOrder } from './mes/orders.ts';
+export type { ModelMeta } from './mes/models.ts';
+export type { PriceJob } from './mes/pricing.ts';
+export type { ManufacturingJob, ManufacturingStatus, StageSeconds } from './mes/manufacturing.ts';
+export { CATALOGUE, computePrice, pricingSeconds } from './mes/catalogue.ts';
+export type { SimHandle, SimFaultsApi } from './shared/server.ts';
+export { DEFAULT_FAULTS } from './shared/faults.ts';
+export type { Faults } from './shared/faults.ts';
+export type { LatencyConfig } from './shared/latency.ts';
+export type { SimClock } from './shared/clock.ts';
+export { encodeCursor, decodeCursor } from './shared/cursor.ts';
+export type { CursorKey } from './shared/cursor.ts';
+export { crmOptionsFromEnv } from './crm/main.ts';
+export { mesOptionsFromEnv } from './mes/main.ts';

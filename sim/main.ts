@@ -1,0 +1,19 @@
+// Both simulators in one process: `node sim/main.ts` (env as in sim/crm/main.ts and sim/mes/main.ts).
+import { pino } from 'pino';
+import { generateDataset } from './data/seed.ts';
+import { crmOptionsFromEnv, mainCrm } from './crm/main.ts';
+import { mainMes, mesOptionsFromEnv } from './mes/main.ts';
+
+const crmOptions = crmOptionsFromEnv();
+const mesOptions = mesOptionsFromEnv();
+const logger = pino({ name: 'sim', level: process.env.LOG_LEVEL ?? 'info' });
+// One dataset for both: MES copies what it needs before the CRM owns (and mutates) it.
+const dataset = generateDataset(crmOptions.seed, crmOptions.sellerCount, crmOptions.orderCount);
+const mes = await mainMes({ ...mesOptions, dataset, logger });
+const crm = await mainCrm({ ...crmOptions, dataset, logger });
+
+const stop = (): void => {
+  void Promise.all([crm.close(), mes.close()]).then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

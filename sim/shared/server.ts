@@ -1,0 +1,151 @@
+// Two Fastify apps per simulator: the API (subject to faults) and the admin
+// port (faults control, never faulted). The API runs on our own http.Server
+// (serverFactory) so the `down` fault can close and reopen its port.
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { registerFaultRoutes } from './admin-routes.ts';
+import { installErrorHandlers } from './errors.ts';
+import { FaultController } from './fault-controller.ts';
+import type { Faults } from './faults.ts';
+import { ApiListener } from './listener.ts';
+import { STRICT_AJV } from './schemas.ts';
+
+export interface SimHandle {
+  url: string;
+  adminUrl: string;
+  close(): Promise<void>;
+}
+
+export interface SimFaultsApi {
+  get(): Faults;
+  set(patch: Partial<Faults>): Promise<Faults>;
+  reset(): Promise<Faults>;
+}
+
+export interface SimServerOptions {
+  name: string;
+  port: number;
+  adminPort: number;
+  host: string;
+  faults?: Partial<Faults> | undefined;
+  logger?: Logger | false | undefined;
+  /** Base latency of one API request in ms (fault latency is added on top). */
+  baseLatencyMs: (request: FastifyRequest) => number;
+  registerApi: (app: FastifyInstance) => void | Promise<void>;
+  bodyLimit?: number;
+  /** Runs after both servers are closed. */
+  onClose?: () => void | Promise<void>;
+}
+
+export interface SimServer extends SimHandle {
+  api: FastifyInstance;
+  admin: FastifyInstance;
+  faults: SimFaultsApi;
+}
+
+type RouteKind = 'control' | 'health' | 'api';
+
+function routeKind(url: string): RouteKind {
+  const path = url.split('?', 1)[0] ?? '';
+  if (path === '/_sim' || path.startsWith('/_sim/')) return 'control';
+  if (path === '/healthz') return 'health';
+  return 'api';
+}
+
+function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function fastifyOptions(logger: Logger | false | undefined): { loggerInstance?: FastifyBaseLogger; logger?: false } {
+  return logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false };
+}
+
+export async function createSimServer(options: SimServerOptions): Promise<SimServer> {
+  let apiServer: Server | undefined;
+  const api = Fastify({
+    ...fastifyOptions(options.logger ? options.logger.child({ sim: options.name, port: 'api' }) : false),
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    ajv: STRICT_AJV,
+    serverFactory: (handler) => {
+      apiServer = createServer(handler);
+      return apiServer;
+    },
+  });
+  if (!apiServer) throw new Error('fastify did not create the API server');
+  const listener = new ApiListener(apiServer, options.host);
+  const faults = new FaultController(listener, options.faults);
+  const closing = new AbortController();
+
+  installErrorHandlers(api);
+  // Faults, in order: hang (also /healthz), then latency, then error_rate.
+  // /_sim/* is never faulted; `down` needs no hook (the port is closed).
+  api.addHook('onRequest', async (request, reply) => {
+    const kind = routeKind(request.url);
+    if (kind === 'control') return;
+    if (faults.get().hang && !(await faults.hang.wait(request.raw.socket))) {
+      reply.hijack();
+      return;
+    }
+    if (kind === 'health') return;
+    const current = faults.get();
+    const delay = options.baseLatencyMs(request) + current.latency_ms;
+    if (delay > 0) {
+      try {
+        await sleep(delay, undefined, { signal: closing.signal });
+      } catch {
+        reply.hijack();
+        return;
+      }
+    }
+    if (current.error_rate > 0 && Math.random() < current.error_rate) {
+      return reply.code(500).send({ error: 'simulated failure' });
+    }
+  });
+  api.get('/healthz', async () => ({ status: 'ok' }));
+  registerFaultRoutes(api, faults, true);
+  await options.registerApi(api);
+  await api.ready();
+
+  const admin = Fastify(fastifyOptions(options.logger ? options.logger.child({ sim: options.name, port: 'admin' }) : false));
+  installErrorHandlers(admin);
+  admin.get('/healthz', async () => ({ status: 'ok', api_up: listener.isUp, faults: faults.get() }));
+  registerFaultRoutes(admin, faults, false);
+
+  await listener.listen(options.port);
+  try {
+    await admin.listen({ port: options.adminPort, host: options.host });
+  } catch (error) {
+    listener.close();
+    await api.close();
+    throw error;
+  }
+  // Listen first even when starting down, so port 0 resolves to a real port.
+  if (faults.get().down) listener.down();
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: baseUrl(options.host, listener.port),
+    adminUrl: baseUrl(options.host, (admin.server.address() as { port: number }).port),
+    api,
+    admin,
+    faults: {
+      get: () => faults.get(),
+      set: (patch) => faults.set(patch),
+      reset: () => faults.reset(),
+    },
+    close() {
+      closed ??= (async () => {
+        closing.abort();
+        faults.hang.release(false);
+        listener.close();
+        await Promise.all([api.close(), admin.close()]);
+        await options.onClose?.();
+      })();
+      return closed;
+    },
+  };
+}
