@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { POLICIES } from '../policies/index.ts';
+import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim } from '../sim/index.ts';
 import { buildGateway } from './app.ts';
 import { loadConfigFile } from './config/load.ts';
@@ -20,14 +21,16 @@ const closers: (() => Promise<void>)[] = [];
 async function startSimulators(): Promise<void> {
   // Demo speed: the slowest (30 min) price job takes 15 s. SIM_TIME_SCALE=1 is real time.
   const timeScale = Number(env.SIM_TIME_SCALE || 120);
+  // One dataset for both (generating 50,000 orders takes about a second).
+  const dataset = env.MES_URL && env.CRM_URL ? undefined : generateDataset(seedFromEnv(env));
   if (!env.MES_URL) {
-    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale });
+    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale, dataset });
     env.MES_URL = mes.url;
     closers.push(() => mes.close());
     log.info({ url: mes.url, admin: mes.adminUrl, timeScale }, 'MES simulator started in-process (set MES_URL to use a real MES)');
   }
   if (!env.CRM_URL) {
-    const crm = await startCrmSim({ port: Number(env.CRM_PORT || 8092), adminPort: Number(env.CRM_ADMIN_PORT || 8192) });
+    const crm = await startCrmSim({ port: Number(env.CRM_PORT || 8092), adminPort: Number(env.CRM_ADMIN_PORT || 8192), dataset });
     env.CRM_URL = crm.url;
     closers.push(() => crm.close());
     log.info({ url: crm.url, admin: crm.adminUrl }, 'CRM simulator started in-process (set CRM_URL to use a real CRM)');
