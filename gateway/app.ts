@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import replyFrom from '@fastify/reply-from';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { POLICIES } from '../policies/index.ts';
 import type { ValidatedConfig } from './config/validate.ts';
 import { registerDocs } from './docs.ts';
@@ -11,6 +11,7 @@ import { FacetError } from './errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from './errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
 import { loggerOptions } from './logging.ts';
+import { createRedis } from './redis.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import { kConsumer } from './request-state.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
@@ -20,6 +21,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface GatewayOptions {
   /** A pino logger, `false` for silence; default JSON logs to stdout. */
   logger?: FastifyBaseLogger | false;
+  /** Shared state (quotas, later the cache). Without it, in-process stores. */
+  redisUrl?: string | undefined;
 }
 
 export interface Gateway {
@@ -32,12 +35,14 @@ export interface Gateway {
 
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, contracts } = validated;
-  const services = createServices(config, contracts);
+  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
+  const services = createServices(config, contracts, { redis });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
     ...(options.logger === undefined ? { logger: loggerOptions('facet-gateway') } : options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
-    disableRequestLogging: true,
+    // One request line is written in onResponse, with route, plan and latency.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -62,6 +67,19 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   });
 
   installProblemHandlers(app);
+  if (redis) {
+    let redisDown = false;
+    redis.on('error', (error: Error) => {
+      if (!redisDown) app.log.warn({ err: { message: error.message } }, 'redis unavailable: quotas use the in-process insurance limiter');
+      redisDown = true;
+    });
+    redis.on('ready', () => {
+      if (redisDown) app.log.info('redis is back: shared quotas resume');
+      redisDown = false;
+    });
+  } else {
+    app.log.info('no REDIS_URL: quotas use in-process limiters (embedded default)');
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -94,6 +112,10 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
 
   await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
   registerHealthRoutes(app, services, health);
+  app.get('/metrics', { config: { builtin: true } }, async (_request, reply) => {
+    reply.header('content-type', services.metrics.registry.contentType);
+    return services.metrics.registry.metrics();
+  });
   await registerDocs(app, contracts);
   buildRoutes(app, services, POLICIES);
 
@@ -107,6 +129,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
         health.draining = true;
         await app.close();
         await closeServices(services);
+        redis?.disconnect();
       })();
       return closing;
     },

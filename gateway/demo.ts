@@ -6,6 +6,7 @@ export const DEMO_JWT_SECRET = 'facet-demo-jwt-secret-do-not-use-in-production';
 export const DEMO_KEYS = [
   { key: 'demo-free-key', seller: 'slr_0001', plan: 'free' },
   { key: 'demo-pro-key', seller: 'slr_0002', plan: 'standard' },
+  { key: 'demo-enterprise-key', seller: 'slr_0003', plan: 'enterprise' },
 ] as const;
 
 export async function demoOperatorToken(secret: string, ttl = '12h'): Promise<string> {

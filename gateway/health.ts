@@ -35,6 +35,22 @@ function upstreamProbe(services: GatewayServices, name: string): ReadinessProbe 
   };
 }
 
+function redisProbe(services: GatewayServices): ReadinessProbe | undefined {
+  const redis = services.redis;
+  if (!redis) return undefined;
+  // Optional: without Redis, quotas fall back to each replica's share.
+  return async () => {
+    const started = performance.now();
+    if (redis.status !== 'ready') return { status: 'down', required: false, error: redis.status };
+    try {
+      await redis.ping();
+      return { status: 'up', required: false, latency_ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { status: 'down', required: false, error: (error as Error).message };
+    }
+  };
+}
+
 export interface HealthState {
   draining: boolean;
   probes: Map<string, ReadinessProbe>;
@@ -42,6 +58,8 @@ export interface HealthState {
 
 export function registerHealthRoutes(app: FastifyInstance, services: GatewayServices, state: HealthState): void {
   for (const name of Object.keys(services.config.serviceEndpoints)) state.probes.set(name, upstreamProbe(services, name));
+  const redis = redisProbe(services);
+  if (redis) state.probes.set('redis', redis);
 
   app.get('/healthz', { config: { builtin: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   loadConfigFile(configFile, POLICIES);
   await startSimulators();
   const validated = loadConfigFile(configFile, POLICIES);
-  const gateway = await buildGateway(validated);
+  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined });
   const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
   closers.unshift(() => gateway.close());
 

@@ -1,7 +1,11 @@
 // What policies and handlers are given to work with. Built once per config.
 
+import type { Redis } from 'ioredis';
+import { KeyGuard } from '../policies/key-auth/key-guard.ts';
+import { QuotaService } from '../policies/quota/quota-service.ts';
 import type { GatewayConfig } from './config/types.ts';
 import { ConsumerDirectory } from './consumers.ts';
+import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import type { ContractRegistry } from './openapi/contracts.ts';
 import { UpstreamRegistry } from './upstream/client.ts';
 
@@ -10,14 +14,28 @@ export interface GatewayServices {
   contracts: ContractRegistry;
   upstreams: UpstreamRegistry;
   consumers: ConsumerDirectory;
+  metrics: GatewayMetrics;
+  /** Shared state store; undefined in the embedded default. */
+  redis: Redis | undefined;
+  quota: QuotaService;
+  keyGuard: KeyGuard;
 }
 
-export function createServices(config: GatewayConfig, contracts: ContractRegistry): GatewayServices {
+export interface ServiceDependencies {
+  redis?: Redis | undefined;
+  metrics?: GatewayMetrics;
+}
+
+export function createServices(config: GatewayConfig, contracts: ContractRegistry, deps: ServiceDependencies = {}): GatewayServices {
   return {
     config,
     contracts,
     upstreams: new UpstreamRegistry(config.serviceEndpoints),
     consumers: new ConsumerDirectory(config.consumers),
+    metrics: deps.metrics ?? createMetrics(),
+    redis: deps.redis,
+    quota: new QuotaService(config.quota, deps.redis),
+    keyGuard: new KeyGuard(config.quota, deps.redis),
   };
 }
 

@@ -4,6 +4,32 @@
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' } as const;
+const share = { type: 'number', exclusiveMinimum: 0, maximum: 1 } as const;
+
+const rateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['perSecond'],
+  properties: {
+    perSecond: positiveInt,
+    burst: { type: 'integer', minimum: 0, default: 0 },
+    burstWindowSec: { ...positiveInt, default: 10 },
+  },
+} as const;
+
+const limitProperties = {
+  rate: rateSchema,
+  dailyQuota: positiveInt,
+  concurrentPriceJobs: positiveInt,
+  uploadMaxBytes: positiveInt,
+} as const;
+
+const classNumbers = (defaults: Record<string, number>, schema: object) => ({
+  type: 'object',
+  additionalProperties: false,
+  default: defaults,
+  properties: Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, { ...schema, default: v }])),
+});
 
 export const configSchema = {
   type: 'object',
@@ -70,8 +96,11 @@ export const configSchema = {
       additionalProperties: {
         type: 'object',
         additionalProperties: false,
+        required: ['rate', 'dailyQuota', 'concurrentPriceJobs', 'uploadMaxBytes'],
         properties: {
           description: { type: 'string', default: '' },
+          tier: { enum: ['free', 'paid'], default: 'paid' },
+          ...limitProperties,
         },
       },
     },
@@ -97,6 +126,43 @@ export const configSchema = {
                 revoked: { type: 'boolean', default: false },
               },
             },
+          },
+          overrides: { type: 'object', additionalProperties: false, properties: limitProperties },
+        },
+      },
+    },
+    quota: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        insuranceShare: { ...share, default: 0.34 },
+        redisTimeoutMs: { ...positiveInt, default: 100 },
+        invalidKeyAttempts: { ...positiveInt, default: 20 },
+        invalidKeyWindowSec: { ...positiveInt, default: 60 },
+        invalidKeyBlockSec: { ...positiveInt, default: 300 },
+      },
+    },
+    shedding: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        classShares: classNumbers({ critical: 1, write: 0.9, 'paid-read': 0.75, 'free-read': 0.5 }, share),
+        eventLoopDelayMs: classNumbers({ write: 400, 'paid-read': 200, 'free-read': 100 }, positiveInt),
+        eventLoopSampleMs: { ...positiveInt, default: 100 },
+        retryAfterSec: { ...positiveInt, default: 1 },
+        adaptive: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            initialLimit: { ...positiveInt, default: 64 },
+            minLimit: { ...positiveInt, default: 8 },
+            maxLimit: { ...positiveInt, default: 1024 },
+            smoothing: { ...share, default: 0.2 },
+            rttTolerance: { type: 'number', minimum: 1, default: 2 },
           },
         },
       },

@@ -26,8 +26,26 @@ export interface ServiceEndpointConfig {
   readiness: 'required' | 'optional';
 }
 
-export interface PlanConfig {
+export interface RateConfig {
+  /** Sustained requests (cost units) per second. */
+  perSecond: number;
+  /** Extra units allowed above the rate within `burstWindowSec`. */
+  burst: number;
+  burstWindowSec: number;
+}
+
+export interface PlanLimits {
+  rate: RateConfig;
+  /** Cost units per 24 h window (from the first request of the window). */
+  dailyQuota: number;
+  concurrentPriceJobs: number;
+  uploadMaxBytes: number;
+}
+
+export interface PlanConfig extends PlanLimits {
   description: string;
+  /** Free plans' reads are shed before paid plans' reads. */
+  tier: 'free' | 'paid';
 }
 
 export interface ConsumerKeyConfig {
@@ -42,6 +60,8 @@ export interface ConsumerConfig {
   name: string;
   plan: string;
   keys: ConsumerKeyConfig[];
+  /** Per-seller exceptions to the plan's limits. */
+  overrides?: Partial<PlanLimits>;
 }
 
 export interface ConditionConfig {
@@ -62,6 +82,41 @@ export interface PipelineConfig {
   policies: PolicyEntryConfig[];
 }
 
+export const PRIORITY_CLASSES = ['critical', 'write', 'paid-read', 'free-read'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+
+export interface QuotaSettings {
+  /** Share of each limit one replica enforces on its own while Redis is unreachable. */
+  insuranceShare: number;
+  /** Redis command timeout before the insurance limiter decides. */
+  redisTimeoutMs: number;
+  /** Failed API-key attempts per client address before it is blocked. */
+  invalidKeyAttempts: number;
+  invalidKeyWindowSec: number;
+  invalidKeyBlockSec: number;
+}
+
+export interface AdaptiveConcurrencySettings {
+  initialLimit: number;
+  minLimit: number;
+  maxLimit: number;
+  /** How fast the limit follows the gradient (0..1). */
+  smoothing: number;
+  /** Latency growth tolerated over the no-load latency before the limit shrinks. */
+  rttTolerance: number;
+}
+
+export interface SheddingSettings {
+  enabled: boolean;
+  /** Share of an upstream's adaptive limit each class may fill. */
+  classShares: Record<PriorityClass, number>;
+  /** Event-loop delay (p99, ms) above which each class is shed. */
+  eventLoopDelayMs: Record<Exclude<PriorityClass, 'critical'>, number>;
+  eventLoopSampleMs: number;
+  retryAfterSec: number;
+  adaptive: AdaptiveConcurrencySettings;
+}
+
 export interface GatewayConfig {
   http: HttpConfig;
   /** OpenAPI documents by name, paths relative to the config file. */
@@ -71,6 +126,8 @@ export interface GatewayConfig {
   plans: Record<string, PlanConfig>;
   consumers: ConsumerConfig[];
   pipelines: Record<string, PipelineConfig>;
+  quota: QuotaSettings;
+  shedding: SheddingSettings;
   /** Directory of the config file; contract paths resolve against it. */
   baseDir: string;
 }

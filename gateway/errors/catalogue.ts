@@ -22,10 +22,13 @@ export const PROBLEMS = {
   FACET_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', slug: 'route-not-found' },
   FACET_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', slug: 'body-too-large' },
   FACET_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', slug: 'unsupported-media-type' },
+  FACET_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Quota exceeded', slug: 'quota-exceeded' },
+  FACET_ERR_AUTH_THROTTLED: { status: 429, title: 'Too many failed authentications', slug: 'auth-throttled' },
   FACET_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', slug: 'headers-too-large' },
   FACET_ERR_INTERNAL: { status: 500, title: 'Internal error', slug: 'internal' },
   FACET_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream answered with an error', slug: 'upstream-bad-response' },
   FACET_ERR_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Upstream unavailable', slug: 'upstream-unavailable' },
+  FACET_ERR_OVERLOADED: { status: 503, title: 'Gateway overloaded, request shed', slug: 'overloaded' },
   FACET_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', slug: 'shutting-down' },
   FACET_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out', slug: 'upstream-timeout' },
 } as const satisfies Record<string, ProblemKind>;

@@ -1,10 +1,16 @@
+import { getUsage } from './usage.ts';
 import { listDashboardOrders } from './dashboard.ts';
 import { getOrder, listOrders } from './orders.ts';
-import type { HandlerFactory } from './types.ts';
+import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
 export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   listOrders,
   getOrder,
   listDashboardOrders,
+};
+
+/** Operations Facet answers itself, for the `respond` policy. */
+export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
+  getUsage,
 };

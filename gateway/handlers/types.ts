@@ -9,3 +9,6 @@ export interface HandlerContext {
 
 /** Builds the handler of one operation for one upstream. */
 export type HandlerFactory = (context: HandlerContext) => RouteHandlerMethod;
+
+/** Builds the handler of an operation Facet answers itself. */
+export type LocalHandlerFactory = (context: { services: GatewayServices }) => RouteHandlerMethod;

@@ -36,6 +36,7 @@ export function buildRoutes(app: FastifyInstance, services: GatewayServices, pol
         handler,
         onRequest: parts.flatMap((p) => p.onRequest ?? []),
         preHandler: parts.flatMap((p) => p.preHandler ?? []),
+        onResponse: parts.flatMap((p) => p.onResponse ?? []),
         config: { pipeline: pipelineName, apiEndpoint: route.apiEndpoint },
       };
       const schema = parts.find((p) => p.schema)?.schema;

@@ -269,8 +269,10 @@ export interface components {
         };
         /**
          * @description CRM or MES is unavailable, or its circuit breaker is open
-         *     (`FACET_ERR_UPSTREAM_UNAVAILABLE`), or this gateway replica is shutting
-         *     down (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         *     (`FACET_ERR_UPSTREAM_UNAVAILABLE`), or the gateway is overloaded and
+         *     shed the request (`FACET_ERR_OVERLOADED`; operators are shed last), or
+         *     this gateway replica is shutting down (`FACET_ERR_SHUTTING_DOWN`).
+         *     Retry after `Retry-After` seconds.
          */
         ServiceUnavailable: {
             headers: {
@@ -329,7 +331,7 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 while the gateway shuts down).
+         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 for a shed request or while the gateway shuts down).
          * @example 5
          */
         "Retry-After": number;

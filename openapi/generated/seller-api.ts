@@ -72,6 +72,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get your plan's limits and usage
+         * @description Returns your plan and, for each of its quota windows (`rate`, `burst`,
+         *     `daily`), the limit, the units used and remaining, and the seconds
+         *     until the window resets; and the plan's other limits. See *Limits and
+         *     plans*.
+         *
+         *     This request is counted like any other (it costs 1 unit) and the
+         *     answer includes it. The gateway answers it itself, without asking a
+         *     manufacturer system, so it works while the MES or CRM is down.
+         *
+         *     There are no parameters: any query parameter is a `400`.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -221,6 +250,66 @@ export interface components {
                 max: number;
             };
         };
+        /** @description One quota window of your plan, and how much of it is used. */
+        UsageWindow: {
+            /**
+             * @description `rate`: units per second. `burst`: extra units above the rate
+             *     within the burst window. `daily`: units per 24 h window, starting
+             *     with the first request of the window.
+             * @enum {string}
+             */
+            name: "rate" | "burst" | "daily";
+            /**
+             * @description Units the window allows.
+             * @example 50
+             */
+            limit: number;
+            /**
+             * @description Length of the window in seconds.
+             * @example 1
+             */
+            window_seconds: number;
+            /**
+             * @description Units used in the current window, this request included.
+             * @example 1
+             */
+            used: number;
+            /**
+             * @description Units left in the current window.
+             * @example 49
+             */
+            remaining: number;
+            /**
+             * @description Seconds until the current window ends and its units are available again; 0 when the window has not started.
+             * @example 1
+             */
+            reset_seconds: number;
+        };
+        /** @description Your plan's limits and how much of each quota window is used. */
+        Usage: {
+            /**
+             * @description Your seller account.
+             * @example slr_0002
+             */
+            seller_id: string;
+            /**
+             * @description Your plan (`free`, `standard` or `enterprise`).
+             * @example standard
+             */
+            plan: string;
+            /** @description The quota windows of your plan, `rate`, `burst` and `daily`, in this order; `burst` only when the plan allows a burst. */
+            windows: components["schemas"]["UsageWindow"][];
+            /** @description Price jobs (quotes) you may have running at once; quotes come in a later version. */
+            concurrent_price_jobs: {
+                /** @example 5 */
+                limit: number;
+            };
+            /**
+             * @description Largest 3D model file you may upload, in bytes; uploads come in a later version.
+             * @example 104857600
+             */
+            upload_max_bytes: number;
+        };
         /** @description One invalid input. */
         ProblemFieldError: {
             /**
@@ -317,6 +406,25 @@ export interface components {
             };
         };
         /**
+         * @description Your plan's rate, burst or daily quota is used up
+         *     (`FACET_ERR_QUOTA_EXCEEDED`; `RateLimit` and `RateLimit-Policy` show
+         *     your windows), or your address sent too many unknown API keys and is
+         *     blocked for a while (`FACET_ERR_AUTH_THROTTLED`, without the
+         *     `RateLimit` headers). Retry after `Retry-After` seconds.
+         */
+        TooManyRequests: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After-429"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description A manufacturer system (CRM or MES) answered with something the gateway
          *     could not use (`FACET_ERR_UPSTREAM_BAD_RESPONSE`). Temporary: retry later.
          */
@@ -331,10 +439,27 @@ export interface components {
         };
         /**
          * @description A manufacturer system is unavailable, or its circuit breaker is open
-         *     (`FACET_ERR_UPSTREAM_UNAVAILABLE`), or this gateway replica is shutting
-         *     down (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         *     (`FACET_ERR_UPSTREAM_UNAVAILABLE`), or the gateway is overloaded and
+         *     shed the request (`FACET_ERR_OVERLOADED`; not your quota, which is a
+         *     `429`), or this gateway replica is shutting down
+         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
          */
         ServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The gateway is overloaded and shed the request (`FACET_ERR_OVERLOADED`;
+         *     not your quota, which is a `429`), or this gateway replica is shutting
+         *     down (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         */
+        GatewayUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
@@ -406,10 +531,31 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 while the gateway shuts down).
+         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 for a shed request or while the gateway shuts down).
          * @example 5
          */
         "Retry-After": number;
+        /**
+         * @description Seconds to wait before retrying: until the exhausted quota window has
+         *     room again (`FACET_ERR_QUOTA_EXCEEDED`, at least 1), or until your
+         *     address is no longer blocked (`FACET_ERR_AUTH_THROTTLED`).
+         * @example 1
+         */
+        "Retry-After-429": number;
+        /**
+         * @description What is left of your quota windows (draft-ietf-httpapi-ratelimit-headers),
+         *     counting this request: for the `rate` and `daily` windows, the units
+         *     `r` remaining and the seconds `t` until the window resets.
+         * @example "rate";r=49;t=1, "daily";r=199999;t=86400
+         */
+        RateLimit: string;
+        /**
+         * @description Your plan's quota windows (draft-ietf-httpapi-ratelimit-headers): for
+         *     `rate`, `burst` and `daily`, the quota `q` in units per window of `w`
+         *     seconds. A plan without burst has no `burst` item.
+         * @example "rate";q=50;w=1, "burst";q=100;w=10, "daily";q=200000;w=86400
+         */
+        "RateLimit-Policy": string;
         /**
          * @description How to authenticate.
          * @example ApiKey header="X-API-Key"
@@ -432,13 +578,17 @@ export type SchemaOrderList = components['schemas']['OrderList'];
 export type SchemaCatalogueMaterial = components['schemas']['CatalogueMaterial'];
 export type SchemaCatalogueFinish = components['schemas']['CatalogueFinish'];
 export type SchemaCatalogue = components['schemas']['Catalogue'];
+export type SchemaUsageWindow = components['schemas']['UsageWindow'];
+export type SchemaUsage = components['schemas']['Usage'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
+export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
+export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
 export type ParameterCreatedFrom = components['parameters']['CreatedFrom'];
@@ -448,6 +598,9 @@ export type ParameterCursor = components['parameters']['Cursor'];
 export type ParameterOrderId = components['parameters']['OrderId'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderRetryAfter_429 = components['headers']['Retry-After-429'];
+export type HeaderRateLimit = components['headers']['RateLimit'];
+export type HeaderRateLimitPolicy = components['headers']['RateLimit-Policy'];
 export type HeaderWwwAuthenticate = components['headers']['WWW-Authenticate'];
 export type $defs = Record<string, never>;
 export interface operations {
@@ -495,6 +648,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -503,6 +658,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -527,6 +683,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -536,6 +694,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -554,16 +713,47 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Catalogue"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your plan's limits and usage, this request included. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["GatewayUnavailable"];
         };
     };
 }

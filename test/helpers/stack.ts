@@ -28,6 +28,8 @@ export interface StackOptions {
   mutateConfig?: (doc: Doc) => void;
   orderCount?: number;
   mesDashboardLatency?: { baseMs: number; perOrderMs: number };
+  /** Use this Redis for shared state (quotas); default: in-process stores. */
+  redisUrl?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -45,7 +47,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false });
+  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

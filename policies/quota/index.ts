@@ -1,0 +1,53 @@
+// quota: counts each seller request against its plan's rate, burst and
+// daily windows (cost-weighted), answers 429 with Retry-After past a limit,
+// and puts the IETF RateLimit headers on every admitted answer.
+
+import type { onRequestHookHandler } from 'fastify';
+import { FacetError } from '../../gateway/errors/facet-error.ts';
+import { firstMatching, type PolicyDefinition } from '../../gateway/pipeline/policy.ts';
+import { kConsumer, pathOf } from '../../gateway/request-state.ts';
+import { limitsFor, type EffectiveLimits } from './limits.ts';
+import { rateLimitHeader, rateLimitPolicyHeader } from './quota-service.ts';
+
+export interface QuotaAction {
+  /** Units this operation costs (a quote costs more than a read). */
+  cost: number;
+}
+
+export const quotaPolicy: PolicyDefinition<QuotaAction> = {
+  name: 'quota',
+  terminal: false,
+  actionSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { cost: { type: 'integer', minimum: 1, maximum: 1000, default: 1 } },
+  },
+  build(steps, _route, services) {
+    const { quota, metrics, config } = services;
+    // Effective limits per seller, computed once per config.
+    const limitsCache = new Map<string, { limits: EffectiveLimits; policy: string }>();
+    const hook: onRequestHookHandler = async (request, reply) => {
+      const consumer = request[kConsumer];
+      if (!consumer) return; // quota applies to sellers; key-auth runs first
+      const step = firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      const cost = step?.action.cost ?? 1;
+      let entry = limitsCache.get(consumer.id);
+      if (!entry) {
+        const limits = limitsFor(config, consumer.id, consumer.plan);
+        entry = { limits, policy: rateLimitPolicyHeader(limits) };
+        limitsCache.set(consumer.id, entry);
+      }
+      const decision = await quota.consume(consumer.id, entry.limits, cost);
+      const headers = { 'ratelimit-policy': entry.policy, ratelimit: rateLimitHeader(decision.windows) };
+      metrics.quotaDecisions.inc({ plan: consumer.plan, outcome: decision.allowed ? 'admitted' : 'rejected', window: decision.exceeded ?? 'none', store: decision.store });
+      if (!decision.allowed) {
+        throw new FacetError('FACET_ERR_QUOTA_EXCEEDED', {
+          detail: decision.exceeded === 'daily' ? `The daily quota of plan ${consumer.plan} is used up` : `Plan ${consumer.plan} allows ${entry.limits.rate.perSecond} units per second (burst ${entry.limits.rate.burst})`,
+          headers: { ...headers, 'retry-after': String(decision.retryAfterSec) },
+        });
+      }
+      reply.headers(headers);
+    };
+    return { onRequest: [hook] };
+  },
+};
