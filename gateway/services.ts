@@ -2,6 +2,7 @@
 
 import type { Redis } from 'ioredis';
 import { KeyGuard } from '../policies/key-auth/key-guard.ts';
+import { createSheddingService, type SheddingService } from '../policies/load-shed/shedding-service.ts';
 import { QuotaService } from '../policies/quota/quota-service.ts';
 import type { GatewayConfig } from './config/types.ts';
 import { ConsumerDirectory } from './consumers.ts';
@@ -19,6 +20,8 @@ export interface GatewayServices {
   redis: Redis | undefined;
   quota: QuotaService;
   keyGuard: KeyGuard;
+  /** Load shedding: adaptive concurrency per upstream, event-loop guard. */
+  shedding: SheddingService;
 }
 
 export interface ServiceDependencies {
@@ -36,9 +39,11 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     redis: deps.redis,
     quota: new QuotaService(config.quota, deps.redis),
     keyGuard: new KeyGuard(config.quota, deps.redis),
+    shedding: createSheddingService(config),
   };
 }
 
 export async function closeServices(services: GatewayServices): Promise<void> {
+  services.shedding.close();
   await services.upstreams.close();
 }

@@ -1,6 +1,7 @@
 import type { PolicyDefinition } from '../gateway/pipeline/policy.ts';
 import { jwtAuthPolicy } from './jwt-auth/index.ts';
 import { keyAuthPolicy } from './key-auth/index.ts';
+import { loadShedPolicy } from './load-shed/index.ts';
 import { proxyPolicy } from './proxy/index.ts';
 import { quotaPolicy } from './quota/index.ts';
 import { respondPolicy } from './respond/index.ts';
@@ -8,5 +9,5 @@ import { validatePolicy } from './validate/index.ts';
 
 /** Every policy a pipeline can name, by name. Add a policy here. */
 export const POLICIES: ReadonlyMap<string, PolicyDefinition<never>> = new Map(
-  ([keyAuthPolicy, jwtAuthPolicy, quotaPolicy, validatePolicy, proxyPolicy, respondPolicy] as PolicyDefinition<never>[]).map((p) => [p.name, p]),
+  ([keyAuthPolicy, jwtAuthPolicy, loadShedPolicy, quotaPolicy, validatePolicy, proxyPolicy, respondPolicy] as PolicyDefinition<never>[]).map((p) => [p.name, p]),
 );

@@ -44,6 +44,9 @@ export function routesOf(config: GatewayConfig, pipeline: string): RouteInfo[] {
 }
 
 function checkReferences(config: GatewayConfig, problems: string[]): void {
+  const adaptive = config.shedding.adaptive;
+  if (adaptive.minLimit > adaptive.maxLimit) problems.push('shedding.adaptive.minLimit: must not be larger than maxLimit');
+  if (adaptive.initialLimit < adaptive.minLimit || adaptive.initialLimit > adaptive.maxLimit) problems.push('shedding.adaptive.initialLimit: must be between minLimit and maxLimit');
   config.consumers.forEach((consumer, i) => {
     if (!config.plans[consumer.plan]) problems.push(`consumers[${i}].plan: unknown plan "${consumer.plan}" (plans: ${Object.keys(config.plans).join(', ')})`);
   });

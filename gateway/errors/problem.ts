@@ -100,7 +100,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
     const problem = toFacetError(error);
     if (problem.statusCode >= 500 && problem.code === 'FACET_ERR_INTERNAL') {
       request.log.error({ err: error }, 'unhandled error');
-    } else if (problem.statusCode >= 500) {
+    } else if (problem.statusCode >= 500 && problem.code !== 'FACET_ERR_OVERLOADED') {
+      // Shed requests are counted by metrics; a log line each would add load under overload.
       request.log.warn({ code: problem.code, err: problem.cause ?? problem }, 'upstream problem');
     }
     return sendProblem(request, reply, problem);
