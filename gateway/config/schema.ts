@@ -86,6 +86,43 @@ export const configSchema = {
           connections: { ...positiveInt, default: 64 },
           healthPath: { type: 'string', pattern: '^/', default: '/healthz' },
           readiness: { enum: ['required', 'optional'], default: 'optional' },
+          resilience: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              retry: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                properties: {
+                  maxAttempts: { type: 'integer', minimum: 0, maximum: 5, default: 2 },
+                  initialDelayMs: { ...positiveInt, default: 50 },
+                  maxDelayMs: { ...positiveInt, default: 1000 },
+                },
+              },
+              breaker: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                properties: {
+                  failureRateThreshold: { ...share, default: 0.5 },
+                  samplingDurationMs: { ...positiveInt, default: 10_000 },
+                  minimumRps: { type: 'number', exclusiveMinimum: 0, default: 2 },
+                  halfOpenAfterMs: { ...positiveInt, default: 5_000 },
+                },
+              },
+              bulkhead: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                properties: {
+                  limit: { ...positiveInt, default: 128 },
+                  queue: { type: 'integer', minimum: 0, default: 32 },
+                },
+              },
+            },
+          },
         },
       },
     },
