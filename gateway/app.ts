@@ -118,6 +118,9 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   });
   await registerDocs(app, contracts);
   buildRoutes(app, services, POLICIES);
+  await app.ready();
+  // Start measuring event-loop delay only now: compiling routes is not overload.
+  services.shedding.start();
 
   let closing: Promise<void> | undefined;
   return {

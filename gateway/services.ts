@@ -1,6 +1,9 @@
 // What policies and handlers are given to work with. Built once per config.
 
 import type { Redis } from 'ioredis';
+import { CacheService } from '../policies/cache/cache-service.ts';
+import { MemoryCacheStore } from '../policies/cache/memory-store.ts';
+import { RedisCacheStore } from '../policies/cache/redis-store.ts';
 import { KeyGuard } from '../policies/key-auth/key-guard.ts';
 import { createSheddingService, type SheddingService } from '../policies/load-shed/shedding-service.ts';
 import { QuotaService } from '../policies/quota/quota-service.ts';
@@ -22,6 +25,8 @@ export interface GatewayServices {
   keyGuard: KeyGuard;
   /** Load shedding: adaptive concurrency per upstream, event-loop guard. */
   shedding: SheddingService;
+  /** Read cache: Redis when configured, else an in-process LRU. */
+  cache: CacheService;
 }
 
 export interface ServiceDependencies {
@@ -30,20 +35,23 @@ export interface ServiceDependencies {
 }
 
 export function createServices(config: GatewayConfig, contracts: ContractRegistry, deps: ServiceDependencies = {}): GatewayServices {
+  const metrics = deps.metrics ?? createMetrics();
   return {
     config,
     contracts,
-    upstreams: new UpstreamRegistry(config.serviceEndpoints),
+    upstreams: new UpstreamRegistry(config.serviceEndpoints, metrics),
     consumers: new ConsumerDirectory(config.consumers),
-    metrics: deps.metrics ?? createMetrics(),
+    metrics,
     redis: deps.redis,
     quota: new QuotaService(config.quota, deps.redis),
     keyGuard: new KeyGuard(config.quota, deps.redis),
     shedding: createSheddingService(config),
+    cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),
   };
 }
 
 export async function closeServices(services: GatewayServices): Promise<void> {
   services.shedding.close();
+  await services.cache.close();
   await services.upstreams.close();
 }

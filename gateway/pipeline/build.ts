@@ -28,8 +28,10 @@ export function buildRoutes(app: FastifyInstance, services: GatewayServices, pol
   for (const pipelineName of Object.keys(services.config.pipelines)) {
     for (const route of routesOf(services.config, pipelineName)) {
       const parts = contributionsFor(route, services, policies);
-      const handler = parts.at(-1)?.handler;
-      if (!handler) throw new Error(`pipeline ${pipelineName} has no terminal policy`);
+      const terminal = parts.at(-1)?.handler;
+      if (!terminal) throw new Error(`pipeline ${pipelineName} has no terminal policy`);
+      // Wrappers apply in pipeline order: the first listed is the outermost.
+      const handler = parts.reduceRight((inner, part) => (part.wrapHandler ? part.wrapHandler(inner) : inner), terminal);
       const options: RouteOptions = {
         method: route.method,
         url: route.path,

@@ -27,6 +27,8 @@ export interface RouteContribution {
   /** Runs after the answer is sent (also after errors): release what onRequest took. */
   onResponse?: onResponseHookHandler[];
   handler?: RouteHandlerMethod;
+  /** Wraps the terminal handler (e.g. a cache in front of the upstream call). */
+  wrapHandler?: (next: RouteHandlerMethod) => RouteHandlerMethod;
   schema?: FastifySchema;
   /** Largest body this route accepts, when it differs from http.bodyLimit. */
   bodyLimit?: number;

@@ -1,37 +1,40 @@
 // load-shed: refuses a request with 503 + Retry-After, before any upstream
-// work, when its upstream is at its adaptive concurrency limit for the
-// request's priority class or the gateway's event loop lags (see
-// shedding-service.ts). Place it after key-auth / jwt-auth in the pipeline:
-// the class depends on who is calling.
+// work, when the gateway's event loop lags (checked in onRequest, for every
+// request) or when its upstream is at its adaptive concurrency limit for the
+// request's priority class (checked around the upstream call: place the
+// policy after `cache` so hits and collapsed reads take no upstream slot).
+// Place it after key-auth / jwt-auth: the class depends on who is calling.
 //
-// Hooks: onRequest decides and takes a slot; preHandler restarts the RTT
-// clock where upstream work begins; onResponse frees the slot and feeds the
-// limit. A request that never reached its handler (quota 429, validation 400)
-// or that answered 503 frees its slot without a sample, so fast local answers
-// do not make the upstream look quick. Fastify runs no onResponse when the
-// client disconnects first, so the raw response's `close` frees the slot then.
+// The slot is held exactly while the upstream call runs (the wrapped
+// handler's promise), so client aborts cannot leak it. Timeouts and upstream
+// 5xx shrink the limit; an unavailable upstream or open breaker gives no
+// sample; anything else (2xx, 404) is an RTT sample. The outcome is the
+// thrown FacetError's code, or, when the handler answered a failure itself
+// (pass-through), the reply's status: 503 no sample, other 5xx a drop.
 
-import type { onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler } from 'fastify';
+import type { onRequestHookHandler, RouteHandlerMethod } from 'fastify';
 import { PRIORITY_CLASSES, type GatewayConfig, type PriorityClass } from '../../gateway/config/types.ts';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
+import { FacetError, isFacetError } from '../../gateway/errors/facet-error.ts';
 import { ALWAYS } from '../../gateway/pipeline/conditions.ts';
 import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../gateway/pipeline/policy.ts';
 import { kConsumer, pathOf } from '../../gateway/request-state.ts';
 import type { GatewayServices } from '../../gateway/services.ts';
 import { priorityOf } from './priority.ts';
 import type { SheddingService, ShedReason } from './shedding-service.ts';
-import type { Ticket } from './upstream-gate.ts';
 
 export interface LoadShedAction {
   /** The upstream whose adaptive limit this route counts against. */
   serviceEndpoint: string;
 }
 
-export const kShedTicket: unique symbol = Symbol('facet.shedTicket');
+export const kShedClass: unique symbol = Symbol('facet.shedClass');
+
+const DROPS = new Set(['FACET_ERR_UPSTREAM_TIMEOUT', 'FACET_ERR_UPSTREAM_BAD_RESPONSE', 'FACET_ERR_INTERNAL']);
+const NO_SAMPLE = new Set(['FACET_ERR_UPSTREAM_UNAVAILABLE', 'FACET_ERR_UPSTREAM_CIRCUIT_OPEN', 'FACET_ERR_UPSTREAM_SATURATED', 'FACET_ERR_OVERLOADED']);
 
 declare module 'fastify' {
   interface FastifyRequest {
-    [kShedTicket]?: Ticket;
+    [kShedClass]?: PriorityClass;
   }
 }
 
@@ -91,41 +94,53 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction> = {
     }
     const only: PolicyStep<LoadShedAction> | undefined = steps.length === 1 && steps[0]?.condition === ALWAYS ? steps[0] : undefined;
 
-    const decide: onRequestHookHandler = (request, reply, done) => {
+    // Two decisions: the process guard in onRequest (every request costs the
+    // event loop), the upstream's adaptive gate around the upstream call
+    // itself (a cache hit or a collapsed read takes no upstream slot).
+    const decide: onRequestHookHandler = (request, _reply, done) => {
       const step = only ?? firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
       if (step === undefined) return done();
       const cls = priorityOf(request, plans);
-      const plan = request[kConsumer]?.plan ?? 'none';
-      const admission = shedding.admit(cls, step.action.serviceEndpoint);
-      if ('shed' in admission) {
-        metrics.shedDecisions.inc({ plan, class: cls, outcome: 'shed', reason: admission.shed });
-        return done(refusals.get(cls + admission.shed));
-      }
-      metrics.shedDecisions.inc({ plan, class: cls, outcome: 'admitted', reason: 'none' });
-      const { ticket } = admission;
-      request[kShedTicket] = ticket;
-      const raw = reply.raw;
-      raw.on('close', () => {
-        if (!raw.writableFinished) ticket.abandon(); // client went away; onResponse will not run
-      });
-      done();
-    };
-
-    const begin: preHandlerHookHandler = (request, _reply, done) => {
-      request[kShedTicket]?.begin(performance.now());
-      done();
-    };
-
-    const settle: onResponseHookHandler = (request, reply, done) => {
-      const ticket = request[kShedTicket];
-      if (ticket !== undefined) {
-        const status = reply.statusCode;
-        if (!ticket.begun || status === 503) ticket.abandon();
-        else ticket.release(status >= 500, performance.now()); // 500, 502, 504 (upstream timeout): a drop
+      request[kShedClass] = cls;
+      if (shedding.shedByEventLoop(cls)) {
+        metrics.shedDecisions.inc({ plan: request[kConsumer]?.plan ?? 'none', class: cls, outcome: 'shed', reason: 'event_loop' });
+        return done(refusals.get(cls + 'event_loop'));
       }
       done();
     };
 
-    return { onRequest: [decide], preHandler: [begin], onResponse: [settle] };
+    const wrapHandler = (inner: RouteHandlerMethod): RouteHandlerMethod =>
+      async function shedAtUpstream(request, reply) {
+        const cls = request[kShedClass];
+        if (cls === undefined) return inner.call(this, request, reply);
+        const step = only ?? firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+        const plan = request[kConsumer]?.plan ?? 'none';
+        const ticket = step ? shedding.acquire(cls, step.action.serviceEndpoint) : null;
+        if (ticket === null) {
+          metrics.shedDecisions.inc({ plan, class: cls, outcome: 'shed', reason: 'adaptive_limit' });
+          throw refusals.get(cls + 'adaptive_limit');
+        }
+        metrics.shedDecisions.inc({ plan, class: cls, outcome: 'admitted', reason: 'none' });
+        ticket.begin(performance.now());
+        try {
+          const result = await inner.call(this, request, reply);
+          // A handler may answer an upstream failure itself rather than throw
+          // (the streaming pass-through sends its problem+json and returns):
+          // its status says what happened, as a thrown error's code would.
+          const status = reply.statusCode;
+          if (status === 503) ticket.abandon();
+          else ticket.release(status >= 500, performance.now());
+          return result;
+        } catch (error) {
+          const code = isFacetError(error) ? error.code : 'FACET_ERR_INTERNAL';
+          // Timeouts and upstream 5xx are drops; an unavailable upstream or an
+          // open breaker says nothing about latency; anything else is a sample.
+          if (NO_SAMPLE.has(code)) ticket.abandon();
+          else ticket.release(DROPS.has(code), performance.now());
+          throw error;
+        }
+      };
+
+    return { onRequest: [decide], wrapHandler };
   },
 };

@@ -65,6 +65,19 @@ export class SheddingService {
     return this.#gates.get(serviceEndpoint);
   }
 
+  /** The process guard alone: should a request of class `cls` be shed now? */
+  shedByEventLoop(cls: PriorityClass): boolean {
+    return this.#guard?.shouldShed(cls) ?? false;
+  }
+
+  /** The upstream's adaptive gate alone: a ticket, or null when its class's share is full. */
+  acquire(cls: PriorityClass, serviceEndpoint: string, now: number = performance.now()): Ticket | null {
+    if (this.#guard === undefined) return FREE_TICKET;
+    const gate = this.#gates.get(serviceEndpoint);
+    if (gate === undefined) throw new Error(`load-shed: unknown service endpoint "${serviceEndpoint}"`);
+    return gate.tryAcquire(cls, now);
+  }
+
   /** Admit a request of class `cls` bound for `serviceEndpoint`, or say why not. */
   admit(cls: PriorityClass, serviceEndpoint: string, now: number = performance.now()): Admission {
     const guard = this.#guard;
@@ -87,7 +100,10 @@ export class SheddingService {
   }
 }
 
-/** What gateway/services.ts calls: a started service for the config's endpoints. */
+/**
+ * What gateway/services.ts calls. Not started: the gateway starts it once
+ * its routes are compiled, so start-up work is not read as overload.
+ */
 export function createSheddingService(config: Pick<GatewayConfig, 'shedding' | 'serviceEndpoints'>, options: SheddingOptions = {}): SheddingService {
-  return new SheddingService(config.shedding, Object.keys(config.serviceEndpoints), options).start();
+  return new SheddingService(config.shedding, Object.keys(config.serviceEndpoints), options);
 }

@@ -6,7 +6,7 @@ import type { Faults } from '../shared/faults.ts';
 import { DEFAULT_LATENCY, sampleLatency } from '../shared/latency.ts';
 import type { LatencyConfig } from '../shared/latency.ts';
 import { createSimServer } from '../shared/server.ts';
-import type { SimFaultsApi, SimHandle } from '../shared/server.ts';
+import type { RequestCounter, SimFaultsApi, SimHandle } from '../shared/server.ts';
 import { registerCrmRoutes } from './routes.ts';
 import { CrmStore } from './store.ts';
 
@@ -30,6 +30,8 @@ export interface CrmSimOptions {
 export interface CrmSimHandle extends SimHandle {
   store: CrmStore;
   faults: SimFaultsApi;
+  /** API requests received (upstream calls, from the gateway's side). */
+  requests: RequestCounter;
 }
 
 export async function startCrmSim(opts: CrmSimOptions = {}): Promise<CrmSimHandle> {
@@ -52,5 +54,5 @@ export async function startCrmSim(opts: CrmSimOptions = {}): Promise<CrmSimHandl
     baseLatencyMs: () => sampleLatency(latency),
     registerApi: (app) => registerCrmRoutes(app, store),
   });
-  return { url: server.url, adminUrl: server.adminUrl, close: server.close, store, faults: server.faults };
+  return { url: server.url, adminUrl: server.adminUrl, close: server.close, store, faults: server.faults, requests: server.requests };
 }

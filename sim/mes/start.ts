@@ -11,7 +11,7 @@ import type { Faults } from '../shared/faults.ts';
 import { DEFAULT_LATENCY, sampleLatency } from '../shared/latency.ts';
 import type { LatencyConfig } from '../shared/latency.ts';
 import { createSimServer } from '../shared/server.ts';
-import type { SimFaultsApi, SimHandle } from '../shared/server.ts';
+import type { RequestCounter, SimFaultsApi, SimHandle } from '../shared/server.ts';
 import type { MesEvents } from './events.ts';
 import { DEFAULT_CANCEL_WINDOW_SECONDS, DEFAULT_CAPACITY, DEFAULT_STAGE_SECONDS } from './manufacturing.ts';
 import type { StageSeconds } from './manufacturing.ts';
@@ -63,6 +63,8 @@ export interface MesSimHandle extends SimHandle {
   events: MesEvents;
   clock: SimClock;
   faults: SimFaultsApi;
+  /** API requests received (upstream calls, from the gateway's side). */
+  requests: RequestCounter;
 }
 
 const DASHBOARD_PATH = '/mes/dashboard/orders';
@@ -123,7 +125,7 @@ export async function startMesSim(opts: MesSimOptions = {}): Promise<MesSimHandl
       store,
       events: store.events,
       clock,
-      faults: server.faults,
+      faults: server.faults, requests: server.requests,
     };
   } catch (error) {
     await cleanup();

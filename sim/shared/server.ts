@@ -41,10 +41,28 @@ export interface SimServerOptions {
   onClose?: () => void | Promise<void>;
 }
 
+/** API requests received, by method and route pattern (tests count upstream calls with it). */
+export class RequestCounter {
+  readonly byRoute = new Map<string, number>();
+  total = 0;
+  count(key: string): void {
+    this.total++;
+    this.byRoute.set(key, (this.byRoute.get(key) ?? 0) + 1);
+  }
+  get(key: string): number {
+    return this.byRoute.get(key) ?? 0;
+  }
+  reset(): void {
+    this.total = 0;
+    this.byRoute.clear();
+  }
+}
+
 export interface SimServer extends SimHandle {
   api: FastifyInstance;
   admin: FastifyInstance;
   faults: SimFaultsApi;
+  requests: RequestCounter;
 }
 
 type RouteKind = 'control' | 'health' | 'api';
@@ -81,6 +99,10 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
   const closing = new AbortController();
 
   installErrorHandlers(api);
+  const requests = new RequestCounter();
+  api.addHook('onRequest', async (request) => {
+    if (routeKind(request.url) === 'api') requests.count(`${request.method} ${request.routeOptions.url ?? request.url}`);
+  });
   // Faults, in order: hang (also /healthz), then latency, then error_rate.
   // /_sim/* is never faulted; `down` needs no hook (the port is closed).
   api.addHook('onRequest', async (request, reply) => {
@@ -132,6 +154,7 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
     adminUrl: baseUrl(options.host, (admin.server.address() as { port: number }).port),
     api,
     admin,
+    requests,
     faults: {
       get: () => faults.get(),
       set: (patch) => faults.set(patch),

@@ -49,6 +49,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  // Tests start from a connected Redis (start-up without one is tested on its own).
+  for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {

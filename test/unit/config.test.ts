@@ -47,8 +47,8 @@ describe('gateway.config.yml', () => {
   });
 
   it('names the path inside a policy action, as in the issue’s example', () => {
-    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[2].quota.action.cost = 0));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[2].quota.action.cost: must be a positive integer']);
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[3].quota.action.cost = 0));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[3].quota.action.cost: must be a positive integer']);
   });
 
   it('checks plan limits and per-seller overrides', () => {
@@ -61,8 +61,8 @@ describe('gateway.config.yml', () => {
   });
 
   it('names array steps with their index and rejects unknown action settings', () => {
-    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[4].proxy[1].action.retries = 3));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[4].proxy[1].action.retries: is not a known setting']);
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[5].proxy[1].action.retries = 3));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[5].proxy[1].action.retries: is not a known setting']);
   });
 
   it('rejects an unknown policy', () => {
@@ -72,13 +72,13 @@ describe('gateway.config.yml', () => {
 
   it('resolves every reference', () => {
     const problems = problemsFor((d) => {
-      d.pipelines.sellerReads.policies[4].proxy[0].action.serviceEndpoint = 'erp';
+      d.pipelines.sellerReads.policies[5].proxy[0].action.serviceEndpoint = 'erp';
       d.pipelines.sellerReads.apiEndpoints.push('nowhere');
       d.consumers[0].plan = 'gold';
     });
     assert.ok(problems.includes('consumers[0].plan: unknown plan "gold" (plans: free, standard, enterprise)'), problems.join('\n'));
     assert.ok(problems.includes('pipelines.sellerReads.apiEndpoints[1]: unknown apiEndpoint "nowhere"'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[4].proxy[0].action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[5].proxy[0].action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
   });
 
   it('requires a referenced environment variable', () => {
@@ -95,12 +95,12 @@ describe('gateway.config.yml', () => {
 
   it('checks that the contract documents every route of a validated pipeline', () => {
     const problems = problemsFor((d) => d.apiEndpoints.sellerOrders.paths.push('/v1/secret'));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[3].validate.action.contract: seller has no operation for GET /v1/secret (apiEndpoint sellerOrders)']);
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[4].validate.action.contract: seller has no operation for GET /v1/secret (apiEndpoint sellerOrders)']);
   });
 
   it('checks conditions', () => {
-    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[4].proxy[0].condition = { name: 'pathMatch', pattern: '(' }));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[4].proxy[0].condition.pattern: must be a valid regular expression']);
+    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[5].proxy[0].condition = { name: 'pathMatch', pattern: '(' }));
+    assert.deepEqual(problems, ['pipelines.sellerReads.policies[5].proxy[0].condition.pattern: must be a valid regular expression']);
   });
 
   it('requires the terminal policy to be last', () => {

@@ -126,6 +126,29 @@ describe('SheddingService', () => {
     assert.ok('ticket' in service.admit('free-read', 'mes', 0));
   });
 
+  it('splits the decision for the policy: shedByEventLoop (onRequest) and acquire (around the upstream call)', () => {
+    const { source, guard } = fakeGuard(150);
+    const service = new SheddingService(SETTINGS, ['crm', 'mes'], { loopGuard: guard });
+    assert.equal(service.shedByEventLoop('free-read'), false, 'nothing sampled yet');
+    guard.sample();
+    assert.deepEqual(
+      (['free-read', 'paid-read', 'write', 'critical'] as const).map((cls) => service.shedByEventLoop(cls)),
+      [true, false, false, false],
+    );
+    assert.equal(service.snapshot().upstreams.mes?.inflight, 0, 'the loop guard takes no slot');
+    const held = [service.acquire('free-read', 'mes', 0), service.acquire('free-read', 'mes', 0)];
+    assert.ok(held[0] && held[1], 'acquire does not look at the event loop');
+    assert.equal(service.acquire('free-read', 'mes', 0), null, 'the free-read share (2 of 4) is full');
+    assert.ok(service.acquire('free-read', 'crm', 0), 'each upstream has its own gate');
+    assert.equal(service.snapshot().upstreams.mes?.inflight, 2);
+    for (const ticket of held) ticket?.abandon();
+    assert.equal(service.snapshot().upstreams.mes?.inflight, 0);
+    assert.throws(() => service.acquire('critical', 'nowhere', 0), /unknown service endpoint "nowhere"/);
+    source.delayMs = 0;
+    guard.sample();
+    assert.equal(service.shedByEventLoop('free-read'), false);
+  });
+
   it('createSheddingService builds one gate per service endpoint and starts the guard', () => {
     const service = createSheddingService({ shedding: SETTINGS, serviceEndpoints: { crm: {}, mes: {} } as never });
     try {
@@ -143,6 +166,8 @@ describe('SheddingService', () => {
       assert.ok('ticket' in admission && admission.ticket === FREE_TICKET);
     }
     assert.ok('ticket' in service.admit('free-read', 'unknown', 0));
+    assert.equal(service.shedByEventLoop('free-read'), false);
+    assert.equal(service.acquire('free-read', 'unknown', 0), FREE_TICKET);
     assert.deepEqual(service.snapshot(), { enabled: false, eventLoopDelayMs: 0, upstreams: {} });
     service.close();
   });

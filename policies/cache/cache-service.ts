@@ -1,0 +1,128 @@
+// Cache-aside with one upstream fetch per key at a time: in this process
+// (a shared promise) and across replicas (a short Redis lock; the others
+// wait for the holder's entry instead of fetching themselves).
+
+import { createHash } from 'node:crypto';
+import { Counter } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { GenerationView } from './generations.ts';
+import type { CacheEntry, CacheStore } from './store.ts';
+
+export type CacheOutcome = 'hit' | 'stale' | 'stale_if_error' | 'miss' | 'collapsed' | 'bypass' | 'refreshed';
+
+export interface CacheServiceOptions {
+  /** How long a replica trusts its view of a generation without a notification. */
+  generationMaxAgeMs: number;
+  /** Longest a replica waits for another one's fetch before fetching itself. */
+  lockTtlMs: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function etagOf(body: string): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/**
+ * Stable hash of a request's raw parameters: key order, repeated values and
+ * `?a=x` vs `?a=x&a=y` spelling do not matter (every value is a sorted list
+ * of strings).
+ */
+export function hashParameters(values: Record<string, unknown>): string {
+  const normalized = Object.keys(values)
+    .sort()
+    .map((k) => {
+      const v = values[k];
+      return [k, (Array.isArray(v) ? v : [v]).map(String).sort()];
+    });
+  return createHash('sha1').update(JSON.stringify(normalized)).digest('base64url');
+}
+
+export class CacheService {
+  readonly store: CacheStore;
+  readonly generations: GenerationView;
+  readonly outcomes: Counter<'route' | 'outcome'>;
+  readonly upstreamFetches: Counter<'route'>;
+  private readonly flights = new Map<string, Promise<CacheEntry>>();
+  private readonly lockTtlMs: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(store: CacheStore, options: CacheServiceOptions, registry: Registry) {
+    this.store = store;
+    this.generations = new GenerationView(store, options.generationMaxAgeMs);
+    this.lockTtlMs = options.lockTtlMs;
+    this.outcomes = new Counter({
+      name: 'facet_cache_requests_total',
+      help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+    });
+    this.upstreamFetches = new Counter({
+      name: 'facet_cache_upstream_fetches_total',
+      help: 'Upstream fetches made to fill the cache, by route.',
+      labelNames: ['route'],
+      registers: [registry],
+    });
+  }
+
+  key(scope: string, generation: number, route: string, parameters: string): string {
+    return `facet:c:${scope}:g${generation}:${route}:${parameters}`;
+  }
+
+  /**
+   * Runs `fetch` once per key at a time and stores its entry. `newerThan`:
+   * an entry we already have; a replica's result must be newer to be used.
+   */
+  async fetchOnce(key: string, ttlMs: number, fetch: () => Promise<CacheEntry>, newerThan = 0): Promise<{ entry: CacheEntry; collapsed: boolean }> {
+    const inFlight = this.flights.get(key);
+    if (inFlight) return { entry: await inFlight, collapsed: true };
+    const flight = this.fetchAcrossReplicas(key, ttlMs, fetch, newerThan);
+    this.flights.set(key, flight);
+    try {
+      return { entry: await flight, collapsed: false };
+    } finally {
+      this.flights.delete(key);
+    }
+  }
+
+  private async fetchAcrossReplicas(key: string, ttlMs: number, fetch: () => Promise<CacheEntry>, newerThan: number): Promise<CacheEntry> {
+    const locked = await this.store.tryLock(key, this.lockTtlMs);
+    if (!locked) {
+      // Another replica is fetching this key: wait for its entry.
+      const deadline = Date.now() + this.lockTtlMs;
+      while (Date.now() < deadline) {
+        await sleep(20);
+        const entry = await this.store.get(key);
+        if (entry && entry.storedAt > newerThan) return entry;
+        if (!this.store.available) break;
+      }
+    }
+    try {
+      // Double-check: a fetch that finished between our lookup and now has
+      // already stored what we need.
+      const stored = await this.store.get(key);
+      if (stored && stored.storedAt > newerThan) return stored;
+      const entry = await fetch();
+      await this.store.set(key, entry, ttlMs);
+      return entry;
+    } finally {
+      if (locked) await this.store.unlock(key);
+    }
+  }
+
+  /** Runs `task` every `intervalMs` (and once now) until close(). */
+  every(intervalMs: number, task: () => Promise<void>): void {
+    const run = () => void task().catch(() => {});
+    const first = setTimeout(run, 0);
+    first.unref();
+    const timer = setInterval(run, intervalMs);
+    timer.unref();
+    this.timers.add(timer).add(first);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,212 @@
+// cache: cache-aside for JSON reads, scoped per seller (or to the operators'
+// dashboard), with a fresh TTL, stale-while-revalidate, stale-if-error,
+// ETag/304, per-key coalescing and refresh-ahead of chosen queries.
+//
+// The lookup starts in onRequest so that, with ioredis auto-pipelining, the
+// cache GET and the quota counters that follow share one Redis round trip.
+
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify';
+import { isFacetError } from '../../gateway/errors/facet-error.ts';
+import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
+import type { GatewayServices } from '../../gateway/services.ts';
+import { Ajv } from 'ajv';
+import { kConsumer, kOperator } from '../../gateway/request-state.ts';
+import { etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
+import type { CacheEntry } from './store.ts';
+
+export interface CacheAction {
+  /** `seller`: one cache per seller; `dashboard`: the operators' shared view. */
+  scope: 'seller' | 'dashboard';
+  freshSec: number;
+  staleWhileRevalidateSec: number;
+  staleIfErrorSec: number;
+  /** Queries kept warm (refreshed before they expire), e.g. the dashboard's first pages. */
+  refreshAhead?: { query: Record<string, unknown> }[];
+}
+
+interface Lookup {
+  key: string;
+  entry: Promise<CacheEntry | undefined>;
+}
+
+const kLookup = Symbol('facet.cache.lookup');
+declare module 'fastify' {
+  interface FastifyRequest {
+    [kLookup]?: Lookup;
+  }
+}
+
+const UPSTREAM_FAILURES = new Set([
+  'FACET_ERR_UPSTREAM_UNAVAILABLE',
+  'FACET_ERR_UPSTREAM_BAD_RESPONSE',
+  'FACET_ERR_UPSTREAM_TIMEOUT',
+  'FACET_ERR_UPSTREAM_CIRCUIT_OPEN',
+  'FACET_ERR_UPSTREAM_SATURATED',
+]);
+
+function isUpstreamFailure(error: unknown): boolean {
+  return isFacetError(error) && UPSTREAM_FAILURES.has(error.code);
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+export const cachePolicy: PolicyDefinition<CacheAction> = {
+  name: 'cache',
+  terminal: false,
+  actionSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['scope'],
+    properties: {
+      scope: { enum: ['seller', 'dashboard'] },
+      freshSec: { type: 'integer', minimum: 1, default: 5 },
+      staleWhileRevalidateSec: { type: 'integer', minimum: 0, default: 30 },
+      staleIfErrorSec: { type: 'integer', minimum: 0, default: 600 },
+      refreshAhead: {
+        type: 'array',
+        items: { type: 'object', additionalProperties: false, required: ['query'], properties: { query: { type: 'object' } } },
+      },
+    },
+  },
+  check(action, { routes }) {
+    const problems: string[] = [];
+    if (routes.some((r) => r.method !== 'GET')) problems.push('scope: only GET routes can be cached');
+    if (action.refreshAhead && action.scope !== 'dashboard') problems.push('refreshAhead: is only for the dashboard scope (seller caches are filled by sellers)');
+    return problems;
+  },
+  build(steps, route, services) {
+    const action = steps[0]?.action;
+    if (!action) return {};
+    const cache = services.cache;
+    const routeId = `${route.method} ${route.path}`;
+    const freshMs = action.freshSec * 1000;
+    const swrMs = action.staleWhileRevalidateSec * 1000;
+    const sieMs = action.staleIfErrorSec * 1000;
+    const ttlMs = freshMs + Math.max(swrMs, sieMs);
+    const routeKey = hashParameters({ route: routeId });
+
+    const scopeOf = (request: FastifyRequest): string | undefined => {
+      if (action.scope === 'dashboard') return request[kOperator] ? 'dashboard' : undefined;
+      const consumer = request[kConsumer];
+      return consumer ? `seller:${consumer.id}` : undefined;
+    };
+
+    const parametersOf = (request: FastifyRequest) =>
+      hashParameters({ ...(request.query as Record<string, unknown>), ...(request.params as Record<string, unknown>) });
+
+    const startLookup = (request: FastifyRequest): Lookup | undefined => {
+      const scope = scopeOf(request);
+      if (!scope || !cache.store.available) return undefined;
+      const parameters = parametersOf(request);
+      const generation = cache.generations.peek(scope);
+      if (generation !== undefined) {
+        const key = cache.key(scope, generation, routeKey, parameters);
+        return { key, entry: cache.store.get(key) };
+      }
+      // Generation unknown here yet: one extra read, then the entry.
+      const keyPromise = cache.generations.current(scope).then((g) => cache.key(scope, g, routeKey, parameters));
+      const lookup: Lookup = { key: '', entry: keyPromise.then((key) => ((lookup.key = key), cache.store.get(key))) };
+      return lookup;
+    };
+
+    const onRequest: onRequestHookHandler = async (request) => {
+      const lookup = startLookup(request);
+      if (lookup) request[kLookup] = lookup;
+    };
+
+    const send = (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, outcome: CacheOutcome) => {
+      cache.outcomes.inc({ route: routeId, outcome });
+      const ageMs = Math.max(0, Date.now() - entry.storedAt);
+      const ttlSec = Math.floor((freshMs - ageMs) / 1000);
+      const status =
+        outcome === 'miss' || outcome === 'collapsed'
+          ? `facet; fwd=miss; stored${outcome === 'collapsed' ? '; collapsed' : ''}`
+          : `facet; hit; ttl=${ttlSec}${outcome === 'hit' ? '' : `; detail=${outcome === 'stale' ? 'stale-while-revalidate' : 'stale-if-error'}`}`;
+      reply.header('etag', entry.etag);
+      reply.header('cache-control', `private, max-age=${Math.max(0, ttlSec)}`);
+      reply.header('age', String(Math.floor(ageMs / 1000)));
+      reply.header('cache-status', status);
+      if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();
+      return reply.header('content-type', 'application/json; charset=utf-8').send(entry.body);
+    };
+
+    const wrapHandler = (inner: RouteHandlerMethod): RouteHandlerMethod => {
+      const fetchEntry = async (self: unknown, request: FastifyRequest, reply: FastifyReply): Promise<CacheEntry> => {
+        cache.upstreamFetches.inc({ route: routeId });
+        const body = JSON.stringify(await inner.call(self as never, request, reply));
+        return { body, etag: etagOf(body), storedAt: Date.now() };
+      };
+
+      if (action.refreshAhead && action.refreshAhead.length > 0) {
+        const validateQuery = queryValidator(services, route.method, route.path);
+        // Refreshed at 80% of the fresh TTL by whichever replica takes the
+        // refresh lock, so an operator never waits on the MES for these pages.
+        const intervalMs = Math.max(500, Math.floor(freshMs * 0.8));
+        cache.every(intervalMs, async () => {
+          for (const { query } of action.refreshAhead ?? []) {
+            const generation = await cache.generations.current('dashboard');
+            const key = cache.key('dashboard', generation, routeKey, hashParameters(query));
+            if (!(await cache.store.tryLock(`refresh:${key}`, intervalMs))) continue;
+            const request = { query: validateQuery(query), params: {}, headers: {}, [kOperator]: { subject: 'facet-refresh-ahead', role: 'system' } } as unknown as FastifyRequest;
+            try {
+              await cache.store.set(key, await fetchEntry(undefined, request, undefined as unknown as FastifyReply), ttlMs);
+              cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
+            } catch {
+              // The upstream is down: the stale entry stays and is served as stale-if-error.
+            }
+          }
+        });
+      }
+
+      return async function cachedHandler(request, reply) {
+        const lookup = request[kLookup] ?? startLookup(request);
+        if (!lookup) {
+          cache.outcomes.inc({ route: routeId, outcome: 'bypass' });
+          return inner.call(this, request, reply);
+        }
+        const cached = await lookup.entry;
+        const key = lookup.key;
+        const ageMs = cached ? Date.now() - cached.storedAt : Infinity;
+        if (cached && ageMs < freshMs) return send(request, reply, cached, 'hit');
+        if (cached && ageMs < freshMs + swrMs) {
+          // Serve stale now, refresh behind the answer (one fetch per key).
+          void cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply), cached.storedAt).catch((error: unknown) => {
+            request.log.warn({ err: error, route: routeId }, 'background refresh failed; stale entry kept');
+          });
+          return send(request, reply, cached, 'stale');
+        }
+        try {
+          const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply), cached?.storedAt ?? 0);
+          return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');
+        } catch (error) {
+          if (cached && ageMs < freshMs + sieMs && isUpstreamFailure(error)) return send(request, reply, cached, 'stale_if_error');
+          throw error;
+        }
+      };
+    };
+
+    return { onRequest: [onRequest], wrapHandler };
+  },
+};
+
+
+/** Applies the contract's defaults and coercions to a configured query, as validation would. */
+function queryValidator(services: GatewayServices, method: string, path: string): (query: Record<string, unknown>) => Record<string, unknown> {
+  const ajv = new Ajv({ useDefaults: true, coerceTypes: 'array', strict: false });
+  for (const contract of services.contracts.contracts.keys()) {
+    const schema = services.contracts.operation(contract, method, path)?.schema.querystring;
+    if (schema) {
+      const validate = ajv.compile(schema as object);
+      return (query) => {
+        const copy = structuredClone(query);
+        if (!validate(copy)) throw new Error(`refreshAhead query ${JSON.stringify(query)} is not valid for ${method} ${path}`);
+        return copy;
+      };
+    }
+  }
+  return (query) => query;
+}

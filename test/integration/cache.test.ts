@@ -1,0 +1,179 @@
+// The read cache against the real Redis and simulators: isolation between
+// sellers, coalescing, stale serving, ETags, generations, refresh-ahead.
+
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
+import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
+
+const PRO = { 'X-API-Key': 'demo-pro-key' };
+const FREE = { 'X-API-Key': 'demo-free-key' };
+const ENTERPRISE = { 'X-API-Key': 'demo-enterprise-key' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+function roomyLimits(doc: Doc): void {
+  for (const plan of Object.values(doc.plans) as Doc[]) plan.rate = { perSecond: 5000, burst: 5000 };
+}
+
+describe('read cache (Redis)', () => {
+  let stack: Stack;
+  before(async () => {
+    await clearRedis();
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      mutateConfig: (doc) => {
+        roomyLimits(doc);
+        // The 500-client burst below runs in this process: its own event-loop
+        // lag would trip the gateway's process guard, which is not under test here.
+        doc.shedding.enabled = false;
+        doc.pipelines.sellerReads.policies[1].cache.action = { scope: 'seller', freshSec: 2, staleWhileRevalidateSec: 2, staleIfErrorSec: 60 };
+      },
+    });
+  });
+  afterEach(() => stack.crm.faults.reset());
+  after(() => stack.close());
+
+  it('a repeated read is a hit: no upstream call, ETag, private max-age, Cache-Status', async () => {
+    const first = await request(stack.url).get('/v1/orders?limit=5').set(PRO).expect(200);
+    assert.match(first.headers['cache-status'] ?? '', /fwd=miss/);
+    const calls = stack.crm.requests.get('GET /crm/orders');
+    const second = await request(stack.url).get('/v1/orders?limit=5').set(PRO).expect(200);
+    assert.equal(stack.crm.requests.get('GET /crm/orders'), calls);
+    assert.match(second.headers['cache-status'] ?? '', /^facet; hit; ttl=\d/);
+    assert.equal(second.headers.etag, first.headers.etag);
+    assert.match(second.headers['cache-control'] ?? '', /^private, max-age=[0-2]$/);
+    assert.deepEqual(second.body, first.body);
+    assert.ok(second.headers.ratelimit, 'a cache hit still counts against the quota');
+  });
+
+  it('If-None-Match → 304 without a body', async () => {
+    const first = await request(stack.url).get('/v1/orders?limit=3').set(PRO).expect(200);
+    const again = await request(stack.url).get('/v1/orders?limit=3').set(PRO).set('If-None-Match', first.headers.etag ?? '').expect(304);
+    assert.equal(again.text, '');
+    assert.equal(again.headers.etag, first.headers.etag);
+  });
+
+  it('seller A never gets seller B’s cached data, whatever the query string', async () => {
+    const queries = ['/v1/orders', '/v1/orders?limit=20', '/v1/orders?status=CLOSED', '/v1/orders?limit=20&status=CLOSED'];
+    for (const q of queries) {
+      const a = await request(stack.url).get(q).set(PRO).expect(200);
+      const b = await request(stack.url).get(q).set(FREE).expect(200);
+      const b2 = await request(stack.url).get(q).set(FREE).expect(200);
+      const aIds = new Set(a.body.items.map((o: { id: string }) => o.id));
+      assert.ok(b.body.items.length > 0);
+      for (const o of [...b.body.items, ...b2.body.items]) assert.ok(!aIds.has(o.id), `${q}: ${o.id} leaked`);
+      for (const o of b2.body.items) assert.equal(stack.crm.store.getOrder(o.id)?.seller_id, 'slr_0001');
+    }
+    const aOrder = (await request(stack.url).get('/v1/orders?limit=1').set(PRO).expect(200)).body.items[0].id;
+    await request(stack.url).get(`/v1/orders/${aOrder}`).set(PRO).expect(200);
+    assertProblem(await request(stack.url).get(`/v1/orders/${aOrder}`).set(FREE), 404, 'FACET_ERR_NOT_FOUND');
+  });
+
+  it('500 concurrent requests for one cold key make exactly one upstream call', async () => {
+    await stack.crm.faults.set({ latency_ms: 200 });
+    const before = stack.crm.requests.get('GET /crm/orders');
+    const responses = await Promise.all(Array.from({ length: 500 }, () => request(stack.url).get('/v1/orders?limit=7&status=SHIPPED').set(ENTERPRISE)));
+    assert.deepEqual([...new Set(responses.map((r) => r.status))], [200], JSON.stringify(responses.find((r) => r.status !== 200)?.body));
+    assert.equal(stack.crm.requests.get('GET /crm/orders') - before, 1);
+    assert.equal(new Set(responses.map((r) => r.headers.etag)).size, 1);
+  });
+
+  it('stale-while-revalidate: an expired entry is served at once and refreshed behind it', async () => {
+    await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+    await sleep(2200);
+    await stack.crm.faults.set({ latency_ms: 300 });
+    const started = performance.now();
+    const stale = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+    assert.ok(performance.now() - started < 250, 'served without waiting for the CRM');
+    assert.match(stale.headers['cache-status'] ?? '', /detail=stale-while-revalidate/);
+    await sleep(500);
+    const fresh = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+    assert.match(fresh.headers['cache-status'] ?? '', /^facet; hit; ttl=[12]$/);
+  });
+
+  it('stale-if-error: CRM down → cached reads answer 200 marked stale with their age; uncached reads fail', async () => {
+    const first = await request(stack.url).get('/v1/orders?limit=6').set(PRO).expect(200);
+    await stack.crm.faults.set({ down: true });
+    await sleep(4500); // past fresh + stale-while-revalidate
+    const stale = await request(stack.url).get('/v1/orders?limit=6').set(PRO).expect(200);
+    assert.match(stale.headers['cache-status'] ?? '', /ttl=-\d+; detail=stale-if-error/);
+    assert.ok(Number(stale.headers.age) >= 4);
+    assert.deepEqual(stale.body, first.body);
+    assertProblem(await request(stack.url).get('/v1/orders?limit=9').set(PRO), 503, 'FACET_ERR_UPSTREAM_UNAVAILABLE');
+    await stack.crm.faults.set({ down: false });
+    const back = await request(stack.url).get('/v1/orders?limit=6').set(PRO).expect(200);
+    assert.match(back.headers['cache-status'] ?? '', /fwd=miss/);
+  });
+
+  it('a generation bump drops every page of a seller at once, on every replica', async () => {
+    const scope = 'seller:slr_0002';
+    await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    assert.match(hit.headers['cache-status'] ?? '', /hit/);
+    // A second gateway on the same Redis sees the bump through pub/sub.
+    const other = await startStack({ redisUrl: REDIS_URL, mutateConfig: roomyLimits });
+    try {
+      await request(other.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+      await stack.gateway.services.cache.generations.bump(scope);
+      await sleep(100);
+      const after1 = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+      assert.match(after1.headers['cache-status'] ?? '', /fwd=miss/);
+      const after2 = await request(other.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+      assert.match(after2.headers['cache-status'] ?? '', /hit/, JSON.stringify(after2.headers));
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('dashboard: refresh-ahead and MES outage', () => {
+  let stack: Stack;
+  before(async () => {
+    await clearRedis();
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      mesDashboardLatency: { baseMs: 400, perOrderMs: 0 },
+      mutateConfig: (doc) => {
+        doc.pipelines.operatorDashboard.policies[1].cache.action.freshSec = 2;
+        doc.serviceEndpoints.mes.timeoutMs = 1000;
+      },
+    });
+  });
+  after(() => stack.close());
+
+  it('the first page is warm before any operator asks, and answers without waiting on the MES', async () => {
+    await sleep(1500);
+    const started = performance.now();
+    const res = await request(stack.url).get('/internal/v1/dashboard/orders').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
+    assert.ok(performance.now() - started < 300, 'the 400 ms MES query was not waited for');
+    assert.match(res.headers['cache-status'] ?? '', /hit/);
+    assert.equal(res.body.items.length, 50);
+    const filtered = await request(stack.url).get('/internal/v1/dashboard/orders?status=SUBMITTED').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
+    assert.match(filtered.headers['cache-status'] ?? '', /hit/);
+  });
+
+  it('MES hard down: the dashboard keeps answering 200, marked stale', async () => {
+    await stack.mes.faults.set({ down: true });
+    await sleep(2500);
+    const res = await request(stack.url).get('/internal/v1/dashboard/orders').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
+    assert.match(res.headers['cache-status'] ?? '', /hit/);
+    await stack.mes.faults.reset();
+  });
+});
+
+describe('read cache without Redis (embedded default)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(() => stack.close());
+
+  it('uses the in-process LRU with the same semantics', async () => {
+    await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    assert.match(hit.headers['cache-status'] ?? '', /hit/);
+    assert.equal(stack.gateway.services.cache.store.kind, 'memory');
+  });
+});
