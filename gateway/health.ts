@@ -4,12 +4,17 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { GatewayServices } from './services.ts';
+import type { ResilienceSnapshot } from './upstream/resilience.ts';
 
 export interface DependencyCheck {
   status: 'up' | 'down';
   required: boolean;
   latency_ms?: number;
   error?: string;
+  /** Upstreams only: this replica's circuit breaker for it ('open': calls answered 503 at once). */
+  breaker?: ResilienceSnapshot['breaker'];
+  /** Upstreams only: calls in flight and queued in its bulkhead. */
+  bulkhead?: ResilienceSnapshot['bulkhead'];
 }
 
 export type ReadinessProbe = () => Promise<DependencyCheck>;
@@ -20,7 +25,8 @@ function upstreamProbe(services: GatewayServices, name: string): ReadinessProbe 
   const endpoint = services.config.serviceEndpoints[name];
   const client = services.upstreams.get(name);
   const required = endpoint?.readiness === 'required';
-  return async () => {
+  // The probe itself bypasses the breaker: it reports the upstream as it is now.
+  const probe = async (): Promise<DependencyCheck> => {
     const started = performance.now();
     try {
       const response = await client.pool.request({ method: 'GET', path: client.basePath + (endpoint?.healthPath ?? '/healthz'), signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
@@ -33,6 +39,7 @@ function upstreamProbe(services: GatewayServices, name: string): ReadinessProbe 
       return { status: 'down', required, error: e.code ?? e.name ?? 'unreachable' };
     }
   };
+  return async () => ({ ...(await probe()), ...client.resilience.snapshot() });
 }
 
 function redisProbe(services: GatewayServices): ReadinessProbe | undefined {

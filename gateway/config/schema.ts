@@ -106,7 +106,7 @@ export const configSchema = {
                 additionalProperties: false,
                 default: {},
                 properties: {
-                  failureRateThreshold: { ...share, default: 0.5 },
+                  failureRateThreshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5 },
                   samplingDurationMs: { ...positiveInt, default: 10_000 },
                   minimumRps: { type: 'number', exclusiveMinimum: 0, default: 2 },
                   halfOpenAfterMs: { ...positiveInt, default: 5_000 },

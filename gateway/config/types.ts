@@ -19,7 +19,12 @@ export interface ApiEndpointConfig {
 
 export interface ResilienceConfig {
   /** Retries of idempotent reads only (GET/HEAD); writes are never retried. */
-  retry: { maxAttempts: number; initialDelayMs: number; maxDelayMs: number };
+  retry: {
+    /** Retries after the first attempt (cockatiel's count); 0 disables retrying. */
+    maxAttempts: number;
+    initialDelayMs: number;
+    maxDelayMs: number;
+  };
   /** Sampling breaker: opens when the failure rate over the window passes the threshold. */
   breaker: { failureRateThreshold: number; samplingDurationMs: number; minimumRps: number; halfOpenAfterMs: number };
   /** Concurrency cap with a small queue; overflow is answered 503 at once. */

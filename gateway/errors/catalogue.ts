@@ -28,7 +28,10 @@ export const PROBLEMS = {
   FACET_ERR_INTERNAL: { status: 500, title: 'Internal error', slug: 'internal' },
   FACET_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream answered with an error', slug: 'upstream-bad-response' },
   FACET_ERR_UPSTREAM_UNAVAILABLE: { status: 503, title: 'Upstream unavailable', slug: 'upstream-unavailable' },
+  FACET_ERR_UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Upstream failing, calls suspended', slug: 'upstream-circuit-open' },
+  FACET_ERR_UPSTREAM_SATURATED: { status: 503, title: 'Too many calls to the upstream in progress', slug: 'upstream-saturated' },
   FACET_ERR_OVERLOADED: { status: 503, title: 'Gateway overloaded, request shed', slug: 'overloaded' },
+  FACET_ERR_STATE_UNAVAILABLE: { status: 503, title: 'State store unavailable', slug: 'state-unavailable' },
   FACET_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', slug: 'shutting-down' },
   FACET_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out', slug: 'upstream-timeout' },
 } as const satisfies Record<string, ProblemKind>;

@@ -1,10 +1,13 @@
-// One keep-alive undici pool per service endpoint. Upstream failures become
-// FacetErrors here, so no upstream body or stack ever reaches a client.
+// One keep-alive undici pool per service endpoint, behind that endpoint's
+// resilience policies (resilience.ts). Upstream failures become FacetErrors
+// here (failures.ts), so no upstream body or stack ever reaches a client.
 
-import { Pool, errors as undiciErrors } from 'undici';
-import type { Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from '../config/types.ts';
 import { FacetError } from '../errors/facet-error.ts';
+import type { GatewayMetrics } from '../metrics/registry.ts';
+import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
+import { UpstreamResilience } from './resilience.ts';
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
 
@@ -23,9 +26,6 @@ export interface UpstreamResponse<T> {
   body: T;
 }
 
-/** How long a client should wait before retrying after an upstream outage. */
-export const UPSTREAM_RETRY_AFTER_SECONDS = 5;
-
 export function buildQuery(query: Record<string, QueryValue> | undefined): string {
   if (!query) return '';
   const params = new URLSearchParams();
@@ -38,29 +38,22 @@ export function buildQuery(query: Record<string, QueryValue> | undefined): strin
   return text ? `?${text}` : '';
 }
 
-function isTimeout(error: unknown): boolean {
-  const e = error as { name?: string; code?: string };
-  return (
-    e.name === 'TimeoutError' ||
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    e.code === 'UND_ERR_CONNECT_TIMEOUT'
-  );
-}
+/** Only these are ever retried: repeating them changes nothing upstream. */
+const IDEMPOTENT_READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 export class UpstreamClient {
   readonly name: string;
   readonly origin: string;
   readonly basePath: string;
   readonly pool: Pool;
-  private readonly timeoutMs: number;
+  readonly resilience: UpstreamResilience;
 
-  constructor(name: string, config: ServiceEndpointConfig) {
+  constructor(name: string, config: ServiceEndpointConfig, metrics?: GatewayMetrics) {
     const url = new URL(config.url);
     this.name = name;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/$/, '');
-    this.timeoutMs = config.timeoutMs;
+    this.resilience = new UpstreamResilience(name, config, metrics);
     this.pool = new Pool(this.origin, {
       connections: config.connections,
       keepAliveTimeout: 30_000,
@@ -68,45 +61,45 @@ export class UpstreamClient {
     });
   }
 
-  /** Sends a request and parses a JSON answer; 5xx and network failures throw. */
+  /**
+   * Sends a request and parses a JSON answer; 5xx and network failures throw.
+   * GET/HEAD run under the read policy (retried), anything else under the write
+   * policy (never retried); both share the endpoint's breaker and bulkhead.
+   */
   async json<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
-    const timeout = AbortSignal.timeout(request.timeoutMs ?? this.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-    let response: Dispatcher.ResponseData;
+    const method = request.method ?? 'GET';
+    const policy = this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
     try {
-      response = await this.pool.request({
-        method: request.method ?? 'GET',
-        path: this.basePath + request.path + buildQuery(request.query),
-        headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
-        body: request.body === undefined ? null : JSON.stringify(request.body),
-        signal,
-      });
+      const response = await policy.execute(({ signal }) => this.attempt<T>(method, request, signal), request.signal);
+      this.resilience.record(outcomeOfStatus(response.status));
+      return response;
     } catch (error) {
-      throw this.failure(error);
+      const { problem, outcome } = classify(this.name, error, () => this.resilience.retryAfterSeconds(), request.signal);
+      this.resilience.record(outcome);
+      throw problem;
     }
-    if (response.statusCode >= 500) {
-      await response.body.dump();
-      throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${this.name} answered ${response.statusCode}` });
-    }
-    let body: T;
-    try {
-      body = (await response.body.json()) as T;
-    } catch (error) {
-      if (isTimeout(error) || signal.aborted) throw this.failure(error);
-      throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${this.name} answered with a body that is not JSON`, cause: error });
-    }
-    return { status: response.statusCode, body };
   }
 
-  private failure(error: unknown): FacetError {
-    if (isTimeout(error)) {
-      return new FacetError('FACET_ERR_UPSTREAM_TIMEOUT', { detail: `${this.name} did not answer in time`, cause: error });
-    }
-    return new FacetError('FACET_ERR_UPSTREAM_UNAVAILABLE', {
-      detail: `${this.name} is unavailable`,
-      headers: { 'retry-after': String(UPSTREAM_RETRY_AFTER_SECONDS) },
-      cause: error,
+  /** One attempt; `signal` is the attempt's timeout (and the caller's cancel), honoured by undici. */
+  private async attempt<T>(method: string, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse<T>> {
+    const response = await this.pool.request({
+      method,
+      path: this.basePath + request.path + buildQuery(request.query),
+      headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
+      body: request.body === undefined ? null : JSON.stringify(request.body),
+      signal,
     });
+    if (response.statusCode >= 500) {
+      await response.body.dump().catch(() => undefined);
+      // Thrown, so the breaker counts it; reported as FACET_ERR_UPSTREAM_BAD_RESPONSE once retries are spent.
+      throw new UpstreamStatusError(this.name, response.statusCode);
+    }
+    try {
+      return { status: response.statusCode, body: (await response.body.json()) as T };
+    } catch (error) {
+      if (signal.aborted || isTransportFailure(error)) throw error;
+      throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${this.name} answered with a body that is not JSON`, cause: error });
+    }
   }
 
   close(): Promise<void> {
@@ -117,8 +110,8 @@ export class UpstreamClient {
 export class UpstreamRegistry {
   private readonly clients = new Map<string, UpstreamClient>();
 
-  constructor(endpoints: Record<string, ServiceEndpointConfig>) {
-    for (const [name, config] of Object.entries(endpoints)) this.clients.set(name, new UpstreamClient(name, config));
+  constructor(endpoints: Record<string, ServiceEndpointConfig>, metrics?: GatewayMetrics) {
+    for (const [name, config] of Object.entries(endpoints)) this.clients.set(name, new UpstreamClient(name, config, metrics));
   }
 
   get(name: string): UpstreamClient {

@@ -1,11 +1,18 @@
 // Streaming pass-through with @fastify/reply-from: the body is never
 // buffered. Only safe headers cross in either direction, and an upstream
 // 5xx or network failure becomes a problem+json without the upstream's body.
+//
+// Each call runs under the upstream's `stream` policy (resilience.ts): the
+// same breaker and bulkhead as the JSON calls, no retry (it streams) and
+// reply-from's own `timeout` per request. The policy's promise settles when
+// the upstream's headers arrive (a 5xx counts as a breaker failure) or the
+// call fails; an open breaker answers at once, without calling reply.from.
 
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../errors/facet-error.ts';
 import { sendProblem } from '../errors/problem.ts';
-import { UPSTREAM_RETRY_AFTER_SECONDS, type UpstreamClient } from './client.ts';
+import type { UpstreamClient } from './client.ts';
+import { CallerCancelledError, classify, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
 
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'last-modified', 'cache-control', 'content-encoding'];
 const FORWARDED_REQUEST_HEADERS = ['accept', 'accept-encoding', 'content-type', 'content-length', 'if-none-match', 'if-modified-since'];
@@ -19,34 +26,54 @@ function pick(headers: Record<string, unknown>, names: readonly string[]): Recor
   return out;
 }
 
-function errorFor(code: string | undefined): FacetError {
-  if (code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT' || code === 'FST_REPLY_FROM_CONNECT_TIMEOUT') {
-    return new FacetError('FACET_ERR_UPSTREAM_TIMEOUT');
-  }
-  return new FacetError('FACET_ERR_UPSTREAM_UNAVAILABLE', { headers: { 'retry-after': String(UPSTREAM_RETRY_AFTER_SECONDS) } });
-}
-
 export function passThrough(upstream: UpstreamClient, path: string, timeoutMs: number): RouteHandlerMethod {
   const target = upstream.origin + upstream.basePath + path;
-  return function passThroughHandler(request: FastifyRequest, reply: FastifyReply) {
+  const { resilience } = upstream;
+  return async function passThroughHandler(request: FastifyRequest, reply: FastifyReply) {
     const q = request.url.indexOf('?');
-    return reply.from(q === -1 ? target : target + request.url.slice(q), {
-      timeout: timeoutMs,
-      rewriteRequestHeaders: (req) => ({ ...pick(req.headers, FORWARDED_REQUEST_HEADERS), 'x-request-id': req.id }),
-      rewriteHeaders: (headers) => pick(headers, FORWARDED_RESPONSE_HEADERS),
-      onResponse: (_req, _res, upstreamResponse) => {
-        if (upstreamResponse.statusCode >= 500) {
-          upstreamResponse.stream.resume();
-          reply.removeHeader('content-length');
-          reply.removeHeader('content-type');
-          sendProblem(request, reply, new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${upstream.name} answered ${upstreamResponse.statusCode}` }));
-          return;
-        }
-        reply.send(upstreamResponse.stream);
-      },
-      onError: (_res, { error }) => {
-        sendProblem(request, reply, errorFor((error as { code?: string }).code));
-      },
-    });
+    const url = q === -1 ? target : target + request.url.slice(q);
+    // The client going away settles the call (reply-from then calls neither callback)
+    // and drops it from the bulkhead queue if it is still waiting there.
+    const gone = new AbortController();
+    reply.raw.once('close', () => gone.abort());
+    let answered = false;
+    try {
+      const status = await resilience.stream.execute(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            if (gone.signal.aborted) throw new CallerCancelledError(upstream.name);
+            gone.signal.addEventListener('abort', () => reject(new CallerCancelledError(upstream.name)), { once: true });
+            reply.from(url, {
+              timeout: timeoutMs,
+              // No reply-from retries (by default it retries a GET answered 503 up to 10 times).
+              retryDelay: () => null,
+              rewriteRequestHeaders: (req) => ({ ...pick(req.headers, FORWARDED_REQUEST_HEADERS), 'x-request-id': req.id }),
+              rewriteHeaders: (headers) => pick(headers, FORWARDED_RESPONSE_HEADERS),
+              onResponse: (_req, _res, upstreamResponse) => {
+                answered = true;
+                const code = upstreamResponse.statusCode;
+                if (code >= 500) {
+                  upstreamResponse.stream.resume();
+                  reply.removeHeader('content-length');
+                  reply.removeHeader('content-type');
+                  sendProblem(request, reply, new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${upstream.name} answered ${code}` }));
+                  reject(new UpstreamStatusError(upstream.name, code));
+                  return;
+                }
+                reply.send(upstreamResponse.stream);
+                resolve(code);
+              },
+              onError: (_res, { error }) => reject(error),
+            });
+          }),
+        gone.signal,
+      );
+      resilience.record(outcomeOfStatus(status));
+    } catch (error) {
+      const { problem, outcome } = classify(upstream.name, error, () => resilience.retryAfterSeconds(), gone.signal);
+      resilience.record(outcome);
+      if (!answered && outcome !== 'cancelled') sendProblem(request, reply, problem);
+    }
+    return reply;
   };
 }

@@ -152,6 +152,17 @@ export interface components {
              * @example ECONNREFUSED
              */
             error?: string;
+            /**
+             * @description Upstreams only. This replica's circuit breaker; `open` means calls are answered 503 FACET_ERR_UPSTREAM_CIRCUIT_OPEN at once.
+             * @enum {string}
+             */
+            breaker?: "closed" | "open" | "half-open" | "isolated";
+            /** @description Upstreams only. Calls in flight and queued in this replica's bulkhead. */
+            bulkhead?: {
+                executing: number;
+                queued: number;
+                limit: number;
+            };
         };
         /** @description Readiness of the gateway and of each dependency it checks. */
         Readiness: {

@@ -1,0 +1,198 @@
+// The streaming pass-through (reply-from) under the upstream's breaker and
+// bulkhead: no retries, 5xx counted, an open breaker answered without
+// calling reply.from, a client that goes away frees its bulkhead slot.
+//
+//   npx node --import tsx --test test/unit/resilience-pass-through.test.ts
+
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import replyFrom from '@fastify/reply-from';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ResilienceConfig, ServiceEndpointConfig } from '../../gateway/config/types.ts';
+import { installProblemHandlers } from '../../gateway/errors/problem.ts';
+import { createMetrics, type GatewayMetrics } from '../../gateway/metrics/registry.ts';
+import { UpstreamClient } from '../../gateway/upstream/client.ts';
+import { passThrough } from '../../gateway/upstream/pass-through.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const upstream = {
+  url: '',
+  calls: 0,
+  handler: ((_req, res) => res.writeHead(200, { 'content-type': 'application/json', etag: '"v1"', 'x-internal': 'secret' }).end('{"items":[]}')) as Handler,
+  server: createServer((req, res) => {
+    upstream.calls++;
+    upstream.handler(req, res);
+  }),
+};
+const defaultHandler = upstream.handler;
+
+interface Gateway {
+  app: FastifyInstance;
+  url: string;
+  client: UpstreamClient;
+  metrics: GatewayMetrics;
+}
+
+const gateways: Gateway[] = [];
+
+async function gateway(resilience: Partial<ResilienceConfig> = {}, options: { url?: string; timeoutMs?: number } = {}): Promise<Gateway> {
+  const config: ServiceEndpointConfig = {
+    url: options.url ?? upstream.url,
+    timeoutMs: options.timeoutMs ?? 2_000,
+    connections: 8,
+    healthPath: '/healthz',
+    readiness: 'optional',
+    resilience: {
+      retry: { maxAttempts: 2, initialDelayMs: 5, maxDelayMs: 20 },
+      breaker: { failureRateThreshold: 0.5, samplingDurationMs: 10_000, minimumRps: 1_000, halfOpenAfterMs: 60_000 },
+      bulkhead: { limit: 16, queue: 4 },
+      ...resilience,
+    },
+  };
+  const metrics = createMetrics();
+  const client = new UpstreamClient('mes', config, metrics);
+  const app = Fastify();
+  installProblemHandlers(app);
+  await app.register(replyFrom, { undici: { connections: 8 } });
+  app.get('/v1/materials', passThrough(client, '/mes/materials', config.timeoutMs));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const g = { app, client, metrics, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
+  gateways.push(g);
+  return g;
+}
+
+async function get(g: Gateway): Promise<{ status: number; headers: Headers; body: Record<string, unknown>; ms: number }> {
+  const started = performance.now();
+  const res = await fetch(`${g.url}/v1/materials?limit=3`);
+  const body = (await res.json()) as Record<string, unknown>;
+  return { status: res.status, headers: res.headers, body, ms: performance.now() - started };
+}
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+async function outcome(g: Gateway, name: string): Promise<number> {
+  const { values } = await g.metrics.upstreamRequests.get();
+  return values.find((v) => v.labels.outcome === name)?.value ?? 0;
+}
+
+const EAGER_BREAKER = { failureRateThreshold: 0.5, samplingDurationMs: 10_000, minimumRps: 0.2, halfOpenAfterMs: 30_000 };
+
+describe('pass-through under the breaker and bulkhead', () => {
+  before(async () => {
+    await new Promise<void>((resolve) => upstream.server.listen(0, '127.0.0.1', resolve));
+    upstream.url = `http://127.0.0.1:${(upstream.server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    upstream.server.closeAllConnections();
+    for (const g of gateways.splice(0)) {
+      await g.app.close();
+      await g.client.close();
+    }
+    upstream.handler = defaultHandler;
+    upstream.calls = 0;
+  });
+  after(() => new Promise<void>((resolve) => upstream.server.close(() => resolve())));
+
+  it('streams a 2xx through with only the safe headers', async () => {
+    const g = await gateway();
+    const res = await get(g);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { items: [] });
+    assert.equal(res.headers.get('etag'), '"v1"');
+    assert.equal(res.headers.get('x-internal'), null);
+    assert.equal(await outcome(g, 'ok'), 1);
+  });
+
+  it('an upstream 503 → 502 problem, one call (reply-from does not retry it), counted by the breaker', async () => {
+    const g = await gateway({ breaker: EAGER_BREAKER });
+    upstream.handler = (_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"secret"}');
+    const first = await get(g);
+    assert.equal(first.status, 502);
+    assert.equal(first.body.code, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+    assert.doesNotMatch(JSON.stringify(first.body), /secret/);
+    assert.equal(upstream.calls, 1);
+    assert.equal((await get(g)).status, 502);
+    assert.equal(upstream.calls, 2);
+    assert.equal(g.client.resilience.snapshot().breaker, 'open');
+
+    const durations: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await get(g);
+      durations.push(res.ms);
+      assert.equal(res.status, 503);
+      assert.equal(res.body.code, 'FACET_ERR_UPSTREAM_CIRCUIT_OPEN');
+      const retryAfter = Number(res.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 30, `Retry-After ${retryAfter}`);
+    }
+    assert.equal(upstream.calls, 2, 'reply.from was not called while the breaker is open');
+    assert.ok(Math.max(...durations) < 200, `slowest ${Math.max(...durations)} ms over loopback HTTP`);
+    assert.equal(await outcome(g, 'server_error'), 2);
+    assert.equal(await outcome(g, 'circuit_open'), 10);
+  });
+
+  it('upstream refusing connections → 503 UNAVAILABLE; hanging → 504 TIMEOUT', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const down = await gateway({}, { url: `http://127.0.0.1:${deadPort}` });
+    const refused = await get(down);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.code, 'FACET_ERR_UPSTREAM_UNAVAILABLE');
+    assert.equal(refused.headers.get('retry-after'), '5');
+
+    const slow = await gateway({}, { timeoutMs: 100 });
+    upstream.handler = () => undefined;
+    const hung = await get(slow);
+    assert.equal(hung.status, 504);
+    assert.equal(hung.body.code, 'FACET_ERR_UPSTREAM_TIMEOUT');
+    assert.equal(await outcome(slow, 'timeout'), 1);
+  });
+
+  it('bulkhead full → 503 SATURATED; a client that goes away frees its slot', async () => {
+    const g = await gateway({ bulkhead: { limit: 1, queue: 0 } });
+    upstream.handler = () => undefined; // hold every call
+    const gone = httpRequest(`${g.url}/v1/materials`);
+    gone.on('error', () => undefined);
+    gone.end();
+    await until(() => upstream.calls === 1, 'the first call to reach the upstream');
+    assert.equal(g.client.resilience.snapshot().bulkhead.executing, 1);
+    const saturated = await get(g);
+    assert.equal(saturated.status, 503);
+    assert.equal(saturated.body.code, 'FACET_ERR_UPSTREAM_SATURATED');
+    assert.equal(saturated.headers.get('retry-after'), '1');
+    gone.destroy();
+    await until(() => g.client.resilience.snapshot().bulkhead.executing === 0, 'the slot to be freed');
+    assert.equal(g.client.resilience.snapshot().breaker, 'closed');
+    assert.equal(await outcome(g, 'cancelled'), 1);
+  });
+
+  it('a client that goes away while queued in the bulkhead never reaches the upstream nor holds a slot', async () => {
+    const g = await gateway({ bulkhead: { limit: 1, queue: 1 } });
+    const held: (() => void)[] = [];
+    upstream.handler = (_req, res) => held.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const first = get(g);
+    await until(() => upstream.calls === 1, 'the first call to reach the upstream');
+    const queued = httpRequest(`${g.url}/v1/materials`);
+    queued.on('error', () => undefined);
+    queued.end();
+    await until(() => g.client.resilience.snapshot().bulkhead.queued === 1, 'the second call to queue');
+    queued.destroy();
+    await sleep(50);
+    held.shift()?.();
+    assert.equal((await first).status, 200);
+    await until(() => g.client.resilience.snapshot().bulkhead.executing === 0, 'the slots to be free');
+    assert.deepEqual(g.client.resilience.snapshot().bulkhead, { executing: 0, queued: 0, limit: 1 });
+    assert.equal(upstream.calls, 1);
+  });
+});
