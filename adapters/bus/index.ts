@@ -1,0 +1,50 @@
+// The shared messaging layer. `createBus({ url })` talks to RabbitMQ;
+// without a url it returns the in-process bus (the embedded default) and
+// says so in the log. Topology: TOPOLOGY.md.
+
+import { MemoryBus } from './memory-bus.ts';
+import { RabbitBus, type RabbitBusOptions } from './rabbit-bus.ts';
+import type { Bus, BusLogger } from './types.ts';
+import { BusTimeoutError } from './errors.ts';
+
+export type * from './types.ts';
+export { BusError, BusTimeoutError, BusUnavailableError, BusUnroutableError, isBusError, isBusTimeout, isBusUnavailable, isBusUnroutable, type BusErrorCode } from './errors.ts';
+export { DEFAULT_DELIVERY_LIMIT, DEFAULT_PREFIX, Topology } from './topology.ts';
+export { DEFAULT_MAX_ATTEMPTS, DEFAULT_PREFETCH, DEFAULT_RETRY_DELAYS_MS } from './consumer-policy.ts';
+export { MemoryBus } from './memory-bus.ts';
+export { RabbitBus, type RabbitBusOptions } from './rabbit-bus.ts';
+
+export interface CreateBusOptions extends Partial<Omit<RabbitBusOptions, 'logger'>> {
+  /** amqp(s):// URL (AMQP_URL). Absent → in-process bus. */
+  url?: string;
+  /** pino or anything with the same four methods; default silent. */
+  logger?: BusLogger;
+}
+
+const silent: BusLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+export function createBus(options: CreateBusOptions = {}): Bus {
+  const logger = options.logger ?? silent;
+  if (!options.url) {
+    logger.info({ bus: 'memory' }, 'no AMQP_URL: using the in-process message bus (nothing survives a restart)');
+    return new MemoryBus();
+  }
+  return new RabbitBus({ ...options, url: options.url, logger });
+}
+
+/** Resolves once the bus is connected; rejects with BusTimeoutError after `timeoutMs`. */
+export function waitForConnection(bus: Bus, timeoutMs: number): Promise<void> {
+  if (bus.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new BusTimeoutError(timeoutMs, `bus not connected within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const stop = bus.onStateChange((state) => {
+      if (state !== 'connected') return;
+      clearTimeout(timer);
+      stop();
+      resolve();
+    });
+  });
+}

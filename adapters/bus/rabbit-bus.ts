@@ -1,0 +1,106 @@
+// The RabbitMQ Bus: one connection manager, one confirm publisher, one
+// consumer per `consume()` call, all on the versioned topology.
+
+import { encode } from './codec.ts';
+import { resolveSpec } from './consumer-policy.ts';
+import { BusUnavailableError } from './errors.ts';
+import { RabbitConnection } from './rabbit-connection.ts';
+import { RabbitConsumer } from './rabbit-consumer.ts';
+import { RabbitPublisher } from './rabbit-publisher.ts';
+import { Topology } from './topology.ts';
+import type { Bus, BusLogger, BusMessage, BusState, ConsumerSpec, ExchangeName, Handler, PublishOptions, Subscription } from './types.ts';
+
+export interface RabbitBusOptions {
+  url: string;
+  logger: BusLogger;
+  /** Name prefix incl. version, default `facet.v1`. */
+  prefix?: string;
+  /** `x-delivery-limit` of consumer queues, default 20 (part of the queue identity). */
+  deliveryLimit?: number;
+  /** Default 5 s. */
+  confirmTimeoutMs?: number;
+  /** Reconnect backoff, default 100 ms doubling up to 10 s, with jitter. */
+  reconnectMinDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  /** Default 5 s. */
+  connectTimeoutMs?: number;
+  /** See RabbitConsumerDeps. */
+  requeueDelayMs?: number;
+  slowHandlerMs?: number;
+}
+
+export class RabbitBus implements Bus {
+  readonly kind = 'rabbitmq';
+  readonly topology: Topology;
+  private readonly connection: RabbitConnection;
+  private readonly publisher: RabbitPublisher;
+  private readonly consumers = new Set<RabbitConsumer>();
+  private readonly options: RabbitBusOptions;
+  private closed = false;
+
+  constructor(options: RabbitBusOptions) {
+    this.options = options;
+    this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit });
+    this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs });
+    this.connection = new RabbitConnection({
+      url: options.url,
+      topology: this.topology,
+      logger: options.logger,
+      ...(options.reconnectMinDelayMs !== undefined && { minDelayMs: options.reconnectMinDelayMs }),
+      ...(options.reconnectMaxDelayMs !== undefined && { maxDelayMs: options.reconnectMaxDelayMs }),
+      ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
+    });
+    this.connection.addCore(this.publisher);
+    this.connection.start();
+  }
+
+  get connected(): boolean {
+    return !this.closed && this.connection.connected && this.publisher.ready;
+  }
+
+  onStateChange(listener: (state: BusState) => void): () => void {
+    return this.connection.onStateChange(listener);
+  }
+
+  publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
+    if (this.closed) return Promise.reject(new BusUnavailableError('bus closed'));
+    if (exchange !== 'commands' && exchange !== 'events') return Promise.reject(new TypeError(`unknown exchange "${String(exchange)}"`));
+    let encoded;
+    try {
+      encoded = encode(message, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { content, messageId, type, persistent, headers } = encoded;
+    return this.publisher.send(this.topology.exchange(exchange), routingKey, content, { messageId, type, persistent, headers });
+  }
+
+  async consume(spec: ConsumerSpec, handler: Handler): Promise<Subscription> {
+    if (this.closed) throw new BusUnavailableError('bus closed');
+    const consumer = new RabbitConsumer(resolveSpec(spec), handler, {
+      connection: this.connection,
+      publisher: this.publisher,
+      topology: this.topology,
+      logger: this.options.logger,
+      ...(this.options.requeueDelayMs !== undefined && { requeueDelayMs: this.options.requeueDelayMs }),
+      ...(this.options.slowHandlerMs !== undefined && { slowHandlerMs: this.options.slowHandlerMs }),
+    });
+    await consumer.start();
+    this.consumers.add(consumer);
+    return {
+      cancel: async () => {
+        this.consumers.delete(consumer);
+        await consumer.cancel();
+      },
+    };
+  }
+
+  /** Cancels consumers (waiting for handlers in flight), then closes the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.consumers].map((c) => c.cancel()));
+    this.consumers.clear();
+    await this.connection.close();
+  }
+}

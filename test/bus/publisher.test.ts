@@ -1,0 +1,129 @@
+// The confirm publisher against a fake channel: the paths a healthy broker
+// will not show on demand (lost confirm, nack, full buffer, blocked, a channel
+// dying with publishes pending). The real-broker paths are in contract.test.ts
+// and rabbit.test.ts.
+
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { beforeEach, describe, it } from 'node:test';
+import { isBusTimeout, isBusUnavailable, isBusUnroutable } from '../../adapters/bus/errors.ts';
+import { RabbitPublisher, type ConfirmChannelLike } from '../../adapters/bus/rabbit-publisher.ts';
+import { Topology } from '../../adapters/bus/topology.ts';
+import { testLogger } from './helpers.ts';
+
+interface Sent {
+  exchange: string;
+  routingKey: string;
+  options: Record<string, unknown> & { headers: Record<string, unknown> };
+  confirm(err: Error | null): void;
+}
+
+class FakeChannel extends EventEmitter {
+  readonly sent: Sent[] = [];
+  bufferFull = false;
+  publish(exchange: string, routingKey: string, _content: Buffer, options: Sent['options'], cb: (err: Error | null) => void): boolean {
+    this.sent.push({ exchange, routingKey, options, confirm: cb });
+    return !this.bufferFull;
+  }
+  async close(): Promise<void> {
+    this.emit('close');
+  }
+  /** What the broker does for an unroutable mandatory message: basic.return, then basic.ack. */
+  returnThenAck(i: number): void {
+    const s = this.sent[i] as Sent;
+    this.emit('return', { fields: { exchange: s.exchange, routingKey: s.routingKey, replyCode: 312, replyText: 'NO_ROUTE' }, properties: { headers: s.options.headers }, content: Buffer.from('') });
+    s.confirm(null);
+  }
+}
+
+const props = { messageId: 'm-1', type: 't', persistent: true, headers: { traceparent: 'tp' } };
+
+describe('RabbitPublisher (fake confirm channel)', () => {
+  let ch: FakeChannel;
+  let pub: RabbitPublisher;
+  beforeEach(() => {
+    ch = new FakeChannel();
+    pub = new RabbitPublisher({ topology: new Topology({ prefix: 'unit' }), logger: testLogger, confirmTimeoutMs: 50 });
+    pub.use(ch as unknown as ConfirmChannelLike);
+  });
+
+  it('rejects at once when there is no channel', async () => {
+    const idle = new RabbitPublisher({ topology: new Topology(), logger: testLogger });
+    const started = Date.now();
+    await assert.rejects(idle.send('x', 'k', Buffer.from('{}'), props), (err) => isBusUnavailable(err));
+    assert.ok(Date.now() - started < 20);
+  });
+
+  it('resolves only on the ack, publishing mandatory and persistent with id, type, time and headers', async () => {
+    let settled = false;
+    const p = pub.send('unit.commands', 'order.create', Buffer.from('{}'), props).then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false);
+    const opts = ch.sent[0]?.options;
+    assert.equal(opts?.mandatory, true);
+    assert.equal(opts?.persistent, true);
+    assert.equal(opts?.messageId, 'm-1');
+    assert.equal(opts?.type, 't');
+    assert.equal(opts?.contentType, 'application/json');
+    assert.ok(Math.abs((opts?.timestamp as number) - Date.now() / 1000) < 5);
+    assert.equal(opts?.headers.traceparent, 'tp');
+    ch.sent[0]?.confirm(null);
+    await p;
+    assert.equal(settled, true);
+  });
+
+  it('rejects with BusUnroutableError when the ack follows a basic.return, correlating by tag', async () => {
+    const a = pub.send('unit.commands', 'typo.key', Buffer.from('{}'), props);
+    const b = pub.send('unit.commands', 'good.key', Buffer.from('{}'), props);
+    ch.returnThenAck(0);
+    ch.sent[1]?.confirm(null);
+    await assert.rejects(a, (err) => isBusUnroutable(err) && err.routingKey === 'typo.key');
+    await b;
+  });
+
+  it('rejects with BusUnavailableError on a nack (e.g. reject-publish on a full queue)', async () => {
+    const p = pub.send('unit.commands', 'k', Buffer.from('{}'), props);
+    ch.sent[0]?.confirm(new Error('message nacked'));
+    await assert.rejects(p, (err) => isBusUnavailable(err));
+  });
+
+  it('times out a confirm that never comes, and ignores it if it comes later', async () => {
+    const started = Date.now();
+    await assert.rejects(pub.send('unit.commands', 'k', Buffer.from('{}'), props), (err) => isBusTimeout(err));
+    assert.ok(Date.now() - started >= 45);
+    assert.equal(pub.inFlight, 0);
+    ch.sent[0]?.confirm(null); // late: no throw, no double settle
+  });
+
+  it('fails every pending publish when the channel closes, then rejects new ones at once', async () => {
+    const pending = [pub.send('e', 'k', Buffer.from('{}'), props), pub.send('e', 'k', Buffer.from('{}'), props)];
+    await ch.close();
+    for (const p of pending) await assert.rejects(p, (err) => isBusUnavailable(err));
+    await assert.rejects(pub.send('e', 'k', Buffer.from('{}'), props), (err) => isBusUnavailable(err));
+    assert.equal(pub.ready, false);
+  });
+
+  it('waits for drain after publish() returned false before writing more', async () => {
+    ch.bufferFull = true;
+    const first = pub.send('e', 'k1', Buffer.from('{}'), props);
+    const second = pub.send('e', 'k2', Buffer.from('{}'), props);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(ch.sent.map((s) => s.routingKey), ['k1']);
+    ch.bufferFull = false;
+    ch.emit('drain');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(ch.sent.map((s) => s.routingKey), ['k1', 'k2']);
+    for (const s of ch.sent) s.confirm(null);
+    await Promise.all([first, second]);
+  });
+
+  it('rejects at once while the broker blocks publishing (resource alarm)', async () => {
+    pub.blocked('low on memory');
+    await assert.rejects(pub.send('e', 'k', Buffer.from('{}'), props), (err) => isBusUnavailable(err) && /low on memory/.test(err.message));
+    assert.equal(ch.sent.length, 0);
+    pub.blocked(null);
+    const p = pub.send('e', 'k', Buffer.from('{}'), props);
+    ch.sent[0]?.confirm(null);
+    await p;
+  });
+});
