@@ -1,0 +1,60 @@
+// Canonical messages between the gateway and the adapters (documented in
+// openapi/asyncapi.yaml). Message ids are the consumers' dedupe keys.
+
+import type { OrderModel, OrderParameters, OrderStatus, Price, ShippingAddress, Customer } from '../../sim/data/seed.ts';
+
+export type { OrderStatus };
+
+/** commands / `order.place`: the gateway accepted an order (202). */
+export interface PlaceOrderCommand {
+  order_id: string;
+  seller_id: string;
+  customer: Customer;
+  shipping: ShippingAddress;
+  model: OrderModel;
+  parameters: OrderParameters;
+  /** Known when the order comes from a ready quote: the saga then skips pricing. */
+  price: Price | null;
+  quote_id: string | null;
+  placed_at: string;
+}
+
+/** commands / `order.cancel`: accepted until manufacturing starts. */
+export interface CancelOrderCommand {
+  order_id: string;
+  seller_id: string;
+  reason: string;
+  requested_at: string;
+}
+
+/** events / `order.status_changed`: every status an order takes, in order. */
+export interface OrderStatusChangedEvent {
+  order_id: string;
+  seller_id: string;
+  status: OrderStatus;
+  previous_status: OrderStatus | null;
+  /** Why, for REJECTED / CANCELLED (e.g. `mes_capacity`, `price_job_failed`). */
+  reason: string | null;
+  at: string;
+}
+
+/** events / `quote.ready` and `quote.failed`: a MES price job finished. */
+export interface QuoteFinishedEvent {
+  price_job_id: string;
+  model_id: string;
+  order_id: string | null;
+  parameters: OrderParameters;
+  price: Price | null;
+  error: string | null;
+  at: string;
+}
+
+export const ROUTING = {
+  placeOrder: 'order.place',
+  cancelOrder: 'order.cancel',
+  statusChanged: 'order.status_changed',
+  quoteReady: 'quote.ready',
+  quoteFailed: 'quote.failed',
+  /** The MES's own events, as it publishes them: `mes.legacy.<EventType>`. */
+  mesLegacy: 'mes.legacy.*',
+} as const;
