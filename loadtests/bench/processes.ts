@@ -1,0 +1,144 @@
+// Child processes of the benchmark: free loopback ports, spawn, readiness,
+// and cleanup. Every child belongs to one ProcessGroup; the group stops them
+// all (SIGTERM, then SIGKILL) and aborts its signal when one dies early.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ORPHAN_GUARD = fileURLToPath(new URL('./orphan-guard.ts', import.meta.url));
+const OUTPUT_TAIL_CHARS = 4000;
+const STOP_GRACE_MS = 5000;
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+export interface ChildHandle {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** The last few KB of stdout + stderr, for error messages. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the child has exited. */
+  readonly exited: Promise<string>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export class ProcessGroup {
+  readonly #children = new Set<ChildHandle>();
+  readonly #abort = new AbortController();
+  readonly #cleanups: (() => void)[] = [];
+  #stopping = false;
+
+  /** Aborted (with the reason) when a child exits while the group is running. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  spawn(options: SpawnOptions): ChildHandle {
+    if (this.#stopping) throw new Error(`cannot start ${options.name}: the benchmark is stopping`);
+    const child = spawn(process.execPath, ['--import', ORPHAN_GUARD, options.script], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.script})`);
+    let tail = '';
+    const keep = (chunk: Buffer): void => {
+      tail = (tail + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<string>((resolve) => {
+      child.once('exit', (code, signal) => resolve(signal ?? String(code)));
+    });
+    const handle: ChildHandle = { name: options.name, pid: child.pid, child, output: () => tail, exited };
+    this.#children.add(handle);
+    void exited.then((status) => {
+      this.#children.delete(handle);
+      if (!this.#stopping && !this.#abort.signal.aborted) {
+        this.#abort.abort(new Error(`${options.name} (pid ${handle.pid}) exited unexpectedly (${status})\n${tail}`));
+      }
+    });
+    return handle;
+  }
+
+  /** Runs `cleanup` (e.g. removing a temporary file) once the children have stopped. */
+  onStop(cleanup: () => void): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  /** Stops every child, then runs the cleanups; safe to call more than once. */
+  async stopAll(): Promise<void> {
+    this.#stopping = true;
+    const children = [...this.#children];
+    this.#children.clear();
+    await Promise.all(children.map(stopChild));
+    this.#runCleanups();
+  }
+
+  /** Last resort from a synchronous `exit` handler. */
+  killAllNow(): void {
+    this.#stopping = true;
+    for (const handle of this.#children) handle.child.kill('SIGKILL');
+    this.#runCleanups();
+  }
+
+  #runCleanups(): void {
+    for (const cleanup of this.#cleanups.splice(0)) {
+      try {
+        cleanup();
+      } catch {
+        // Best effort: a leftover temporary file must not hide the run's result.
+      }
+    }
+  }
+}
+
+async function stopChild(handle: ChildHandle): Promise<void> {
+  const { child } = handle;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await handle.exited;
+  clearTimeout(timer);
+}
+
+/** Polls `url` until it answers 2xx; fails early if the child exits first. */
+export async function waitReady(handle: ChildHandle, url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  void handle.exited.then((status) => (exited = status));
+  let lastError = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`${handle.name} exited (${exited}) before it was ready\n${handle.output()}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.arrayBuffer();
+      if (response.ok) return;
+      lastError = `answered ${response.status}`;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(100);
+  }
+  throw new Error(`${handle.name} not ready at ${url} after ${timeoutMs} ms (${lastError})\n${handle.output()}`);
+}
