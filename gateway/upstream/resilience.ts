@@ -185,7 +185,9 @@ export class UpstreamResilience {
   }
 
   #compose(kind: CallKind, timeoutMs: number): IPolicy {
-    const perAttempt = timeout(timeoutMs, TimeoutStrategy.Aggressive);
+    // Every attempt reads its whole answer before returning, so there is
+    // nothing to abort on success (aborting costs a DOMException per call).
+    const perAttempt = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
     return kind === 'read'
       ? wrap(this.#gate, this.bulkhead, this.#retry, this.#gate, this.breaker, this.#cancel, perAttempt)
       : wrap(this.#gate, this.bulkhead, this.#gate, this.breaker, this.#cancel, perAttempt);

@@ -55,7 +55,9 @@ export class ProcessGroup {
 
   spawn(options: SpawnOptions): ChildHandle {
     if (this.#stopping) throw new Error(`cannot start ${options.name}: the benchmark is stopping`);
-    const child = spawn(process.execPath, ['--import', ORPHAN_GUARD, options.script], {
+    // BENCH_CPU_PROF=<child name> writes a V8 CPU profile of that child to BENCH_CPU_PROF_DIR (default .tmp/profiles).
+    const profile = process.env.BENCH_CPU_PROF === options.name ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.tmp/profiles'}`] : [];
+    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, options.script], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
