@@ -12,6 +12,8 @@ import { clientErrorHandler, installProblemHandlers, sendProblem } from './error
 import { registerHealthRoutes, type HealthState } from './health.ts';
 import { loggerOptions } from './logging.ts';
 import { createRedis } from './redis.ts';
+import { consumeEvents } from './events.ts';
+import { createBus, type Bus } from '../adapters/bus/index.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import { kConsumer } from './request-state.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
@@ -21,8 +23,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface GatewayOptions {
   /** A pino logger, `false` for silence; default JSON logs to stdout. */
   logger?: FastifyBaseLogger | false;
-  /** Shared state (quotas, later the cache). Without it, in-process stores. */
+  /** Shared state (quotas, cache, write records). Without it, in-process stores. */
   redisUrl?: string | undefined;
+  /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
+  bus?: Bus;
+  amqpUrl?: string | undefined;
 }
 
 export interface Gateway {
@@ -36,7 +41,8 @@ export interface Gateway {
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, contracts } = validated;
   const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
-  const services = createServices(config, contracts, { redis });
+  const bus = options.bus ?? createBus({ url: options.amqpUrl });
+  const services = createServices(config, contracts, { redis, bus });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
@@ -67,6 +73,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   });
 
   installProblemHandlers(app);
+  // Model uploads arrive as raw streams and are piped on, never buffered.
+  app.addContentTypeParser(['application/octet-stream', 'model/stl', 'model/obj', 'model/3mf'], (_request, payload, done) => done(null, payload));
   if (redis) {
     let redisDown = false;
     redis.on('error', (error: Error) => {
@@ -121,6 +129,10 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   await app.ready();
   // Start measuring event-loop delay only now: compiling routes is not overload.
   services.shedding.start();
+  const events = await consumeEvents(services).catch((error: unknown) => {
+    app.log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
+    return undefined;
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -131,6 +143,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
       closing ??= (async () => {
         health.draining = true;
         await app.close();
+        await events?.cancel().catch(() => {});
+        if (!options.bus) await bus.close();
         await closeServices(services);
         redis?.disconnect();
       })();

@@ -1,6 +1,7 @@
 // What policies and handlers are given to work with. Built once per config.
 
 import type { Redis } from 'ioredis';
+import { createBus, type Bus } from '../adapters/bus/index.ts';
 import { CacheService } from '../policies/cache/cache-service.ts';
 import { MemoryCacheStore } from '../policies/cache/memory-store.ts';
 import { RedisCacheStore } from '../policies/cache/redis-store.ts';
@@ -11,6 +12,7 @@ import type { GatewayConfig } from './config/types.ts';
 import { ConsumerDirectory } from './consumers.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import type { ContractRegistry } from './openapi/contracts.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from './state/kv.ts';
 import { UpstreamRegistry } from './upstream/client.ts';
 
 export interface GatewayServices {
@@ -27,10 +29,15 @@ export interface GatewayServices {
   shedding: SheddingService;
   /** Read cache: Redis when configured, else an in-process LRU. */
   cache: CacheService;
+  /** Write-path records (models, quotes, pending orders, idempotency keys). */
+  state: KeyValueStore;
+  /** Commands out, events in: RabbitMQ when configured, else in process. */
+  bus: Bus;
 }
 
 export interface ServiceDependencies {
   redis?: Redis | undefined;
+  bus?: Bus | undefined;
   metrics?: GatewayMetrics;
 }
 
@@ -46,6 +53,8 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     quota: new QuotaService(config.quota, deps.redis),
     keyGuard: new KeyGuard(config.quota, deps.redis),
     shedding: createSheddingService(config),
+    state: deps.redis ? new RedisKeyValueStore(deps.redis) : new MemoryKeyValueStore(),
+    bus: deps.bus ?? createBus(),
     cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),
   };
 }

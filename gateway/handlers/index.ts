@@ -1,6 +1,9 @@
 import { getUsage } from './usage.ts';
 import { listDashboardOrders } from './dashboard.ts';
+import { uploadModel } from './models.ts';
 import { getOrder, listOrders } from './orders.ts';
+import { cancelOrder, createOrder } from './orders-write.ts';
+import { createQuote, getQuote } from './quotes.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
@@ -8,6 +11,11 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   listOrders,
   getOrder,
   listDashboardOrders,
+  uploadModel,
+  createQuote,
+  getQuote,
+  createOrder,
+  cancelOrder,
 };
 
 /** Operations Facet answers itself, for the `respond` policy. */

@@ -4,12 +4,15 @@
 
 import type { components } from '../../openapi/generated/seller-api.ts';
 import type { Order as CrmOrder } from '../../sim/data/seed.ts';
+import type { Consumer } from '../consumers.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import { kConsumer } from '../request-state.ts';
 import { decodeCursor } from './cursor.ts';
+import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
 
 type Order = components['schemas']['Order'];
+export type PublicOrder = Order;
 type OrderList = components['schemas']['OrderList'];
 
 interface CrmOrderList {
@@ -39,11 +42,15 @@ export function toPublicOrder(o: CrmOrder): Order {
   };
 }
 
-function sellerOf(request: { [kConsumer]?: { id: string } }): string {
+/** The authenticated seller; a route without key-auth must never reach seller data. */
+export function consumerOf(request: { [kConsumer]?: Consumer }): Consumer {
   const consumer = request[kConsumer];
-  // A route without key-auth must never reach seller data.
   if (!consumer) throw new FacetError('FACET_ERR_AUTH_MISSING_KEY');
-  return consumer.id;
+  return consumer;
+}
+
+export function sellerOf(request: { [kConsumer]?: Consumer }): string {
+  return consumerOf(request).id;
 }
 
 export const listOrders: HandlerFactory = ({ upstream }) =>
@@ -65,11 +72,16 @@ export const listOrders: HandlerFactory = ({ upstream }) =>
     return { items: response.body.items.map(toPublicOrder), next_cursor: response.body.next_cursor };
   };
 
-export const getOrder: HandlerFactory = ({ upstream }) =>
+export const getOrder: HandlerFactory = ({ upstream, services }) =>
   async function getOrderHandler(request): Promise<Order> {
     const sellerId = sellerOf(request);
     const { id } = request.params as { id: string };
     const response = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
+    if (response.status === 404) {
+      // Accepted by Facet, not in the CRM yet: the gateway's pending record answers.
+      const pending = await records.pendingOrder.get(services.state, id, sellerId);
+      if (pending) return pending;
+    }
     // Another seller's order answers exactly like a missing one (no BOLA oracle).
     if (response.status === 404 || (response.status === 200 && response.body.seller_id !== sellerId)) {
       throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });

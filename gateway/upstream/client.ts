@@ -2,6 +2,7 @@
 // resilience policies (resilience.ts). Upstream failures become FacetErrors
 // here (failures.ts), so no upstream body or stack ever reaches a client.
 
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from '../config/types.ts';
 import { FacetError } from '../errors/facet-error.ts';
@@ -16,6 +17,8 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** A streamed body (uploads): sent as it arrives, never buffered; writes only (never retried). */
+  stream?: { body: Readable; contentType: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -85,8 +88,12 @@ export class UpstreamClient {
     const response = await this.pool.request({
       method,
       path: this.basePath + request.path + buildQuery(request.query),
-      headers: { accept: 'application/json', ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers },
-      body: request.body === undefined ? null : JSON.stringify(request.body),
+      headers: {
+        accept: 'application/json',
+        ...(request.stream ? { 'content-type': request.stream.contentType } : request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...request.headers,
+      },
+      body: request.stream ? request.stream.body : request.body === undefined ? null : JSON.stringify(request.body),
       signal,
     });
     if (response.statusCode >= 500) {

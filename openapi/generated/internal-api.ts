@@ -342,7 +342,7 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 for a shed request or while the gateway shuts down).
+         * @description Seconds to wait before retrying (1 for a shed request or while the gateway shuts down, 2 for an unavailable state store, 5 for an unavailable upstream or message broker).
          * @example 5
          */
         "Retry-After": number;

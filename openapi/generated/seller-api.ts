@@ -20,7 +20,36 @@ export interface paths {
          */
         get: operations["listOrders"];
         put?: never;
-        post?: never;
+        /**
+         * Place an order
+         * @description Places an order for a piece made from one of your models, for your
+         *     customer, shipped to the given address. The order is accepted
+         *     asynchronously: `202` means it was recorded and the message broker
+         *     confirmed it, so it will be carried out; it then moves through
+         *     `SUBMITTED` → `PRICE_CALCULATED` → `MANUFACTURING_APPROVED` →
+         *     `MANUFACTURING_STARTED` → `MANUFACTURING_COMPLETED` → `PACKAGING` →
+         *     `SHIPPED` → `CLOSED`, or ends in `REJECTED` (the manufacturer cannot
+         *     make it) or `CANCELLED`. Follow it with `GET /v1/orders/{id}` (the
+         *     `Location`).
+         *
+         *     **What to make**: give either `quote_id`, a `ready` quote of yours
+         *     (the order takes its model, parameters and price), or `model_id` and
+         *     `parameters` (the order is priced on the way; `price` is `null` until
+         *     then). Both, or neither, is a `400` naming `body.quote_id`; a quote
+         *     that is still `pending`, or `failed`, is a `400` too. A model or quote
+         *     that is not one of yours is a `404`.
+         *
+         *     **Idempotency-Key** (required): the same key with the same body
+         *     returns the first `202` again instead of placing a second order; see
+         *     *Idempotency-Key* in the introduction. Fields the body does not list
+         *     (`price`, `status`, `seller_id`, ...) are rejected with `400`: the
+         *     price comes from the manufacturer, never from the request.
+         *
+         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not confirm the
+         *     order, and nothing was recorded; send the same request with the same
+         *     key after `Retry-After` seconds.
+         */
+        post: operations["createOrder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -42,6 +71,139 @@ export interface paths {
          *     the API does not tell the two apart, so order ids cannot be probed.
          */
         get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel one of your orders
+         * @description Asks for the order to be cancelled. Accepted (`202`) until
+         *     manufacturing starts; the order becomes `CANCELLED` once the
+         *     manufacturer confirms (follow it with `GET /v1/orders/{id}`). Should
+         *     manufacturing start in the meantime, the order goes on instead.
+         *
+         *     `409` `FACET_ERR_ORDER_NOT_CANCELLABLE` once the order is
+         *     `MANUFACTURING_STARTED` or later, or already `CANCELLED` or
+         *     `REJECTED`. `404` as for `GET /v1/orders/{id}`: another seller's order
+         *     answers like a missing one.
+         *
+         *     Safe to repeat, no `Idempotency-Key` needed: asking again while the
+         *     cancellation is under way answers `202` again and changes nothing.
+         *
+         *     The body is optional: send none (and no `Content-Type`), or a JSON
+         *     object with a `reason` for your records.
+         */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a 3D model
+         * @description Uploads a 3D model file, the body being the file itself (not a
+         *     multipart form). The file is streamed to the manufacturer's storage
+         *     as it arrives, never held whole by the gateway, and recognised by its
+         *     content, whatever its name or `Content-Type` says: a binary or ASCII
+         *     STL, an OBJ or a 3MF. Anything else is a `415`
+         *     `FACET_ERR_UNSUPPORTED_MODEL`.
+         *
+         *     Your plan's upload cap (see *Limits and plans*) bounds the file: a
+         *     `Content-Length` above it is answered `413` at once, before the body
+         *     is read; an upload without `Content-Length` (chunked) is stopped as
+         *     soon as it passes the cap and answered `413`. Either way nothing is
+         *     stored.
+         *
+         *     The `Model` you get back is what you quote and order by `id`.
+         *     `polygons` is exact for STL and OBJ, an estimate for 3MF.
+         *     Retrying after a failure is safe: at worst it stores a second copy.
+         */
+        post: operations["uploadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/quotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a quote
+         * @description Asks the manufacturer's price for one of your models made with the
+         *     given parameters.
+         *
+         *     - If a price is known for the same model content (same `sha256`) and
+         *       the same parameters, the answer is `200` with a `ready` quote and
+         *       its `price`, at once.
+         *     - Otherwise the answer is `202` with a `pending` quote, its
+         *       `Location` and a `Retry-After`, and the manufacturer's MES prices
+         *       the model in the background: typically 2 to 3 minutes, up to 30
+         *       minutes for very detailed models. Poll `GET /v1/quotes/{id}`, no
+         *       sooner than `Retry-After` seconds, until it is `ready` or `failed`.
+         *
+         *     A pending quote holds one of your plan's concurrent price jobs until
+         *     it is settled; past the plan's number the answer is `429`
+         *     `FACET_ERR_PRICE_JOBS_LIMIT`, with a `Retry-After`. `404` when
+         *     `model_id` is not one of your uploads.
+         *
+         *     Order a ready quote with `POST /v1/orders` and its `quote_id`.
+         */
+        post: operations["createQuote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/quotes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one of your quotes
+         * @description Returns a quote of yours: `pending` while the manufacturer prices it
+         *     (with a `Retry-After`: poll again no sooner), then `ready` with its
+         *     `price`, or `failed` with an `error`. A failed quote cannot be
+         *     ordered; ask for a new one, or order with `model_id` and
+         *     `parameters`.
+         *
+         *     `404` means the quote does not exist **or belongs to another
+         *     seller**: the API does not tell the two apart.
+         */
+        get: operations["getQuote"];
         put?: never;
         post?: never;
         delete?: never;
@@ -218,6 +380,122 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /** @description A 3D model you uploaded, as the manufacturer recognised it. */
+        Model: {
+            /** @example mdl_7k2q9x4hw1rt */
+            id: string;
+            /**
+             * @description The name sent in `X-Filename`, without directories; for your reference only.
+             * @example signet-lumen-0142.stl
+             */
+            filename: string;
+            format: components["schemas"]["ModelFormat"];
+            /**
+             * @description SHA-256 of the file, lowercase hex. Same content, same hash, whatever the name.
+             * @example ae5d6ac74f16ebaa7573be82900cd0c278b2fd80791c6471046ada45cd46e99f
+             */
+            sha256: string;
+            /**
+             * @description Polygons of the mesh; exact for STL and OBJ, estimated for 3MF.
+             * @example 184322
+             */
+            polygons: number;
+            /**
+             * @description Size of the file in bytes.
+             * @example 9216184
+             */
+            size_bytes: number;
+            /**
+             * Format: date-time
+             * @example 2026-11-02T09:14:03.512Z
+             */
+            created_at: string;
+        };
+        /** @description What to price. */
+        QuoteRequest: {
+            /**
+             * @description One of your uploaded models (`POST /v1/models`).
+             * @example mdl_7k2q9x4hw1rt
+             */
+            model_id: string;
+            parameters: components["schemas"]["OrderParameters"];
+        };
+        /**
+         * @description The manufacturer's price for a model made with given parameters.
+         *     `pending` while the MES prices it, then `ready` with `price`, or
+         *     `failed` with `error`.
+         */
+        Quote: {
+            /** @example qt_5n8w2c7rk3va */
+            id: string;
+            /**
+             * @description `pending`: being priced; `ready`: `price` is set and the quote can be ordered; `failed`: see `error`.
+             * @enum {string}
+             */
+            status: "pending" | "ready" | "failed";
+            /** @example mdl_7k2q9x4hw1rt */
+            model_id: string;
+            parameters: components["schemas"]["OrderParameters"];
+            /** @description The price, once `ready`; `null` otherwise. */
+            price: components["schemas"]["Price"] | null;
+            /**
+             * @description Why pricing failed, once `failed`; `null` otherwise.
+             * @example pricing engine could not process the model
+             */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-02T09:14:41.207Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change of the quote, status included.
+             * @example 2026-11-02T09:17:06.388Z
+             */
+            updated_at: string;
+        };
+        /**
+         * @description An order: what to make, for whom, shipped where. Give either
+         *     `quote_id` (a `ready` quote of yours; the order takes its model,
+         *     parameters and price), or `model_id` and `parameters`, not both:
+         *     the gateway answers `400` naming `body.quote_id` otherwise. Any other
+         *     field (`price`, `status`, `seller_id`, ...) is rejected with `400`.
+         */
+        CreateOrderRequest: {
+            /**
+             * @description A `ready` quote of yours. Not with `model_id` or `parameters`.
+             * @example qt_5n8w2c7rk3va
+             */
+            quote_id?: string;
+            /**
+             * @description One of your uploaded models, with `parameters`. Not with `quote_id`.
+             * @example mdl_7k2q9x4hw1rt
+             */
+            model_id?: string;
+            parameters?: components["schemas"]["OrderParameters"];
+            customer: components["schemas"]["Customer"];
+            shipping: components["schemas"]["ShippingAddress"];
+        };
+        /** @description Optional details of a cancellation; the body may be left out. */
+        CancelOrderRequest: {
+            /**
+             * @description Why the order is cancelled, for your records and the manufacturer's.
+             * @example The customer changed their mind about the size
+             */
+            reason?: string;
+        } | null;
+        /** @description A cancellation was requested; the order becomes `CANCELLED` once the manufacturer confirms. */
+        CancelAccepted: {
+            /** @example ord_jzsbc0p7cvze */
+            id: string;
+            status: components["schemas"]["OrderStatus"];
+            /**
+             * @description `requested`: the manufacturer has been asked; follow the order's status.
+             * @constant
+             */
+            cancellation: "requested";
+        };
         CatalogueMaterial: {
             id: components["schemas"]["Material"];
             /** @example 18k yellow gold */
@@ -299,13 +577,13 @@ export interface components {
             plan: string;
             /** @description The quota windows of your plan, `rate`, `burst` and `daily`, in this order; `burst` only when the plan allows a burst. */
             windows: components["schemas"]["UsageWindow"][];
-            /** @description Price jobs (quotes) you may have running at once; quotes come in a later version. */
+            /** @description Price jobs (pending quotes) you may have running at once; one more gets `429` `FACET_ERR_PRICE_JOBS_LIMIT`. */
             concurrent_price_jobs: {
                 /** @example 5 */
                 limit: number;
             };
             /**
-             * @description Largest 3D model file you may upload, in bytes; uploads come in a later version.
+             * @description Largest 3D model file you may upload (`POST /v1/models`), in bytes; a larger one gets `413`.
              * @example 104857600
              */
             upload_max_bytes: number;
@@ -379,6 +657,63 @@ export interface components {
             };
         };
         /**
+         * @description No model file in the body (`FACET_ERR_VALIDATION`): send the file's
+         *     bytes as the body, with one of the accepted `Content-Type`s.
+         */
+        UploadBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A body field is missing, malformed or out of range
+         *     (`FACET_ERR_VALIDATION`; `errors` lists which), or the body is not
+         *     JSON (`FACET_ERR_BAD_JSON`).
+         */
+        QuoteBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description No `Idempotency-Key` header, or a malformed one
+         *     (`FACET_ERR_IDEMPOTENCY_KEY_MISSING`); a body field missing,
+         *     malformed, not allowed, or naming a quote that is not ready
+         *     (`FACET_ERR_VALIDATION`; `errors` lists which); or a body that is
+         *     not JSON (`FACET_ERR_BAD_JSON`). Nothing was placed: fix the request
+         *     and send it again, with the same key if you like.
+         */
+        OrderBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The order id or a body field is malformed (`FACET_ERR_VALIDATION`;
+         *     `errors` lists which), or the body is not JSON (`FACET_ERR_BAD_JSON`).
+         */
+        CancelBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description The API key is missing (`FACET_ERR_AUTH_MISSING_KEY`) or unknown or
          *     revoked (`FACET_ERR_AUTH_INVALID_KEY`).
          */
@@ -397,6 +732,80 @@ export interface components {
          *     does not exist or belongs to another seller.
          */
         NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A request with this `Idempotency-Key` is still being processed
+         *     (`FACET_ERR_IDEMPOTENCY_IN_FLIGHT`). Send the same request again after
+         *     `Retry-After` seconds: you then get its answer.
+         */
+        IdempotencyInFlight: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After-InFlight"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The order can no longer be cancelled (`FACET_ERR_ORDER_NOT_CANCELLABLE`):
+         *     manufacturing has started (`MANUFACTURING_STARTED` or later), or the
+         *     order already ended (`CANCELLED`, `REJECTED`).
+         */
+        OrderNotCancellable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The file is larger than your plan's upload cap
+         *     (`FACET_ERR_BODY_TOO_LARGE`; see *Limits and plans*). Answered before
+         *     the body is read when `Content-Length` says so.
+         */
+        ModelTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The file is not a model the manufacturer can make, judged by its
+         *     content: not a binary or ASCII STL, an OBJ or a 3MF
+         *     (`FACET_ERR_UNSUPPORTED_MODEL`); or the `Content-Type` is none of
+         *     `application/octet-stream`, `model/stl`, `model/obj`, `model/3mf`
+         *     (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`; send the file itself, not a
+         *     multipart form).
+         */
+        UnsupportedModel: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description This `Idempotency-Key` was used in the last 24 hours with a different
+         *     body (`FACET_ERR_IDEMPOTENCY_KEY_REUSED`). Nothing was placed: use a
+         *     new key for a new order.
+         */
+        IdempotencyKeyReused: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -425,6 +834,26 @@ export interface components {
             };
         };
         /**
+         * @description As many of your quotes are being priced as your plan allows
+         *     (`FACET_ERR_PRICE_JOBS_LIMIT`; see *Limits and plans*): retry when one
+         *     of them is settled, after `Retry-After` seconds. Or, as for any
+         *     operation, your plan's rate, burst or daily quota is used up
+         *     (`FACET_ERR_QUOTA_EXCEEDED`), or your address is blocked for sending
+         *     unknown API keys (`FACET_ERR_AUTH_THROTTLED`).
+         */
+        TooManyRequestsPriceJobs: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After-429"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description A manufacturer system (CRM or MES) answered with something the gateway
          *     could not use (`FACET_ERR_UPSTREAM_BAD_RESPONSE`). Temporary: retry later.
          */
@@ -438,11 +867,17 @@ export interface components {
             };
         };
         /**
-         * @description A manufacturer system is unavailable, or its circuit breaker is open
-         *     (`FACET_ERR_UPSTREAM_UNAVAILABLE`), or the gateway is overloaded and
+         * @description A manufacturer system is unavailable (`FACET_ERR_UPSTREAM_UNAVAILABLE`),
+         *     failing so that calls to it are paused (`FACET_ERR_UPSTREAM_CIRCUIT_OPEN`)
+         *     or busy with as many calls from this replica as it may take
+         *     (`FACET_ERR_UPSTREAM_SATURATED`); or the gateway is overloaded and
          *     shed the request (`FACET_ERR_OVERLOADED`; not your quota, which is a
-         *     `429`), or this gateway replica is shutting down
-         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         *     `429`); or, for writes, the message broker did not confirm the command
+         *     (`FACET_ERR_BUS_UNAVAILABLE`) or the state store that records models,
+         *     quotes and orders is unreachable (`FACET_ERR_STATE_UNAVAILABLE`), and
+         *     nothing was recorded; or this gateway replica is shutting down
+         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds (an
+         *     order with the same `Idempotency-Key`).
          */
         ServiceUnavailable: {
             headers: {
@@ -519,6 +954,27 @@ export interface components {
          * @example ord_jzsbc0p7cvze
          */
         OrderId: string;
+        /**
+         * @description The quote's id (the `Location` of the `202` that created it).
+         * @example qt_5n8w2c7rk3va
+         */
+        QuoteId: string;
+        /**
+         * @description A value unique to this order, chosen by you (a UUID is a good
+         *     choice): 1 to 255 printable ASCII characters, no spaces, compared
+         *     exactly as sent. Send the same key with the same body to retry; see
+         *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
+         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+         * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
+         */
+        IdempotencyKey: string;
+        /**
+         * @description The file's name, kept as the model's `filename` for your reference
+         *     (directories are dropped). It does not decide the format: the
+         *     content does.
+         * @example signet-lumen-0142.stl
+         */
+        Filename: string;
     };
     requestBodies: never;
     headers: {
@@ -531,17 +987,46 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Seconds to wait before retrying (5 for an unavailable upstream, 1 for a shed request or while the gateway shuts down).
+         * @description Seconds to wait before retrying (1 for a shed request or while the gateway shuts down, 2 for an unavailable state store, 5 for an unavailable upstream or message broker).
          * @example 5
          */
         "Retry-After": number;
         /**
          * @description Seconds to wait before retrying: until the exhausted quota window has
-         *     room again (`FACET_ERR_QUOTA_EXCEEDED`, at least 1), or until your
-         *     address is no longer blocked (`FACET_ERR_AUTH_THROTTLED`).
+         *     room again (`FACET_ERR_QUOTA_EXCEEDED`, at least 1), until your
+         *     address is no longer blocked (`FACET_ERR_AUTH_THROTTLED`), or until
+         *     one of your price jobs may have finished (`FACET_ERR_PRICE_JOBS_LIMIT`).
          * @example 1
          */
         "Retry-After-429": number;
+        /**
+         * @description While the quote is `pending`: seconds to wait before polling
+         *     `GET /v1/quotes/{id}` (again). Not sent once it is `ready` or `failed`.
+         * @example 60
+         */
+        "Retry-After-Quote": number;
+        /**
+         * @description Seconds to wait before sending the same request with the same `Idempotency-Key` again.
+         * @example 1
+         */
+        "Retry-After-InFlight": number;
+        /**
+         * @description Where to poll the quote, `/v1/quotes/{id}`.
+         * @example /v1/quotes/qt_5n8w2c7rk3va
+         */
+        QuoteLocation: string;
+        /**
+         * @description Where to follow the order, `/v1/orders/{id}`.
+         * @example /v1/orders/ord_4tq8m1zc6wxe
+         */
+        OrderLocation: string;
+        /**
+         * @description `true` when this answer is the stored answer of an earlier request
+         *     with the same `Idempotency-Key` and body (no second order was
+         *     placed); absent on the first answer.
+         * @example true
+         */
+        "Idempotent-Replayed": "true";
         /**
          * @description What is left of your quota windows (draft-ietf-httpapi-ratelimit-headers),
          *     counting this request: for the `rate` and `daily` windows, the units
@@ -575,6 +1060,12 @@ export type SchemaOrderParameters = components['schemas']['OrderParameters'];
 export type SchemaShippingAddress = components['schemas']['ShippingAddress'];
 export type SchemaOrder = components['schemas']['Order'];
 export type SchemaOrderList = components['schemas']['OrderList'];
+export type SchemaModel = components['schemas']['Model'];
+export type SchemaQuoteRequest = components['schemas']['QuoteRequest'];
+export type SchemaQuote = components['schemas']['Quote'];
+export type SchemaCreateOrderRequest = components['schemas']['CreateOrderRequest'];
+export type SchemaCancelOrderRequest = components['schemas']['CancelOrderRequest'];
+export type SchemaCancelAccepted = components['schemas']['CancelAccepted'];
 export type SchemaCatalogueMaterial = components['schemas']['CatalogueMaterial'];
 export type SchemaCatalogueFinish = components['schemas']['CatalogueFinish'];
 export type SchemaCatalogue = components['schemas']['Catalogue'];
@@ -583,9 +1074,19 @@ export type SchemaUsage = components['schemas']['Usage'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
+export type ResponseUploadBadRequest = components['responses']['UploadBadRequest'];
+export type ResponseQuoteBadRequest = components['responses']['QuoteBadRequest'];
+export type ResponseOrderBadRequest = components['responses']['OrderBadRequest'];
+export type ResponseCancelBadRequest = components['responses']['CancelBadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
+export type ResponseIdempotencyInFlight = components['responses']['IdempotencyInFlight'];
+export type ResponseOrderNotCancellable = components['responses']['OrderNotCancellable'];
+export type ResponseModelTooLarge = components['responses']['ModelTooLarge'];
+export type ResponseUnsupportedModel = components['responses']['UnsupportedModel'];
+export type ResponseIdempotencyKeyReused = components['responses']['IdempotencyKeyReused'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
+export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyRequestsPriceJobs'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
@@ -596,9 +1097,17 @@ export type ParameterCreatedTo = components['parameters']['CreatedTo'];
 export type ParameterLimit = components['parameters']['Limit'];
 export type ParameterCursor = components['parameters']['Cursor'];
 export type ParameterOrderId = components['parameters']['OrderId'];
+export type ParameterQuoteId = components['parameters']['QuoteId'];
+export type ParameterIdempotencyKey = components['parameters']['IdempotencyKey'];
+export type ParameterFilename = components['parameters']['Filename'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
 export type HeaderRetryAfter_429 = components['headers']['Retry-After-429'];
+export type HeaderRetryAfterQuote = components['headers']['Retry-After-Quote'];
+export type HeaderRetryAfterInFlight = components['headers']['Retry-After-InFlight'];
+export type HeaderQuoteLocation = components['headers']['QuoteLocation'];
+export type HeaderOrderLocation = components['headers']['OrderLocation'];
+export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
 export type HeaderRateLimit = components['headers']['RateLimit'];
 export type HeaderRateLimitPolicy = components['headers']['RateLimit-Policy'];
 export type HeaderWwwAuthenticate = components['headers']['WWW-Authenticate'];
@@ -664,6 +1173,57 @@ export interface operations {
             504: components["responses"]["GatewayTimeout"];
         };
     };
+    createOrder: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A value unique to this order, chosen by you (a UUID is a good
+                 *     choice): 1 to 255 printable ASCII characters, no spaces, compared
+                 *     exactly as sent. Send the same key with the same body to retry; see
+                 *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+                 * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
+                 */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOrderRequest"];
+            };
+        };
+        responses: {
+            /**
+             * @description The order is accepted: recorded, and confirmed by the message
+             *     broker. It is `SUBMITTED`; follow it at `Location`. A replayed
+             *     answer (same `Idempotency-Key` and body) is this same answer, with
+             *     `Idempotent-Replayed: true`.
+             */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Location: components["headers"]["OrderLocation"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["OrderBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getOrder: {
         parameters: {
             query?: never;
@@ -689,6 +1249,185 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The order's id.
+                 * @example ord_jzsbc0p7cvze
+                 */
+                id: components["parameters"]["OrderId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CancelOrderRequest"];
+            };
+        };
+        responses: {
+            /**
+             * @description The cancellation is requested. `status` is the order's status when
+             *     it was asked, not yet `CANCELLED`.
+             */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelAccepted"];
+                };
+            };
+            400: components["responses"]["CancelBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["OrderNotCancellable"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    uploadModel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The file's name, kept as the model's `filename` for your reference
+                 *     (directories are dropped). It does not decide the format: the
+                 *     content does.
+                 * @example signet-lumen-0142.stl
+                 */
+                "X-Filename"?: components["parameters"]["Filename"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The model file, as raw bytes. */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "model/stl": string;
+                "model/obj": string;
+                "model/3mf": string;
+            };
+        };
+        responses: {
+            /** @description The model is stored. Quote or order it by `id`. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Model"];
+                };
+            };
+            400: components["responses"]["UploadBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["ModelTooLarge"];
+            415: components["responses"]["UnsupportedModel"];
+            429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    createQuote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuoteRequest"];
+            };
+        };
+        responses: {
+            /** @description A price was known for this model content and these parameters; the quote is ready. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quote"];
+                };
+            };
+            /**
+             * @description The price job is started and the quote is pending. Poll
+             *     `Location` no sooner than `Retry-After` seconds.
+             */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    Location: components["headers"]["QuoteLocation"];
+                    "Retry-After": components["headers"]["Retry-After-Quote"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quote"];
+                };
+            };
+            400: components["responses"]["QuoteBadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequestsPriceJobs"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    getQuote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The quote's id (the `Location` of the `202` that created it).
+                 * @example qt_5n8w2c7rk3va
+                 */
+                id: components["parameters"]["QuoteId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quote. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "Retry-After": components["headers"]["Retry-After-Quote"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quote"];
                 };
             };
             400: components["responses"]["BadRequest"];

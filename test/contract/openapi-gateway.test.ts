@@ -2,9 +2,11 @@
 // about limits is what gateway.config.yml enforces. The `x-ratelimit.cost` of
 // an operation is the cost of the `quota` step of the pipeline serving it;
 // every operation behind a quota documents it, its 429 and the RateLimit
-// headers; the plans table of the seller API lists every plan with its
-// numbers; the demo keys are the gateway's; limit examples are what the
-// gateway answers; problem examples use the codes of the error catalogue.
+// headers; an operation requires `Idempotency-Key` exactly when its
+// pipeline has the `idempotency` policy; the plans table of the seller API
+// lists every plan with its numbers; the demo keys are the gateway's; limit
+// examples are what the gateway answers; problem examples use the codes of
+// the error catalogue.
 //
 //   npx node --import tsx --test test/contract/openapi-gateway.test.ts
 
@@ -236,6 +238,33 @@ describe('OpenAPI contract and gateway agree', () => {
     assert.ok(checked > 0, 'no operation is behind a quota');
   });
 
+  test('an operation requires Idempotency-Key exactly when its pipeline has the idempotency policy, and documents its answers', () => {
+    let checked = 0;
+    for (const op of allOperations) {
+      const document = specs[op.spec];
+      const parameters = [...((op.pathItem.parameters as unknown[]) ?? []), ...((op.operation.parameters as unknown[]) ?? [])].map((p) => deref(document, p));
+      const key = parameters.find((p) => p.in === 'header' && String(p.name).toLowerCase() === 'idempotency-key');
+      const pipeline = pipelineOf(op);
+      const hasPolicy = pipeline !== undefined && (config.pipelines[pipeline]?.policies.some((p) => 'idempotency' in p) ?? false);
+      assert.equal(key !== undefined, hasPolicy, `${op.operationId}: Idempotency-Key documented (${key !== undefined}) but idempotency policy in pipeline ${String(pipeline)} (${hasPolicy})`);
+      if (!key) continue;
+      assert.equal(key.required, true, `${op.operationId}: Idempotency-Key is required`);
+      const codes = (status: string): unknown[] => {
+        const response = (op.operation.responses as Json)[status];
+        assert.ok(response, `${op.operationId}: no ${status} response`);
+        const media = (deref(document, response).content as Json)['application/problem+json'] as Json;
+        return Object.values((media.examples as Json | undefined) ?? {}).map((e) => (deref(document, e).value as Json).code);
+      };
+      assert.ok(codes('400').includes('FACET_ERR_IDEMPOTENCY_KEY_MISSING'), `${op.operationId} 400: an example of FACET_ERR_IDEMPOTENCY_KEY_MISSING`);
+      assert.ok(codes('409').includes('FACET_ERR_IDEMPOTENCY_IN_FLIGHT'), `${op.operationId} 409: an example of FACET_ERR_IDEMPOTENCY_IN_FLIGHT`);
+      assert.ok(codes('422').includes('FACET_ERR_IDEMPOTENCY_KEY_REUSED'), `${op.operationId} 422: an example of FACET_ERR_IDEMPOTENCY_KEY_REUSED`);
+      const inFlight = deref(document, (op.operation.responses as Json)['409']);
+      assert.ok('Retry-After' in ((inFlight.headers as Json | undefined) ?? {}), `${op.operationId} 409: Retry-After`);
+      checked++;
+    }
+    assert.ok(checked > 0, 'no operation takes an Idempotency-Key');
+  });
+
   test('the plans table of the seller API lists every plan of gateway.config.yml with its numbers', () => {
     const description = String((specs.seller.info as Json).description);
     const rows = markdownTable(description, LIMITS_SECTION);
@@ -329,7 +358,13 @@ describe('OpenAPI contract and gateway agree', () => {
 
   test('problem examples use the codes, titles, statuses and types of the error catalogue', () => {
     for (const name of Object.keys(SPECS) as SpecName[]) {
-      const responses = ((specs[name].components as Json).responses as Json | undefined) ?? {};
+      // Component responses, and responses defined inline in an operation.
+      const responses: Json = { ...(((specs[name].components as Json).responses as Json | undefined) ?? {}) };
+      for (const op of operationsOf(name)) {
+        for (const [status, raw] of Object.entries((op.operation.responses as Json | undefined) ?? {})) {
+          if (!(isObject(raw) && '$ref' in raw)) responses[`${op.operationId} ${status}`] = raw;
+        }
+      }
       for (const [responseName, raw] of Object.entries(responses)) {
         const media = ((deref(specs[name], raw).content as Json | undefined) ?? {})['application/problem+json'];
         if (!isObject(media)) continue;

@@ -16,7 +16,7 @@ import ajvFormats from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { generateDataset } from '../../sim/data/seed.ts';
 import type { Order } from '../../sim/data/seed.ts';
-import { CATALOGUE } from '../../sim/mes/catalogue.ts';
+import { CATALOGUE, computePrice, pricingSeconds } from '../../sim/mes/catalogue.ts';
 
 type Json = Record<string, unknown>;
 
@@ -35,6 +35,8 @@ const PROBLEM_REF = '#/components/schemas/Problem';
 const NOT_PROBLEM = new Set(['getReadiness 503']);
 /** The seller whose key (demo-pro-key) the seller API's order examples use. */
 const EXAMPLE_SELLER = 'slr_0002';
+/** Request bodies the gateway validates (and so the only ones with JSON Schema to check). */
+const JSON_MEDIA_TYPE = 'application/json';
 
 function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -195,6 +197,11 @@ function collectExampleSites(document: Json): ExampleSite[] {
   for (const op of operationsOf(document)) {
     for (const p of [...((op.pathItem.parameters as unknown[]) ?? []), ...((op.operation.parameters as unknown[]) ?? [])]) visitParameter(p, label(op));
     for (const [status, response] of Object.entries((op.operation.responses as Json | undefined) ?? {})) visitResponse(response, `${label(op)} ${status}`);
+    const body = jsonRequestBody(document, op);
+    if (body) {
+      const site = examplesOf(document, body, `${label(op)} request body`);
+      if (site) sites.push(site);
+    }
   }
   const components = (document.components as Json | undefined) ?? {};
   for (const [name, p] of Object.entries((components.parameters as Json | undefined) ?? {})) visitParameter(p, `components.parameters.${name}`);
@@ -206,7 +213,15 @@ function collectExampleSites(document: Json): ExampleSite[] {
   return sites;
 }
 
-/** Every schema node, with where it is: component schemas and the inline schemas of parameters, headers and media types. */
+/** The `application/json` media type of an operation's request body, if it has one. */
+function jsonRequestBody(document: Json, op: OperationInfo): Json | undefined {
+  if (op.operation.requestBody === undefined) return undefined;
+  const content = (deref(document, op.operation.requestBody).content as Json | undefined) ?? {};
+  const media = content[JSON_MEDIA_TYPE];
+  return media === undefined ? undefined : deref(document, media);
+}
+
+/** Every schema node, with where it is: component schemas and the inline schemas of parameters, headers, media types and JSON request bodies. */
 function collectSchemas(document: Json): { where: string; schema: Json }[] {
   const out: { where: string; schema: Json }[] = [];
   const walk = (node: unknown, where: string) => {
@@ -231,6 +246,8 @@ function collectSchemas(document: Json): { where: string; schema: Json }[] {
   for (const op of operationsOf(document)) {
     for (const p of [...((op.pathItem.parameters as unknown[]) ?? []), ...((op.operation.parameters as unknown[]) ?? [])]) holders.push({ where: `${label(op)} parameter`, holder: p });
     for (const [status, r] of Object.entries((op.operation.responses as Json | undefined) ?? {})) responses.push({ where: `${label(op)} ${status}`, response: r });
+    const body = jsonRequestBody(document, op);
+    if (body) holders.push({ where: `${label(op)} request body`, holder: body });
   }
   for (const { where, response } of responses) {
     if (isObject(response) && '$ref' in response) continue;
@@ -457,6 +474,111 @@ describe('OpenAPI contract', () => {
     test('the catalogue example is the MES simulator catalogue', () => {
       const [example] = mediaExamples('seller', 'listMaterials', '200');
       assert.deepEqual(example?.value, JSON.parse(JSON.stringify(CATALOGUE)));
+    });
+
+    test('the write examples tell one story: upload → quote → order, priced as the MES prices', () => {
+      type Params = Order['parameters'];
+      interface Model {
+        id: string;
+        filename: string;
+        format: string;
+        sha256: string;
+        polygons: number;
+      }
+      interface Quote {
+        id: string;
+        status: string;
+        model_id: string;
+        parameters: Params;
+        price: Order['price'];
+        created_at: string;
+        updated_at: string;
+      }
+      const named = (values: { name: string; value: unknown }[], name: string): unknown => {
+        const found = values.find((v) => v.name === `examples.${name}`);
+        assert.ok(found, `no example ${name}`);
+        return found.value;
+      };
+      const requestExamples = (operationId: string) => {
+        const op = operationsOf(specs.seller).find((o) => o.operationId === operationId);
+        assert.ok(op, `${operationId} not found`);
+        const body = jsonRequestBody(specs.seller, op);
+        const site = body && examplesOf(specs.seller, body, `${operationId} request body`);
+        assert.ok(site, `${operationId} has no request body examples`);
+        return site.values;
+      };
+      const component = (kind: string, name: string) => deref(specs.seller, ((specs.seller.components as Json)[kind] as Json)[name]);
+
+      // The uploaded model, new (not a seeded one).
+      const model = named(mediaExamples('seller', 'uploadModel', '201'), 'binaryStl') as Model;
+      assert.ok(![...byId.values()].some((o) => o.model.id === model.id), `${model.id} is a seeded model, not a new upload`);
+
+      // Every quote is of that model; a ready price is what the MES computes for its polygons.
+      const quotes = [
+        ...mediaExamples('seller', 'createQuote', '200'),
+        ...mediaExamples('seller', 'createQuote', '202'),
+        ...mediaExamples('seller', 'getQuote', '200'),
+      ].map((v) => v.value as Quote);
+      for (const quote of quotes) {
+        assert.equal(quote.model_id, model.id, `quote ${quote.id}: model`);
+        if (quote.status === 'ready') assert.deepEqual(quote.price, computePrice(quote.parameters, model.polygons), `quote ${quote.id}: price`);
+        if (quote.status !== 'pending') {
+          const took = (Date.parse(quote.updated_at) - Date.parse(quote.created_at)) / 1000;
+          const known = quote.status === 'ready' && took === 0; // answered at once from a known price
+          if (!known) assert.ok(took >= pricingSeconds(model.polygons), `quote ${quote.id}: settled after ${took} s, the MES takes ${pricingSeconds(model.polygons)} s`);
+        }
+      }
+      const pending = named(mediaExamples('seller', 'createQuote', '202'), 'pending') as Quote;
+      const ready = named(mediaExamples('seller', 'getQuote', '200'), 'ready') as Quote;
+      assert.equal(ready.id, pending.id, 'getQuote ready is the pending quote of createQuote, priced');
+      assert.deepEqual(named(requestExamples('createQuote'), 'signet'), { model_id: pending.model_id, parameters: pending.parameters }, 'createQuote request');
+      assert.equal(component('headers', 'QuoteLocation').example, `/v1/quotes/${pending.id}`, 'QuoteLocation example');
+      assert.equal(component('parameters', 'QuoteId').example, pending.id, 'QuoteId example (Try it out)');
+
+      // Orders: from the ready quote, and from the model and parameters.
+      const requests = requestExamples('createOrder');
+      const accepted = mediaExamples('seller', 'createOrder', '202');
+      assert.deepEqual(
+        requests.map((r) => r.name),
+        accepted.map((a) => a.name),
+        'each createOrder request example has its 202 example, by name',
+      );
+      for (const { name, value } of requests) {
+        const request = value as { quote_id?: string; model_id?: string; parameters?: Params; customer: unknown; shipping: unknown };
+        const order = named(accepted, name.replace('examples.', '')) as Order;
+        const where = `createOrder ${name}`;
+        assert.ok(!byId.has(order.id), `${where}: ${order.id} is a seeded order, not a new one`);
+        assert.equal(order.status, 'SUBMITTED', `${where}: status`);
+        assert.equal(order.created_at, order.updated_at, `${where}: just created`);
+        assert.deepEqual([order.customer, order.shipping], [request.customer, request.shipping], `${where}: customer and shipping are the request's`);
+        assert.deepEqual(order.model, { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons }, `${where}: model`);
+        if (request.quote_id !== undefined) {
+          assert.ok(request.model_id === undefined && request.parameters === undefined, `${where}: quote_id alone`);
+          assert.equal(request.quote_id, ready.id, `${where}: the ready quote`);
+          assert.deepEqual([order.parameters, order.price], [ready.parameters, ready.price], `${where}: parameters and price of the quote`);
+          assert.equal(component('headers', 'OrderLocation').example, `/v1/orders/${order.id}`, 'OrderLocation example');
+        } else {
+          assert.equal(request.model_id, model.id, `${where}: model_id`);
+          assert.deepEqual([order.parameters, order.price], [request.parameters, null], `${where}: parameters of the request, not priced yet`);
+        }
+      }
+
+      // Cancelling: the example order is seeded, of the demo seller, and cancellable; the refusal names a seeded order past it.
+      const NOT_CANCELLABLE = ['MANUFACTURING_STARTED', 'MANUFACTURING_COMPLETED', 'PACKAGING', 'SHIPPED', 'CLOSED', 'CANCELLED', 'REJECTED'];
+      const cancel = named(mediaExamples('seller', 'cancelOrder', '202'), 'requested') as { id: string; status: string };
+      const cancelled = byId.get(cancel.id);
+      assert.ok(cancelled && cancelled.seller_id === EXAMPLE_SELLER, `cancelOrder 202: ${cancel.id} is an order of ${EXAMPLE_SELLER}`);
+      assert.equal(cancel.status, cancelled.status, 'cancelOrder 202: the seeded status');
+      assert.ok(!NOT_CANCELLABLE.includes(cancelled.status), 'cancelOrder 202: a cancellable order');
+      const refusal = deref(specs.seller, ((component('responses', 'OrderNotCancellable').content as Json)['application/problem+json'] as Json).examples as Json);
+      for (const raw of Object.values(refusal)) {
+        const value = deref(specs.seller, raw).value as { instance: string; detail: string };
+        const id = /^\/v1\/orders\/([^/]+)\/cancel$/.exec(value.instance)?.[1] ?? '';
+        const order = byId.get(id);
+        assert.ok(order && order.seller_id === EXAMPLE_SELLER, `OrderNotCancellable: ${id} is an order of ${EXAMPLE_SELLER}`);
+        assert.ok(NOT_CANCELLABLE.includes(order.status), `OrderNotCancellable: ${id} is ${order.status}, which can be cancelled`);
+        assert.equal(value.detail, `The order is ${order.status}`, 'OrderNotCancellable: detail');
+      }
     });
   });
 });

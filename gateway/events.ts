@@ -1,0 +1,49 @@
+// The gateway's side of the events: order status changes drop the seller's
+// and the dashboard's cached pages (one generation bump, seen by every
+// replica through pub/sub) and move pending records along; finished price
+// jobs settle their quotes. Replicas share one queue (competing consumers):
+// a bump in Redis is enough for all of them.
+
+import type { OrderStatusChangedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
+import { ROUTING } from '../adapters/contracts/messages.ts';
+import type { Delivery, HandlerResult } from '../adapters/bus/index.ts';
+import { records } from './handlers/records.ts';
+import { settleQuote } from './handlers/quotes.ts';
+import type { GatewayServices } from './services.ts';
+
+export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
+  await Promise.all([services.cache.generations.bump(`seller:${event.seller_id}`), services.cache.generations.bump('dashboard')]);
+  const pending = await records.pendingOrder.getAny(services.state, event.order_id);
+  if (pending && pending.order.status !== event.status) {
+    await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at });
+  }
+}
+
+export async function onQuoteFinished(services: GatewayServices, event: QuoteFinishedEvent): Promise<void> {
+  const quoteId = await records.quote.byPriceJob(services.state, event.price_job_id);
+  if (!quoteId) return; // a price job of the saga, not of a seller's quote
+  const quote = await records.quote.get(services.state, quoteId);
+  if (quote) await settleQuote(services, quote, { price: event.price, error: event.error });
+}
+
+export async function handleEvent(services: GatewayServices, delivery: Delivery): Promise<HandlerResult> {
+  const { type, body } = delivery.message;
+  if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
+  else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent);
+  return 'ack';
+}
+
+export async function consumeEvents(services: GatewayServices): Promise<{ cancel(): Promise<void> }> {
+  return services.bus.consume(
+    {
+      queue: 'gateway.events',
+      bindings: [
+        { exchange: 'events', pattern: ROUTING.statusChanged },
+        { exchange: 'events', pattern: ROUTING.quoteReady },
+        { exchange: 'events', pattern: ROUTING.quoteFailed },
+      ],
+      prefetch: 50,
+    },
+    (delivery) => handleEvent(services, delivery),
+  );
+}
