@@ -7,6 +7,10 @@ import pino from 'pino';
 import { POLICIES } from '../policies/index.ts';
 import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim } from '../sim/index.ts';
+import { createBus, waitForConnection, type Bus } from '../adapters/bus/index.ts';
+import { startAdapters } from '../adapters/index.ts';
+import { createRedis } from './redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore } from './state/kv.ts';
 import { buildGateway } from './app.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConfigError } from './config/validate.ts';
@@ -18,13 +22,13 @@ const log = pino(loggerOptions('facet'));
 const production = env.NODE_ENV === 'production';
 const closers: (() => Promise<void>)[] = [];
 
-async function startSimulators(): Promise<void> {
+async function startSimulators(bus: Bus): Promise<void> {
   // Demo speed: the slowest (30 min) price job takes 15 s. SIM_TIME_SCALE=1 is real time.
   const timeScale = Number(env.SIM_TIME_SCALE || 120);
   // One dataset for both (generating 50,000 orders takes about a second).
   const dataset = env.MES_URL && env.CRM_URL ? undefined : generateDataset(seedFromEnv(env));
   if (!env.MES_URL) {
-    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale, dataset });
+    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale, dataset, bus });
     env.MES_URL = mes.url;
     closers.push(() => mes.close());
     log.info({ url: mes.url, admin: mes.adminUrl, timeScale }, 'MES simulator started in-process (set MES_URL to use a real MES)');
@@ -43,9 +47,29 @@ async function main(): Promise<void> {
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
-  await startSimulators();
+  // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
+  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log });
+  if (env.AMQP_URL) await waitForConnection(bus, 30_000);
+  await startSimulators(bus);
+  // The adapters and the saga run in this process unless they run on their own (`npm run adapters`).
+  if (env.FACET_ADAPTERS !== 'external') {
+    const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
+    if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const adapters = await startAdapters({
+      bus,
+      store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
+      crmUrl: env.CRM_URL as string,
+      mesUrl: env.MES_URL as string,
+      logger: log,
+    });
+    closers.unshift(async () => {
+      await adapters.close();
+      redis?.disconnect();
+    });
+    log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
+  }
   const validated = loadConfigFile(configFile, POLICIES);
-  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined });
+  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus });
   const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
   closers.unshift(() => gateway.close());
 
@@ -73,6 +97,7 @@ async function main(): Promise<void> {
     grace.unref();
     (async () => {
       for (const close of closers) await close();
+      await bus.close();
       log.info('stopped');
       process.exit(0);
     })().catch((error: unknown) => {

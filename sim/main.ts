@@ -2,18 +2,20 @@
 import { pino } from 'pino';
 import { generateDataset } from './data/seed.ts';
 import { crmOptionsFromEnv, mainCrm } from './crm/main.ts';
-import { mainMes, mesOptionsFromEnv } from './mes/main.ts';
+import { mainMes, mesBusFromEnv, mesOptionsFromEnv } from './mes/main.ts';
 
 const crmOptions = crmOptionsFromEnv();
 const mesOptions = mesOptionsFromEnv();
 const logger = pino({ name: 'sim', level: process.env.LOG_LEVEL ?? 'info' });
 // One dataset for both: MES copies what it needs before the CRM owns (and mutates) it.
 const dataset = generateDataset(crmOptions.seed, crmOptions.sellerCount, crmOptions.orderCount);
-const mes = await mainMes({ ...mesOptions, dataset, logger });
+// With AMQP_URL the MES publishes its legacy events on RabbitMQ, as the real one does.
+const bus = mesBusFromEnv(logger);
+const mes = await mainMes({ ...mesOptions, dataset, logger, ...(bus ? { bus } : {}) });
 const crm = await mainCrm({ ...crmOptions, dataset, logger });
 
 const stop = (): void => {
-  void Promise.all([crm.close(), mes.close()]).then(() => process.exit(0));
+  void Promise.all([crm.close(), mes.close()]).then(() => bus?.close()).then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

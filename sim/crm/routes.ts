@@ -1,6 +1,6 @@
 // CRM HTTP API: sellers, orders (list, read, create, status), stats.
 import type { FastifyInstance } from 'fastify';
-import type { OrderStatus } from '../data/seed.ts';
+import type { OrderStatus, Price } from '../data/seed.ts';
 import { badRequest, notFound } from '../shared/errors.ts';
 import { parseCursor, parseDateTime, parseLimit, parseStatuses, parseString } from '../shared/query.ts';
 import type { Query } from '../shared/query.ts';
@@ -42,7 +42,11 @@ const statusChangeSchema = {
     type: 'object',
     required: ['status'],
     additionalProperties: false,
-    properties: { status: statusSchema, reason: { type: 'string', maxLength: 1000 } },
+    properties: {
+      status: statusSchema,
+      reason: { type: 'string', maxLength: 1000 },
+      price: { anyOf: [{ type: 'null' }, priceSchema] },
+    },
   },
 } as const;
 
@@ -79,11 +83,12 @@ export function registerCrmRoutes(app: FastifyInstance, store: CrmStore): void {
     return reply.code(created ? 201 : 200).send(order);
   });
 
-  app.post<{ Params: { id: string }; Body: { status: OrderStatus; reason?: string } }>(
+  app.post<{ Params: { id: string }; Body: { status: OrderStatus; reason?: string; price?: Price | null } }>(
     '/crm/orders/:id/status',
     { schema: statusChangeSchema },
     async (request) => {
-      const order = store.setStatus(request.params.id, request.body.status, request.body.reason);
+      const { status, reason, price } = request.body;
+      const order = store.setStatus(request.params.id, status, reason, price);
       if (!order) throw notFound();
       return order;
     },

@@ -115,10 +115,17 @@ export class CrmStore {
     return { order, created: true };
   }
 
-  /** Sets the status; setting the current status again changes nothing (idempotent). */
-  setStatus(id: string, status: OrderStatus, reason?: string): CrmOrder | undefined {
+  /**
+   * Sets the status (and the price, when given); setting the current status
+   * again changes nothing (idempotent).
+   */
+  setStatus(id: string, status: OrderStatus, reason?: string, price?: Order['price']): CrmOrder | undefined {
     const order = this.byId.get(id);
     if (!order) return undefined;
+    if (price !== undefined && JSON.stringify(price) !== JSON.stringify(order.price)) {
+      order.price = price;
+      order.updated_at = this.now();
+    }
     if (order.status === status) return order;
     const at = this.now();
     order.status = status;

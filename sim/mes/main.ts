@@ -1,6 +1,8 @@
 // Standalone MES simulator: `node sim/mes/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { createBus } from '../../adapters/bus/index.ts';
+import type { Bus, BusLogger } from '../../adapters/bus/index.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
 import { simEnv } from '../shared/env.ts';
@@ -39,14 +41,26 @@ export async function mainMes(options: MesSimOptions = mesOptionsFromEnv()): Pro
   const logger = options.logger ?? pino({ name: 'mes-sim', level: process.env.LOG_LEVEL ?? 'info' });
   const sim = await startMesSim({ ...options, logger });
   if (logger) {
-    logger.info({ url: sim.url, admin_url: sim.adminUrl, time_scale: sim.clock.timeScale }, 'MES simulator listening');
+    logger.info({ url: sim.url, admin_url: sim.adminUrl, time_scale: sim.clock.timeScale, bus: options.bus?.kind ?? 'none' }, 'MES simulator listening');
   }
   return sim;
 }
 
+/**
+ * Like the real MES, the simulator publishes its events on RabbitMQ when
+ * AMQP_URL is set (AMQP_PREFIX: the topology prefix, default facet.v1).
+ * The caller closes the bus after the simulator.
+ */
+export function mesBusFromEnv(logger: BusLogger, env: NodeJS.ProcessEnv = process.env): Bus | undefined {
+  const url = env.AMQP_URL || undefined;
+  return url ? createBus({ url, logger, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}) }) : undefined;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const sim = await mainMes();
-  const stop = (): void => void sim.close().then(() => process.exit(0));
+  const logger = pino({ name: 'mes-sim', level: process.env.LOG_LEVEL ?? 'info' });
+  const bus = mesBusFromEnv(logger);
+  const sim = await mainMes({ ...mesOptionsFromEnv(), logger, ...(bus ? { bus } : {}) });
+  const stop = (): void => void sim.close().then(() => bus?.close()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

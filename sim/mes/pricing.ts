@@ -27,8 +27,16 @@ export interface PriceJob {
 /** Statuses an order may leave when its price arrives (later ones are kept). */
 const BEFORE_PRICE = new Set(['INITIATED', 'FILE_UPLOADED', 'SUBMITTED']);
 
+/** What `submit` did: a new job, or the pending/ready one the order already has. */
+export interface SubmitResult {
+  job: PriceJob;
+  created: boolean;
+}
+
 export class PriceJobs {
   private readonly jobs = new Map<string, PriceJob>();
+  /** Jobs per order id, oldest first (a failed job may be followed by a new one). */
+  private readonly byOrder = new Map<string, PriceJob[]>();
   private readonly clock: SimClock;
   private readonly events: MesEvents;
   private readonly orders: MesOrders;
@@ -47,7 +55,21 @@ export class PriceJobs {
     return this.jobs.get(id);
   }
 
-  submit(model: ModelMeta, parameters: OrderParameters, orderId?: string, sellerId?: string): PriceJob {
+  /** Every job submitted for an order, oldest first. */
+  forOrder(orderId: string): readonly PriceJob[] {
+    return this.byOrder.get(orderId) ?? [];
+  }
+
+  /**
+   * Idempotent per order id: when the order already has a pending or ready
+   * job, that job is returned (created = false) and nothing new starts, so a
+   * redelivered request never prices twice. A failed job does not count.
+   */
+  submit(model: ModelMeta, parameters: OrderParameters, orderId?: string, sellerId?: string): SubmitResult {
+    if (orderId !== undefined) {
+      const live = this.forOrder(orderId).find((j) => j.status !== 'failed');
+      if (live) return { job: live, created: false };
+    }
     const simulated = pricingSeconds(model.polygons);
     const at = this.clock.nowIso();
     const job: PriceJob = {
@@ -65,10 +87,11 @@ export class PriceJobs {
       this.orders.ensure(orderId, { modelId: model.id, parameters, sellerId, status: 'SUBMITTED' });
     }
     this.jobs.set(job.id, job);
+    if (orderId !== undefined) this.byOrder.set(orderId, [...this.forOrder(orderId), job]);
     // Decided now so the outcome does not depend on completion order.
     const fails = this.failRate > 0 && this.random() < this.failRate;
     this.clock.after(simulated, () => this.complete(job, model, fails));
-    return job;
+    return { job, created: true };
   }
 
   private complete(job: PriceJob, model: ModelMeta, fails: boolean): void {

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { OrderParameters } from '../data/seed.ts';
 import { SimHttpError, notFound } from '../shared/errors.ts';
+import { parseString } from '../shared/query.ts';
+import type { Query } from '../shared/query.ts';
 import { idSchema, parametersSchema } from '../shared/schemas.ts';
 import type { MesStore } from './store.ts';
 
@@ -51,7 +53,16 @@ export function registerWorkRoutes(app: FastifyInstance, store: MesStore, maxMod
     const { model_id, parameters, order_id, seller_id } = request.body;
     const model = store.models.get(model_id);
     if (!model) throw new SimHttpError(404, 'unknown model', 'model_id');
-    return reply.code(202).send(store.prices.submit(model, parameters, order_id, seller_id));
+    const { job, created } = store.prices.submit(model, parameters, order_id, seller_id);
+    return reply.code(created ? 202 : 200).send(job);
+  });
+
+  // The price jobs of one order, oldest first: how a client that lost track (a crash after
+  // submitting) finds out what MES holds for the order.
+  app.get('/mes/price-jobs', async (request) => {
+    const orderId = parseString(request.query as Query, 'order_id');
+    if (orderId === undefined) throw new SimHttpError(400, 'order_id is required', 'order_id');
+    return { items: store.prices.forOrder(orderId) };
   });
 
   app.get<{ Params: { id: string } }>('/mes/price-jobs/:id', async (request) => {

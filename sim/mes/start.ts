@@ -12,6 +12,8 @@ import { DEFAULT_LATENCY, sampleLatency } from '../shared/latency.ts';
 import type { LatencyConfig } from '../shared/latency.ts';
 import { createSimServer } from '../shared/server.ts';
 import type { RequestCounter, SimFaultsApi, SimHandle } from '../shared/server.ts';
+import type { Bus } from '../../adapters/bus/types.ts';
+import { MesBusBridge } from './bus-bridge.ts';
 import type { MesEvents } from './events.ts';
 import { DEFAULT_CANCEL_WINDOW_SECONDS, DEFAULT_CAPACITY, DEFAULT_STAGE_SECONDS } from './manufacturing.ts';
 import type { StageSeconds } from './manufacturing.ts';
@@ -56,6 +58,12 @@ export interface MesSimOptions {
   stageSeconds?: Partial<StageSeconds>;
   /** Simulated seconds after the start during which cancelling is allowed (default 600). */
   cancelWindowSeconds?: number;
+  /**
+   * Publish every MES event on this bus (exchange `events`, routing key
+   * `mes.legacy.<EventType>`, the MES's own payload), through an in-memory
+   * outbox with retry (bus-bridge.ts). The bus stays the caller's to close.
+   */
+  bus?: Bus;
 }
 
 export interface MesSimHandle extends SimHandle {
@@ -65,6 +73,8 @@ export interface MesSimHandle extends SimHandle {
   faults: SimFaultsApi;
   /** API requests received (upstream calls, from the gateway's side). */
   requests: RequestCounter;
+  /** Present when started with `bus`: the outbox publishing MES events. */
+  bridge: MesBusBridge | undefined;
 }
 
 const DASHBOARD_PATH = '/mes/dashboard/orders';
@@ -94,8 +104,12 @@ export async function startMesSim(opts: MesSimOptions = {}): Promise<MesSimHandl
   });
   const latency = opts.latency ?? DEFAULT_LATENCY;
   const dashboard = opts.dashboardLatency ?? DEFAULT_DASHBOARD_LATENCY;
+  const bridge = opts.bus
+    ? new MesBusBridge({ bus: opts.bus, events: store.events, ...(opts.logger ? { logger: opts.logger } : {}) })
+    : undefined;
   const cleanup = async (): Promise<void> => {
     clock.close();
+    await bridge?.close();
     store.events.removeAllListeners();
     if (ownDir) await rm(storageDir, { recursive: true, force: true });
   };
@@ -125,7 +139,9 @@ export async function startMesSim(opts: MesSimOptions = {}): Promise<MesSimHandl
       store,
       events: store.events,
       clock,
-      faults: server.faults, requests: server.requests,
+      faults: server.faults,
+      requests: server.requests,
+      bridge,
     };
   } catch (error) {
     await cleanup();

@@ -44,6 +44,33 @@ describe('npm start (gateway + simulators in one process)', () => {
     assert.doesNotMatch(proc.stdout() + proc.stderr(), /demo-pro-key"|X-API-Key": ?"demo/);
   });
 
+  it('an order placed through the gateway runs the saga in-process: CRM, MES pricing, approval, manufacturing', async () => {
+    const stl = Buffer.alloc(84 + 50 * 100);
+    stl.writeUInt32LE(100, 80);
+    const model = await fetch(`${base}/v1/models`, { method: 'POST', headers: { 'X-API-Key': 'demo-pro-key', 'content-type': 'application/octet-stream' }, body: stl });
+    assert.equal(model.status, 201);
+    const modelId = ((await model.json()) as { id: string }).id;
+    const placed = await fetch(`${base}/v1/orders`, {
+      method: 'POST',
+      headers: { 'X-API-Key': 'demo-pro-key', 'Idempotency-Key': `e2e-${Date.now()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model_id: modelId,
+        parameters: { material: 'silver_925', size_mm: 20, finish: 'matte' },
+        customer: { name: 'E2E Test', email: 'e2e@example.com' },
+        shipping: { name: 'E2E Test', line1: '1 Test Street', city: 'Paris', postal_code: '75001', country: 'FR' },
+      }),
+    });
+    assert.equal(placed.status, 202);
+    const location = placed.headers.get('location') ?? '';
+    const reached = new Set(['MANUFACTURING_APPROVED', 'MANUFACTURING_STARTED', 'MANUFACTURING_COMPLETED', 'PACKAGING', 'SHIPPED']);
+    let status = '';
+    for (let i = 0; i < 100 && !reached.has(status); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = ((await (await fetch(`${base}${location}`, { headers: { 'X-API-Key': 'demo-pro-key' } })).json()) as { status: string }).status;
+    }
+    assert.ok(reached.has(status), `order stuck at ${status}`);
+  });
+
   it('SIGTERM drains an in-flight request (the slow MES dashboard), then exits 0', async () => {
     const token = /operator JWT:\s+(\S+)/.exec(proc.stdout())?.[1];
     assert.ok(token);

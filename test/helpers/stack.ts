@@ -39,6 +39,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     startMesSim({ latency: fast, logger: false, orderCount: options.orderCount, timeScale: 600, dashboardLatency: options.mesDashboardLatency ?? { baseMs: 5, perOrderMs: 0 } }),
   ]);
   const doc = parse(readFileSync('gateway.config.yml', 'utf8')) as Doc;
+  // The event-loop guard reads this whole process, load generator included,
+  // on a machine other work shares: tests that are not about it keep it out
+  // of the way (test/unit/load-shed*.test.ts cover it).
+  doc.shedding = { ...doc.shedding, eventLoopDelayMs: { 'free-read': 5000, 'paid-read': 5000, write: 5000 } };
   options.mutateConfig?.(doc);
   const validated = parseConfig(stringify(doc), 'gateway.config.yml', POLICIES, {
     CRM_URL: crm.url,

@@ -1,0 +1,96 @@
+// `npm run adapters`: the CRM/MES adapters and the order saga as their own
+// process (competing consumers: run as many as needed).
+//
+//   AMQP_URL      RabbitMQ (without it: the in-process bus, useful only for a smoke run)
+//   AMQP_PREFIX   topology prefix, default facet.v1
+//   REDIS_URL     saga state (without it: in-process, lost on exit)
+//   CRM_URL       default http://127.0.0.1:8092
+//   MES_URL       default http://127.0.0.1:8091
+//   LOG_LEVEL     pino level, default info
+//   SAGA_RETRY_DELAYS_MS  comma-separated, default 1000,5000,30000,60000,300000
+//   SAGA_MAX_ATTEMPTS     default 10
+//   SAGA_LOCK_TTL_SEC     per-order lease, default 10
+//
+// SIGTERM / SIGINT: stop consuming, let handlers in flight finish (their
+// messages are acked), close the bus and Redis, exit 0. A kill -9 instead
+// leaves unacked messages to the broker, which delivers them again.
+
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { createBus, waitForConnection } from './bus/index.ts';
+import { loggerOptions } from '../gateway/logging.ts';
+import { createRedis } from '../gateway/redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
+import { startAdapters } from './start.ts';
+
+function numbers(raw: string | undefined, name: string): number[] | undefined {
+  if (!raw) return undefined;
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || !list.every((n) => Number.isInteger(n) && n >= 0)) throw new Error(`${name} must be comma-separated integers >= 0, got "${raw}"`);
+  return list;
+}
+
+async function redisReady(url: string, timeoutMs: number): Promise<ReturnType<typeof createRedis>> {
+  const redis = createRedis({ url, commandTimeoutMs: 2_000 });
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis at ${url} not ready within ${timeoutMs} ms`)), timeoutMs);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  return redis;
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logger = pino(loggerOptions('facet-adapters', env.LOG_LEVEL ?? 'info'));
+  const bus = createBus({ ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}), ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger });
+  await waitForConnection(bus, 30_000);
+  const redis = env.REDIS_URL ? await redisReady(env.REDIS_URL, 30_000) : undefined;
+  if (!redis) logger.warn('no REDIS_URL: saga state is in-process and lost on exit');
+  const store: KeyValueStore = redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore();
+
+  const retryDelaysMs = numbers(env.SAGA_RETRY_DELAYS_MS, 'SAGA_RETRY_DELAYS_MS');
+  const maxAttempts = env.SAGA_MAX_ATTEMPTS ? Number(env.SAGA_MAX_ATTEMPTS) : undefined;
+  const lockTtl = env.SAGA_LOCK_TTL_SEC ? Number(env.SAGA_LOCK_TTL_SEC) : undefined;
+  const adapters = await startAdapters({
+    bus,
+    store,
+    crmUrl: env.CRM_URL || 'http://127.0.0.1:8092',
+    mesUrl: env.MES_URL || 'http://127.0.0.1:8091',
+    logger,
+    saga: {
+      ...(retryDelaysMs && { retryDelaysMs }),
+      ...(maxAttempts !== undefined && { maxAttempts }),
+      ...(lockTtl !== undefined && { lock: { ttlSec: lockTtl, waitMs: lockTtl * 1500 } }),
+    },
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'adapters stopping: no new deliveries, finishing those in flight');
+    (async () => {
+      await adapters.close();
+      await bus.close();
+      await redis?.quit().catch(() => undefined);
+      logger.info('adapters stopped');
+      process.exit(0);
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'error while stopping the adapters');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

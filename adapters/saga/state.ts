@@ -1,0 +1,88 @@
+// The saga's record of one order, kept in the KeyValueStore under
+// `facet:saga:<order_id>` (JSON). Written after every step and always before
+// the message that caused it is acked, so a process killed at any point
+// resumes from the last step on redelivery.
+//
+// Steps, in order (→ the CRM status the saga has set when it gets there):
+//   received        order.place seen, nothing upstream yet
+//   crm_created     → SUBMITTED
+//   pricing_requested  about to submit the MES price job (so a redelivery knows one may exist)
+//   pricing         MES price job submitted (price_job_id), waiting for quote.ready / quote.failed
+//   priced          → PRICE_CALCULATED (price from the quote, or from the command when quoted)
+//   approved        → MANUFACTURING_APPROVED
+//   manufacturing   MES accepted the manufacturing job; waiting for its status changes
+//   in_production   → MANUFACTURING_STARTED, MANUFACTURING_COMPLETED, PACKAGING
+//   completed       → SHIPPED (the saga's work is done; CLOSED is the business's)
+//   rejected        → REJECTED with a reason (terminal)
+//   cancelled       → CANCELLED with a reason (terminal)
+
+import type { OrderStatus, PlaceOrderCommand } from '../contracts/messages.ts';
+import type { Price } from '../../sim/data/seed.ts';
+
+export const SAGA_STEPS = [
+  'received',
+  'crm_created',
+  'pricing_requested',
+  'pricing',
+  'priced',
+  'approved',
+  'manufacturing',
+  'in_production',
+  'completed',
+  'rejected',
+  'cancelled',
+] as const;
+export type SagaStep = (typeof SAGA_STEPS)[number];
+
+export const TERMINAL_STEPS: ReadonlySet<SagaStep> = new Set(['completed', 'rejected', 'cancelled']);
+
+export interface SagaHistoryEntry {
+  at: string;
+  step: SagaStep;
+  status?: OrderStatus;
+  note?: string;
+  /** The message that caused it. */
+  message_id: string;
+}
+
+export interface SagaState {
+  order_id: string;
+  seller_id: string;
+  step: SagaStep;
+  /** The last status the saga set in the CRM (null before the CRM has the order). */
+  status: OrderStatus | null;
+  /** Why, once REJECTED or CANCELLED. */
+  reason: string | null;
+  price_job_id: string | null;
+  price: Price | null;
+  /** The order as placed: later steps need its model and parameters. */
+  command: PlaceOrderCommand;
+  history: SagaHistoryEntry[];
+  /** Ids of the last messages handled to the end (duplicates are acked at once). */
+  handled: string[];
+  /** +1 on every write. */
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export const MAX_HISTORY = 100;
+export const MAX_HANDLED = 50;
+
+export function newSagaState(command: PlaceOrderCommand, now = new Date().toISOString()): SagaState {
+  return {
+    order_id: command.order_id,
+    seller_id: command.seller_id,
+    step: 'received',
+    status: null,
+    reason: null,
+    price_job_id: null,
+    price: null,
+    command,
+    history: [],
+    handled: [],
+    version: 0,
+    created_at: now,
+    updated_at: now,
+  };
+}
