@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
+import { clearRedis, CuttableProxy, REDIS_URL } from '../helpers/redis.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
 
 const PRO = { 'X-API-Key': 'demo-pro-key' };
@@ -175,5 +175,36 @@ describe('read cache without Redis (embedded default)', () => {
     const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     assert.match(hit.headers['cache-status'] ?? '', /hit/);
     assert.equal(stack.gateway.services.cache.store.kind, 'memory');
+  });
+});
+
+describe('read cache with Redis down', () => {
+  let stack: Stack;
+  const proxy = new CuttableProxy();
+  before(async () => {
+    await clearRedis();
+    await proxy.start();
+    stack = await startStack({ redisUrl: proxy.url, mutateConfig: roomyLimits });
+  });
+  after(async () => {
+    await stack.close();
+    await proxy.cut();
+  });
+
+  it('reads go straight to the upstream and keep working; no 5xx from the cache; the cache resumes when Redis is back', async () => {
+    await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    await proxy.cut();
+    await sleep(200);
+    const before = stack.crm.requests.get('GET /crm/orders');
+    for (let i = 0; i < 5; i++) {
+      const res = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+      assert.equal(res.headers['cache-status'], undefined, 'answered without the cache');
+    }
+    assert.equal(stack.crm.requests.get('GET /crm/orders') - before, 5);
+    await proxy.restore();
+    for (let i = 0; i < 100 && stack.gateway.services.redis?.status !== 'ready'; i++) await sleep(50);
+    await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    assert.match(hit.headers['cache-status'] ?? '', /hit/);
   });
 });
