@@ -25,15 +25,31 @@ export interface QuotaDecision {
   exceeded?: 'rate' | 'daily';
   retryAfterSec: number;
   windows: WindowState[];
+  /** The store that decided: `insurance` when any window failed over from Redis for this request. */
   store: 'redis' | 'insurance' | 'memory';
 }
 
-interface LimiterSet {
+/** One store's limiters for one set of limits. */
+interface Windows {
   rate: Limiter;
   burst: Limiter;
   bursty: BurstyRateLimiter;
   daily: Limiter;
+}
+
+interface LimiterSet {
+  primary: Windows;
+  /** This replica's share, used when Redis errors, times out or is not connected. */
+  insurance: Windows | undefined;
   limits: EffectiveLimits;
+}
+
+/** A window's outcome and the limiter that counted it (a refund goes back there). */
+interface Counted {
+  res: RateLimiterRes;
+  rejected: boolean;
+  counter: Limiter;
+  failedOver: boolean;
 }
 
 const DAY_SEC = 86_400;
@@ -52,23 +68,16 @@ export class QuotaService {
     this.redis = redis;
   }
 
-  /** Which store answers right now; reported with each decision. */
+  /** Which store answers right now (connection state; a single timed-out call shows in its decision). */
   get store(): QuotaDecision['store'] {
     if (!this.redis) return 'memory';
     return this.redis.status === 'ready' ? 'redis' : 'insurance';
   }
 
-  private limiter(keyPrefix: string, points: number, duration: number): Limiter {
-    if (!this.redis) return new RateLimiterMemory({ keyPrefix, points, duration });
-    return new RateLimiterRedis({
-      storeClient: this.redis,
-      keyPrefix,
-      points,
-      duration,
-      // Fail over at once when the connection is down rather than waiting.
-      rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${keyPrefix}:ins`, points: Math.max(1, Math.floor(points * this.settings.insuranceShare)), duration }),
-    });
+  private windows(make: (keyPrefix: string, points: number, duration: number) => Limiter, limits: EffectiveLimits): Windows {
+    const rate = make('facet:q:rate', limits.rate.perSecond, 1);
+    const burst = make('facet:q:burst', Math.max(1, limits.rate.burst), limits.rate.burstWindowSec);
+    return { rate, burst, bursty: new BurstyRateLimiter(rate, burst), daily: make('facet:q:daily', limits.dailyQuota, DAY_SEC) };
   }
 
   /** Limiters are per distinct limits: plans, and sellers with overrides. */
@@ -76,61 +85,90 @@ export class QuotaService {
     const signature = `${limits.rate.perSecond}/${limits.rate.burst}/${limits.rate.burstWindowSec}/${limits.dailyQuota}`;
     let set = this.sets.get(signature);
     if (!set) {
-      const rate = this.limiter('facet:q:rate', limits.rate.perSecond, 1);
-      const burst = this.limiter('facet:q:burst', Math.max(1, limits.rate.burst), limits.rate.burstWindowSec);
-      set = { rate, burst, bursty: new BurstyRateLimiter(rate, burst), daily: this.limiter('facet:q:daily', limits.dailyQuota, DAY_SEC), limits };
+      const redis = this.redis;
+      const share = this.settings.insuranceShare;
+      if (!redis) {
+        set = { primary: this.windows((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix, points, duration }), limits), insurance: undefined, limits };
+      } else {
+        // The failover is ours rather than rate-limiter-flexible's
+        // insuranceLimiter option, so each decision knows which store made it.
+        set = {
+          // rejectIfRedisNotReady: fail over at once while the connection is down.
+          primary: this.windows((keyPrefix, points, duration) => new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true }), limits),
+          insurance: this.windows((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix: `${keyPrefix}:ins`, points: Math.max(1, Math.floor(points * share)), duration }), limits),
+          limits,
+        };
+      }
       this.sets.set(signature, set);
     }
     return set;
   }
 
-  /** Counts `cost` units for a seller; a Redis failure is never a refusal. */
+  /**
+   * Counts one window: a `RateLimiterRes` rejection is a refusal; any other
+   * error (Redis down, timed out) moves the count to the insurance limiter,
+   * so a Redis failure is never reported as a quota decision.
+   */
+  private async count(set: LimiterSet, window: 'rate' | 'bursty' | 'daily', sellerId: string, cost: number): Promise<Counted> {
+    const counterOf = (w: Windows): Limiter => (window === 'daily' ? w.daily : w.rate);
+    const attempt = async (w: Windows, failedOver: boolean): Promise<Counted> => {
+      try {
+        const res = await w[window].consume(sellerId, cost);
+        return { res, rejected: false, counter: counterOf(w), failedOver };
+      } catch (reason) {
+        if (reason instanceof RateLimiterRes) return { res: reason, rejected: true, counter: counterOf(w), failedOver };
+        throw reason;
+      }
+    };
+    try {
+      return await attempt(set.primary, false);
+    } catch (error) {
+      if (!set.insurance) throw error;
+      return attempt(set.insurance, true);
+    }
+  }
+
+  /** Counts `cost` units for a seller against its rate (with burst) and daily windows. */
   async consume(sellerId: string, limits: EffectiveLimits, cost: number): Promise<QuotaDecision> {
     const set = this.setFor(limits);
-    const store = this.store;
-    const burstAllowed = limits.rate.burst > 0;
-    const [rate, daily] = await Promise.allSettled([
-      burstAllowed ? set.bursty.consume(sellerId, cost) : set.rate.consume(sellerId, cost),
-      set.daily.consume(sellerId, cost),
-    ]);
-    const rateRes = rate.status === 'fulfilled' ? rate.value : rate.reason;
-    const dailyRes = daily.status === 'fulfilled' ? daily.value : daily.reason;
-    const rateRejected = rate.status === 'rejected' && rateRes instanceof RateLimiterRes;
-    const dailyRejected = daily.status === 'rejected' && dailyRes instanceof RateLimiterRes;
+    const [rate, daily] = await Promise.all([this.count(set, limits.rate.burst > 0 ? 'bursty' : 'rate', sellerId, cost), this.count(set, 'daily', sellerId, cost)]);
+    const store: QuotaDecision['store'] = !set.insurance ? 'memory' : rate.failedOver || daily.failedOver ? 'insurance' : 'redis';
     let rateRefund = 0;
     let dailyRefund = 0;
-    if (rateRejected || dailyRejected) {
+    if (rate.rejected || daily.rejected) {
       // A refused request hands its units back: to the windows that admitted
       // it, and to the refusing one when it costs more than one unit (so a
       // heavy request cannot eat what lighter ones could still use).
-      if (rateRes instanceof RateLimiterRes && (!rateRejected || cost > 1)) rateRefund = cost;
-      if (dailyRes instanceof RateLimiterRes && (!dailyRejected || cost > 1)) dailyRefund = cost;
-      if (rateRefund) set.rate.reward(sellerId, rateRefund).catch(() => {});
-      if (dailyRefund) set.daily.reward(sellerId, dailyRefund).catch(() => {});
+      if (!rate.rejected || cost > 1) rateRefund = cost;
+      if (!daily.rejected || cost > 1) dailyRefund = cost;
+      if (rateRefund) rate.counter.reward(sellerId, rateRefund).catch(() => {});
+      if (dailyRefund) daily.counter.reward(sellerId, dailyRefund).catch(() => {});
     }
-    const windows: WindowState[] = [];
-    if (rateRes instanceof RateLimiterRes) {
-      const remaining = Math.min(limits.rate.perSecond, rateRes.remainingPoints + (rateRejected ? 0 : rateRefund));
-      windows.push({ name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining, resetSec: seconds(rateRes.msBeforeNext) });
-    }
-    if (dailyRes instanceof RateLimiterRes) {
-      const remaining = Math.min(limits.dailyQuota, Math.max(0, limits.dailyQuota - dailyRes.consumedPoints + dailyRefund));
-      windows.push({ name: 'daily', limit: limits.dailyQuota, windowSec: DAY_SEC, remaining, resetSec: seconds(dailyRes.msBeforeNext) });
-    }
-    if (!rateRejected && !dailyRejected) return { allowed: true, retryAfterSec: 0, windows, store };
-    const exceeded = dailyRejected ? 'daily' : 'rate';
-    const refusing = (exceeded === 'daily' ? dailyRes : rateRes) as RateLimiterRes;
+    const windows: WindowState[] = [
+      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: Math.min(limits.rate.perSecond, rate.res.remainingPoints + (rate.rejected ? 0 : rateRefund)), resetSec: seconds(rate.res.msBeforeNext) },
+      {
+        name: 'daily',
+        limit: limits.dailyQuota,
+        windowSec: DAY_SEC,
+        remaining: Math.min(limits.dailyQuota, Math.max(0, limits.dailyQuota - daily.res.consumedPoints + dailyRefund)),
+        resetSec: seconds(daily.res.msBeforeNext),
+      },
+    ];
+    if (!rate.rejected && !daily.rejected) return { allowed: true, retryAfterSec: 0, windows, store };
+    const exceeded = daily.rejected ? 'daily' : 'rate';
+    const refusing = exceeded === 'daily' ? daily.res : rate.res;
     return { allowed: false, exceeded, retryAfterSec: Math.max(1, seconds(refusing.msBeforeNext)), windows, store };
   }
 
   /** Current usage, read without counting (GET /v1/usage; its own quota step counts the call). */
   async usage(sellerId: string, limits: EffectiveLimits): Promise<WindowState[]> {
     const set = this.setFor(limits);
-    const [rate, burst, daily] = await Promise.all([
-      set.rate.get(sellerId).catch(() => null),
-      set.burst.get(sellerId).catch(() => null),
-      set.daily.get(sellerId).catch(() => null),
-    ]);
+    // Redis first; while it fails, the insurance counts this replica holds.
+    const read = (pick: (w: Windows) => Limiter) =>
+      pick(set.primary)
+        .get(sellerId)
+        .catch(() => (set.insurance ? pick(set.insurance).get(sellerId).catch(() => null) : null));
+    const [rate, burst, daily] = await Promise.all([read((w) => w.rate), read((w) => w.burst), read((w) => w.daily)]);
     const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null): WindowState => ({
       name,
       limit,
