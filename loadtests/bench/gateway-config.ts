@@ -70,3 +70,77 @@ export function withoutPolicy(policyName: string, pipelineNames?: readonly strin
     }
   };
 }
+
+export interface DerivedPipeline {
+  /** Name of the new pipeline and of its apiEndpoint. */
+  name: string;
+  /** The pipeline to copy the steps from. */
+  from: string;
+  /** The apiEndpoint to copy the paths and methods from. */
+  apiEndpoint: string;
+  /**
+   * The derived apiEndpoint answers only requests with this Host header
+   * (the gateway refuses two pipelines on one host + method + path), so the
+   * same paths reach either pipeline in one gateway process.
+   */
+  host: string;
+  /** The policies of `from` to keep, in its order; every other step is dropped. */
+  keep: readonly string[];
+}
+
+/**
+ * Adds a pipeline made of some of another pipeline's steps, on a copy of
+ * one of its apiEndpoints restricted to a Host header: e.g. sellerReads
+ * without quota and load shedding, on the same routes, for a side-by-side
+ * measurement of what those steps cost.
+ */
+export function derivedPipeline(spec: DerivedPipeline): ConfigEdit {
+  return (config) => {
+    const apiEndpoints = (config.apiEndpoints ?? {}) as Record<string, Record<string, unknown>>;
+    const pipelines = (config.pipelines ?? {}) as Record<string, { apiEndpoints: string[]; policies: Record<string, unknown>[] }>;
+    const endpoint = apiEndpoints[spec.apiEndpoint];
+    const source = pipelines[spec.from];
+    if (!endpoint) throw new Error(`gateway.config.yml: no apiEndpoint ${spec.apiEndpoint}`);
+    if (!source) throw new Error(`gateway.config.yml: no pipeline ${spec.from}`);
+    const policies = source.policies.filter((step) => spec.keep.some((name) => name in step));
+    const missing = spec.keep.filter((name) => !policies.some((step) => name in step));
+    if (missing.length > 0) throw new Error(`gateway.config.yml: pipeline ${spec.from} has no ${missing.join(', ')} step`);
+    apiEndpoints[spec.name] = { ...structuredClone(endpoint), host: spec.host };
+    pipelines[spec.name] = { apiEndpoints: [spec.name], policies: structuredClone(policies) };
+  };
+}
+
+/** The names of a pipeline's steps, in order (for the report). */
+export function policyNames(config: GatewayConfigDoc, pipeline: string): string[] {
+  const pipelines = (config.pipelines ?? {}) as Record<string, { policies?: Record<string, unknown>[] }>;
+  return (pipelines[pipeline]?.policies ?? []).map((step) => Object.keys(step)[0] ?? '?');
+}
+
+/** gateway.config.yml of the working tree, parsed (to describe it in a report). */
+export function readGatewayConfig(repoRoot: string): GatewayConfigDoc {
+  return parse(readFileSync(join(repoRoot, 'gateway.config.yml'), 'utf8')) as GatewayConfigDoc;
+}
+
+/** Event-loop delay that never happens in a benchmark (10 min). */
+const NEVER_MS = 600_000;
+/** A concurrency limit no benchmark here reaches. */
+const OUT_OF_REACH_LIMIT = 1024;
+
+/**
+ * Keeps load shedding on (the load-shed policy adds its hooks and does its
+ * bookkeeping on every request) with limits the load cannot reach: the
+ * adaptive concurrency limit pinned at 1,024 and the event-loop thresholds
+ * at 10 minutes. Like unlimitedQuotaFor: the policy's cost is measured, its
+ * refusals are not.
+ */
+export function sheddingOutOfReach(): ConfigEdit {
+  return (config) => {
+    const shedding = (config.shedding ?? {}) as Record<string, unknown>;
+    config.shedding = {
+      ...shedding,
+      enabled: true,
+      adaptive: { ...((shedding.adaptive ?? {}) as Record<string, unknown>), initialLimit: OUT_OF_REACH_LIMIT, minLimit: OUT_OF_REACH_LIMIT, maxLimit: OUT_OF_REACH_LIMIT },
+      eventLoopDelayMs: { write: NEVER_MS, 'paid-read': NEVER_MS, 'free-read': NEVER_MS },
+    };
+  };
+}

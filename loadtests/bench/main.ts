@@ -16,7 +16,8 @@ import { REPO_ROOT } from './stack.ts';
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --smoke              short run for CI (2 s per measurement, 1 round); never writes docs/
+  --smoke              short run for CI (2 s per measurement, 1 round); never writes docs/;
+                       without --scenario, runs the scenarios marked for smoke (see --list)
   --scenario <name>    run one scenario (default: all; see --list)
   --duration <s>       seconds per measurement (full: 10, smoke: 2)
   --connections <n>    concurrent connections (default 50)
@@ -70,7 +71,8 @@ function parseCli(args: string[]): Cli {
     rounds: positive('rounds', values.rounds, smoke ? 1 : 3, true),
     maxErrorRate: 0.001,
   };
-  let scenarios = SCENARIOS;
+  // A smoke run of everything would take minutes: by default it runs the representative subset.
+  let scenarios = smoke ? SCENARIOS.filter((s) => s.smoke !== false) : SCENARIOS;
   if (values.scenario !== undefined) {
     const found = findScenario(values.scenario);
     if (!found) throw new Error(`unknown scenario "${values.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -85,7 +87,7 @@ async function main(args: string[], cli: Cli): Promise<number> {
     return 0;
   }
   if (cli.list) {
-    for (const s of SCENARIOS) console.log(`${s.name}\t${s.description}`);
+    for (const s of SCENARIOS) console.log(`${s.name}${s.smoke === false ? '' : ' [smoke]'}\t${s.description}`);
     return 0;
   }
 
@@ -109,6 +111,10 @@ async function main(args: string[], cli: Cli): Promise<number> {
   const sections = new Map<string, string>();
   const failures: string[] = [];
   log(`facet bench (${cli.settings.mode}): ${env.cpus} × ${env.cpuModel}, Node ${env.node}; load generator, gateway and simulators share these CPUs`);
+  if (cli.settings.mode === 'smoke' && cli.scenarios.length < SCENARIOS.length) {
+    const skipped = SCENARIOS.filter((s) => !cli.scenarios.includes(s));
+    log(`smoke: ${cli.scenarios.map((s) => s.name).join(', ')} (the others, ${skipped.map((s) => s.name).join(', ')}, with --smoke --scenario <name>)`);
+  }
   for (const scenario of cli.scenarios) {
     try {
       const result = await runScenario(scenario, cli.settings, { signal: abort.signal, onGroup: (g) => (current = g), log });

@@ -1,11 +1,24 @@
-// One measurement: autocannon against one request for a fixed time, with the
-// CPU time each probed process spent meanwhile. Latency is recorded here in
-// microseconds (autocannon's own histogram has 1 ms resolution, too coarse
-// for a loopback proxy).
+// One measurement: load against one request for a fixed time (or a fixed
+// number of requests), with the CPU time each probed process spent
+// meanwhile. Latency is recorded here in microseconds (autocannon's own
+// histogram has 1 ms resolution, too coarse for a loopback proxy).
+//
+// Two shapes of load:
+//   closed: autocannon, N connections, each sending its next request as
+//           soon as the previous answer arrives (the harness's default);
+//   open:   a constant arrival rate (open-loop.ts): requests are sent on
+//           schedule whether or not earlier ones have been answered, the
+//           way independent clients behave, so an overloaded server sees
+//           its queue grow instead of its clients slowing down.
+// A measurement may run other streams alongside its own (e.g. another
+// seller's flood), all at once; CPU per request is over all of them.
 
 import autocannon from 'autocannon';
-import { createHistogram } from 'node:perf_hooks';
+import type { RecordableHistogram } from 'node:perf_hooks';
+import { AnswerLog } from './answers.ts';
+import type { ExpectedAnswer, HeaderTally } from './answers.ts';
 import { ownCpuMicros, processCpuMicros } from './cpu.ts';
+import { runOpenLoop } from './open-loop.ts';
 
 /** Column label of the harness's own CPU time per request. */
 export const LOAD_GENERATOR = 'load generator';
@@ -23,11 +36,76 @@ export interface CpuProbe {
   pid: number;
 }
 
-export interface LoadOptions {
+/**
+ * Any other counters read before and after each measurement (e.g. Redis
+ * commands); the measurement keeps the differences, by key, for the
+ * scenario to interpret.
+ */
+export interface CounterProbe {
+  label: string;
+  read(): Promise<Record<string, number>>;
+}
+
+/** Closed loop (autocannon): each connection sends its next request when the previous one is answered. */
+export interface ClosedLoad {
+  kind?: 'closed';
+  /** Default: the run's --connections. */
+  connections?: number;
+  /** Default: the run's --duration. */
+  durationS?: number;
+  /** Stop after this many answers instead of after a duration. */
+  amount?: number;
+}
+
+/** Open loop: a constant arrival rate, whatever the answers do. */
+export interface OpenLoad {
+  kind: 'open';
+  ratePerSec: number;
+  /** Default: the run's --duration. */
+  durationS?: number;
+  /** Sockets the generator may open (default: enough for 2 s of arrivals, at least 64, at most 4096). */
+  maxConnections?: number;
+}
+
+export type LoadShape = ClosedLoad | OpenLoad;
+
+export type { ExpectedAnswer, HeaderTally } from './answers.ts';
+
+export interface StreamSpec {
+  request: RequestSpec;
+  load?: LoadShape;
+  expected?: readonly ExpectedAnswer[];
+  /** Requests left without an answer (10 s timeout, connection reset) are a result here (overload): reported, not an error of the run. */
+  unansweredExpected?: boolean;
+  tally?: HeaderTally;
+}
+
+export interface LoadDefaults {
   durationS: number;
   connections: number;
-  cpu: readonly CpuProbe[];
-  signal: AbortSignal;
+}
+
+export interface StreamResult {
+  /** Completed responses, any status. */
+  requests: number;
+  durationS: number;
+  /** 2xx answers. */
+  ok: number;
+  /** Expected non-2xx answers (see ExpectedAnswer). */
+  refused: number;
+  /** Connection errors, timeouts included. */
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** By status, and by "status code" when the answer was problem+json with a code. */
+  statusCounts: Record<string, number>;
+  /** Open loop: requests sent per second of schedule. */
+  offeredPerSec?: number;
+  /** Open loop: p99 of how late the generator sent requests (ms); large = the generator itself was starved. */
+  generatorLagP99Ms?: number;
+  tally?: Record<string, number>;
+  okLatencyUs: RecordableHistogram;
+  refusedLatencyUs: RecordableHistogram;
 }
 
 export interface Measurement {
@@ -35,21 +113,90 @@ export interface Measurement {
   requests: number;
   durationS: number;
   reqPerSec: number;
+  /** 2xx answers per second (goodput). */
+  okPerSec: number;
   /** Latency of 2xx responses. */
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
+  /** Latency of the expected non-2xx answers. */
+  refusedP50Ms: number;
+  refusedP99Ms: number;
   /** Connection errors, timeouts included. */
   errors: number;
   timeouts: number;
   non2xx: number;
-  /** (errors + non-2xx) / attempts. */
+  /** Expected non-2xx answers. */
+  refused: number;
+  /** Connection errors and non-2xx answers that were not expected (what the error budget counts). */
+  failures: number;
+  /** failures / attempts. */
   errorRate: number;
+  /** Expected non-2xx answers / attempts. */
+  refusedShare: number;
   statusCounts: Record<string, number>;
-  /** µs of CPU per completed request, by probe label (and LOAD_GENERATOR); undefined when unreadable. */
+  offeredPerSec?: number;
+  generatorLagP99Ms?: number;
+  tally?: Record<string, number>;
+  /** µs of CPU per completed request (all streams), by probe label (and LOAD_GENERATOR); undefined when unreadable. */
   cpuMicrosPerRequest: Record<string, number | undefined>;
+  /** Differences of the counter probes over the measurement, as `label.key`. */
+  counters: Record<string, number>;
+  /** Streams run at the same time as this one, by name. */
+  alongside: Record<string, Measurement>;
 }
 
-function runAutocannon(options: autocannon.Options, onResponse: (status: number, ms: number) => void, signal: AbortSignal): Promise<autocannon.Result> {
+export interface LoadOptions {
+  durationS: number;
+  connections: number;
+  cpu: readonly CpuProbe[];
+  counters?: readonly CounterProbe[];
+  signal: AbortSignal;
+}
+
+const REQUEST_TIMEOUT_S = 10;
+
+function headerFromRaw(raw: unknown, name: string): string | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) if (String(raw[i]).toLowerCase() === name) return String(raw[i + 1]);
+  return undefined;
+}
+
+interface AutocannonClient {
+  on(event: 'headers', listener: (info: { statusCode: number; headers: unknown }) => void): void;
+}
+
+/** Closed loop with autocannon; non-2xx bodies are read for their problem code. */
+function runClosed(spec: StreamSpec, load: ClosedLoad, defaults: LoadDefaults, signal: AbortSignal): Promise<StreamResult> {
+  const log = new AnswerLog(spec.expected, spec.tally);
+  const tallyHeader = spec.tally?.header.toLowerCase();
+  const connections = load.connections ?? defaults.connections;
+  // autocannon calls verifyBody(body) synchronously right after the
+  // 'response' event of the same answer: the status and latency are kept
+  // from the one for the other.
+  let lastStatus = 0;
+  let lastMs = 0;
+  let lastHeader: string | undefined;
+  const options: autocannon.Options = {
+    url: spec.request.url,
+    method: spec.request.method ?? 'GET',
+    headers: spec.request.headers,
+    body: spec.request.body,
+    connections: load.amount === undefined ? connections : Math.min(connections, load.amount),
+    pipelining: 1,
+    timeout: REQUEST_TIMEOUT_S,
+    verifyBody: (body) => {
+      if (lastStatus < 200 || lastStatus >= 300) log.record(lastStatus, lastMs, typeof body === 'string' ? body : (body?.toString() ?? ''), lastHeader);
+      return true;
+    },
+  };
+  if (load.amount !== undefined) options.amount = load.amount;
+  else options.duration = load.durationS ?? defaults.durationS;
+  if (tallyHeader) {
+    options.setupClient = ((client: AutocannonClient) => {
+      client.on('headers', (info) => (lastHeader = headerFromRaw(info.headers, tallyHeader)));
+    }) as unknown as autocannon.Options['setupClient'];
+  }
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -59,60 +206,123 @@ function runAutocannon(options: autocannon.Options, onResponse: (status: number,
       signal.removeEventListener('abort', stop);
       if (signal.aborted) reject(signal.reason);
       else if (error) reject(error instanceof Error ? error : new Error(String(error)));
-      else resolve(result);
+      else {
+        const requests = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
+        resolve({
+          requests,
+          durationS: result.duration,
+          ok: log.ok,
+          refused: log.refused,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non2xx: result.non2xx,
+          statusCounts: log.statusCounts,
+          ...(log.tally ? { tally: log.tally } : {}),
+          okLatencyUs: log.okLatencyUs,
+          refusedLatencyUs: log.refusedLatencyUs,
+        });
+      }
     });
     const stop = (): void => instance.stop();
     signal.addEventListener('abort', stop, { once: true });
-    instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
+    instance.on('response', (_client, status, _bytes, ms) => {
+      lastStatus = status;
+      lastMs = ms;
+      if (status >= 200 && status < 300) log.record(status, ms, undefined, lastHeader);
+    });
   });
 }
 
-export async function measure(request: RequestSpec, options: LoadOptions): Promise<Measurement> {
-  const latencyUs = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
+export function runStream(spec: StreamSpec, defaults: LoadDefaults, signal: AbortSignal): Promise<StreamResult> {
+  const load = spec.load ?? {};
+  if (load.kind === 'open') return runOpenLoop(spec, load, defaults, signal, REQUEST_TIMEOUT_S * 1000);
+  return runClosed(spec, load, defaults, signal);
+}
+
+function percentileMs(histogram: RecordableHistogram, p: number): number {
+  return histogram.count > 0 ? histogram.percentile(p) / 1000 : Number.NaN;
+}
+
+function toMeasurement(spec: StreamSpec, result: StreamResult, cpuMicrosPerRequest: Record<string, number | undefined>, counters: Record<string, number>): Measurement {
+  const attempts = result.requests + result.errors;
+  const unexpected = (spec.unansweredExpected ? 0 : result.errors) + result.non2xx - result.refused;
+  const measurement: Measurement = {
+    requests: result.requests,
+    durationS: result.durationS,
+    reqPerSec: result.durationS > 0 ? result.requests / result.durationS : 0,
+    okPerSec: result.durationS > 0 ? result.ok / result.durationS : 0,
+    p50Ms: percentileMs(result.okLatencyUs, 50),
+    p95Ms: percentileMs(result.okLatencyUs, 95),
+    p99Ms: percentileMs(result.okLatencyUs, 99),
+    refusedP50Ms: percentileMs(result.refusedLatencyUs, 50),
+    refusedP99Ms: percentileMs(result.refusedLatencyUs, 99),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    refused: result.refused,
+    failures: unexpected,
+    errorRate: attempts === 0 ? 1 : unexpected / attempts,
+    refusedShare: attempts === 0 ? 0 : result.refused / attempts,
+    statusCounts: result.statusCounts,
+    cpuMicrosPerRequest,
+    counters,
+    alongside: {},
+  };
+  if (result.offeredPerSec !== undefined) measurement.offeredPerSec = result.offeredPerSec;
+  if (result.generatorLagP99Ms !== undefined) measurement.generatorLagP99Ms = result.generatorLagP99Ms;
+  if (result.tally) measurement.tally = result.tally;
+  return measurement;
+}
+
+async function readCounters(probes: readonly CounterProbe[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const probe of probes) {
+    try {
+      for (const [key, value] of Object.entries(await probe.read())) out[`${probe.label}.${key}`] = value;
+    } catch {
+      // A probe that cannot be read leaves its keys out: the report says n/a.
+    }
+  }
+  return out;
+}
+
+/**
+ * One measurement of `main`, with `alongside` streams (by name) running at
+ * the same time. CPU per request is over every stream's completed requests.
+ */
+export async function measureStreams(main: StreamSpec, alongside: Readonly<Record<string, StreamSpec>>, options: LoadOptions): Promise<Measurement> {
+  const defaults: LoadDefaults = { durationS: options.durationS, connections: options.connections };
+  const countersBefore = await readCounters(options.counters ?? []);
   const cpuBefore = options.cpu.map((probe) => processCpuMicros(probe.pid));
   const ownBefore = ownCpuMicros();
-  const result = await runAutocannon(
-    {
-      url: request.url,
-      method: request.method ?? 'GET',
-      headers: request.headers,
-      body: request.body,
-      connections: options.connections,
-      duration: options.durationS,
-      pipelining: 1,
-      timeout: 10,
-    },
-    (status, ms) => {
-      if (status >= 200 && status < 300) latencyUs.record(Math.max(1, Math.round(ms * 1000)));
-    },
-    options.signal,
-  );
+  const names = Object.keys(alongside);
+  const [mainResult, ...others] = await Promise.all([
+    runStream(main, defaults, options.signal),
+    ...names.map((name) => runStream(alongside[name] as StreamSpec, defaults, options.signal)),
+  ]);
   const ownAfter = ownCpuMicros();
   const cpuAfter = options.cpu.map((probe) => processCpuMicros(probe.pid));
+  const countersAfter = await readCounters(options.counters ?? []);
 
-  const requests = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
+  const all = [mainResult as StreamResult, ...others];
+  const requests = all.reduce((sum, r) => sum + r.requests, 0);
   const perRequest = (before: number | undefined, after: number | undefined): number | undefined =>
     before === undefined || after === undefined || requests === 0 ? undefined : (after - before) / requests;
   const cpuMicrosPerRequest: Record<string, number | undefined> = {};
   options.cpu.forEach((probe, i) => (cpuMicrosPerRequest[probe.label] = perRequest(cpuBefore[i], cpuAfter[i])));
   cpuMicrosPerRequest[LOAD_GENERATOR] = perRequest(ownBefore, ownAfter);
+  const counters: Record<string, number> = {};
+  for (const [key, after] of Object.entries(countersAfter)) {
+    const before = countersBefore[key];
+    if (before !== undefined) counters[key] = after - before;
+  }
 
-  const statusCounts: Record<string, number> = {};
-  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCounts[code] = stat.count ?? 0;
-  const failures = result.errors + result.non2xx;
-  const attempts = requests + result.errors;
-  const has2xx = latencyUs.count > 0;
-  return {
-    requests,
-    durationS: result.duration,
-    reqPerSec: result.duration > 0 ? requests / result.duration : 0,
-    p50Ms: has2xx ? latencyUs.percentile(50) / 1000 : Number.NaN,
-    p99Ms: has2xx ? latencyUs.percentile(99) / 1000 : Number.NaN,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    errorRate: attempts === 0 ? 1 : failures / attempts,
-    statusCounts,
-    cpuMicrosPerRequest,
-  };
+  const measurement = toMeasurement(main, mainResult as StreamResult, cpuMicrosPerRequest, counters);
+  names.forEach((name, i) => (measurement.alongside[name] = toMeasurement(alongside[name] as StreamSpec, others[i] as StreamResult, {}, {})));
+  return measurement;
+}
+
+/** The harness's original measurement: closed loop, default connections, one request. */
+export function measure(request: RequestSpec, options: LoadOptions): Promise<Measurement> {
+  return measureStreams({ request }, {}, options);
 }

@@ -4,6 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +39,8 @@ export interface ChildHandle {
 export interface SpawnOptions {
   name: string;
   script: string;
+  /** Arguments after the script. */
+  args?: string[];
   env: Record<string, string>;
   cwd: string;
 }
@@ -57,7 +60,7 @@ export class ProcessGroup {
     if (this.#stopping) throw new Error(`cannot start ${options.name}: the benchmark is stopping`);
     // BENCH_CPU_PROF=<child name> writes a V8 CPU profile of that child to BENCH_CPU_PROF_DIR (default .tmp/profiles).
     const profile = process.env.BENCH_CPU_PROF === options.name ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.tmp/profiles'}`] : [];
-    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, options.script], {
+    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, options.script, ...(options.args ?? [])], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -143,4 +146,27 @@ export async function waitReady(handle: ChildHandle, url: string, timeoutMs = 30
     await sleep(100);
   }
   throw new Error(`${handle.name} not ready at ${url} after ${timeoutMs} ms (${lastError})\n${handle.output()}`);
+}
+
+/** Pids whose parent is `pid` (scans /proc; empty where there is none). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) is the second after the command name's closing parenthesis.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // The process exited meanwhile.
+    }
+  }
+  return out;
 }

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { LOAD_GENERATOR } from './measure.ts';
+import type { LoadShape } from './measure.ts';
 import type { BenchSettings, ScenarioResult } from './runner.ts';
+import type { Variant } from './scenarios/types.ts';
 
 export interface RunEnvironment {
   cpus: number;
@@ -67,25 +69,151 @@ function cpuLabelsOf(result: ScenarioResult): string[] {
   return [...result.prepared.cpu.map((p) => p.label), LOAD_GENERATOR];
 }
 
+interface Columns {
+  offered: boolean;
+  refusals: boolean;
+}
+
+function columnsOf(result: ScenarioResult): Columns {
+  const variants = result.prepared.variants;
+  return {
+    offered: variants.some((v) => v.load?.kind === 'open'),
+    refusals: variants.some((v) => (v.expected?.length ?? 0) > 0),
+  };
+}
+
+/** The p50/p99 cells: of 2xx answers, or (marked †) of the expected refusals for a fast-fail variant. */
+function latencyCells(variant: Variant | undefined, s: { p50Ms: number; p99Ms: number; refusedP50Ms: number; refusedP99Ms: number }): string[] {
+  if (variant?.latencyOf === 'refused') return [`${ms(s.refusedP50Ms)} †`, `${ms(s.refusedP99Ms)} †`];
+  return [ms(s.p50Ms), ms(s.p99Ms)];
+}
+
 function resultsTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
-  const header = ['variant', 'req/s', 'p50 ms', 'p99 ms', 'failed', ...cpuLabels.map((l) => `${l} CPU µs/req`)];
+  const cols = columnsOf(result);
+  const header = [
+    'variant',
+    ...(cols.offered ? ['offered req/s'] : []),
+    'req/s',
+    ...(cols.refusals ? ['2xx/s'] : []),
+    'p50 ms',
+    'p99 ms',
+    ...(cols.refusals ? ['expected non-2xx'] : []),
+    'failed',
+    ...cpuLabels.map((l) => `${l} CPU µs/req`),
+  ];
   const lines = [row(header), row(header.map((_, i) => (i === 0 ? '---' : '---:')))];
   for (const variant of result.prepared.variants) {
     const s = result.summaries.get(variant.name);
     if (!s) continue;
-    lines.push(row([variant.name, int(s.reqPerSec), ms(s.p50Ms), ms(s.p99Ms), pct(s.errorRate), ...cpuLabels.map((l) => us(s.cpuMicrosPerRequest[l]))]));
+    lines.push(
+      row([
+        variant.name,
+        ...(cols.offered ? [s.offeredPerSec === undefined ? '—' : int(s.offeredPerSec)] : []),
+        int(s.reqPerSec),
+        ...(cols.refusals ? [int(s.okPerSec)] : []),
+        ...latencyCells(variant, s),
+        ...(cols.refusals ? [(variant.expected?.length ?? 0) > 0 ? pct(s.refusedShare) : '—'] : []),
+        pct(s.errorRate),
+        ...cpuLabels.map((l) => us(s.cpuMicrosPerRequest[l])),
+      ]),
+    );
   }
   return lines;
 }
 
 /** Every measurement in run order (the order flips each round), to show the spread. */
 function roundsTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
-  const header = ['round', 'variant', 'req/s', 'p50 ms', 'p99 ms', ...cpuLabels.map((l) => `${l} µs/req`)];
+  const cols = columnsOf(result);
+  const byName = new Map(result.prepared.variants.map((v) => [v.name, v]));
+  const header = [
+    'round',
+    'variant',
+    ...(cols.offered ? ['offered req/s'] : []),
+    'req/s',
+    ...(cols.refusals ? ['2xx/s'] : []),
+    'p50 ms',
+    'p99 ms',
+    ...(cols.refusals ? ['expected non-2xx'] : []),
+    ...cpuLabels.map((l) => `${l} µs/req`),
+  ];
   const lines = [row(header), row(header.map((_, i) => (i < 2 ? '---' : '---:')))];
   for (const { round, variant, measurement: m } of result.runs) {
-    lines.push(row([String(round), variant, int(m.reqPerSec), ms(m.p50Ms), ms(m.p99Ms), ...cpuLabels.map((l) => us(m.cpuMicrosPerRequest[l]))]));
+    const v = byName.get(variant);
+    lines.push(
+      row([
+        String(round),
+        variant,
+        ...(cols.offered ? [m.offeredPerSec === undefined ? '—' : int(m.offeredPerSec)] : []),
+        int(m.reqPerSec),
+        ...(cols.refusals ? [int(m.okPerSec)] : []),
+        ...latencyCells(v, m),
+        ...(cols.refusals ? [(v?.expected?.length ?? 0) > 0 ? pct(m.refusedShare) : '—'] : []),
+        ...cpuLabels.map((l) => us(m.cpuMicrosPerRequest[l])),
+      ]),
+    );
   }
   return lines;
+}
+
+function counts(record: Record<string, number> | undefined): string {
+  const entries = Object.entries(record ?? {}).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? '—' : entries.map(([key, n]) => `${key}: ${n.toLocaleString('en-US')}`).join(', ');
+}
+
+/** The streams sent alongside a variant (e.g. a noisy neighbour), medians over the rounds. */
+function alongsideTable(result: ScenarioResult): string[] {
+  const lines: string[] = [];
+  for (const variant of result.prepared.variants) {
+    const s = result.summaries.get(variant.name);
+    for (const [stream, a] of Object.entries(s?.alongside ?? {})) {
+      if (lines.length === 0) {
+        const header = ['variant', 'traffic alongside', 'offered req/s', 'req/s', '2xx/s', 'p50 ms (2xx)', 'p99 ms (2xx)', 'expected non-2xx', 'failed'];
+        lines.push(row(header), row(header.map((_, i) => (i < 2 ? '---' : '---:'))));
+      }
+      lines.push(row([variant.name, stream, a.offeredPerSec === undefined ? '—' : int(a.offeredPerSec), int(a.reqPerSec), int(a.okPerSec), ms(a.p50Ms), ms(a.p99Ms), pct(a.refusedShare), pct(a.errorRate)]));
+    }
+  }
+  return lines;
+}
+
+/** Answers by status and problem code, and header tallies, over all rounds; only when something was not a plain 2xx. */
+function answersTable(result: ScenarioResult): string[] {
+  const interesting = result.prepared.variants.some((v) => {
+    const s = result.summaries.get(v.name);
+    const streams = s ? [s, ...Object.values(s.alongside)] : [];
+    return v.tally !== undefined || streams.some((x) => x.timeouts > 0 || Object.keys(x.statusCounts).some((k) => !k.startsWith('2')));
+  });
+  if (!interesting) return [];
+  const lines = [row(['variant', 'answers, all rounds (status and problem code)', 'header values']), row(['---', '---', '---'])];
+  for (const variant of result.prepared.variants) {
+    const s = result.summaries.get(variant.name);
+    if (!s) continue;
+    const tally = variant.tally ? `${variant.tally.header}: ${counts(s.tally)}` : '—';
+    // The open-loop generator lists its unanswered requests by cause; autocannon only counts timeouts.
+    const unanswered = (x: { timeouts: number; statusCounts: Record<string, number> }): string =>
+      x.timeouts > 0 && !Object.keys(x.statusCounts).some((k) => k.startsWith('no answer')) ? `, no answer within 10 s: ${x.timeouts.toLocaleString('en-US')}` : '';
+    lines.push(row([variant.name, counts(s.statusCounts) + unanswered(s), tally]));
+    for (const [stream, a] of Object.entries(s.alongside)) lines.push(row([`${variant.name} (alongside: ${stream})`, counts(a.statusCounts) + unanswered(a), '—']));
+  }
+  return lines;
+}
+
+export function describeLoad(load: LoadShape | undefined, settings: BenchSettings): string {
+  if (load?.kind === 'open') return `open loop, ${int(load.ratePerSec)} req/s constant arrival rate for ${load.durationS ?? settings.durationS} s`;
+  const connections = load?.connections ?? settings.connections;
+  const size = load?.amount !== undefined ? `${load.amount} requests` : `${load?.durationS ?? settings.durationS} s`;
+  return `closed loop, ${connections} connection${connections === 1 ? '' : 's'}, ${size}`;
+}
+
+function variantLine(variant: Variant, settings: BenchSettings): string {
+  const warmupS = variant.warmupS ?? settings.warmupS;
+  const extra = Object.entries(variant.alongside ?? {}).map(([name, spec]) => `; at the same time **${name}**: ${describeLoad(spec.load, settings)}`);
+  return `- **${variant.name}**: ${variant.description} (${describeLoad(variant.load, settings)}${warmupS > 0 ? '' : ', no warm-up'}${extra.join('')})`;
+}
+
+/** Whether every variant uses the run's own load settings (then the header line says it all). */
+function uniformLoad(result: ScenarioResult): boolean {
+  return result.prepared.variants.every((v) => v.load === undefined && v.alongside === undefined && v.warmupS === undefined);
 }
 
 /** One scenario's section (without the markers). */
@@ -97,15 +225,22 @@ export function renderSection(result: ScenarioResult, settings: BenchSettings, e
     '',
     scenario.description,
     '',
-    ...prepared.variants.map((v) => `- **${v.name}**: ${v.description}`),
+    ...prepared.variants.map((v) => (uniformLoad(result) ? `- **${v.name}**: ${v.description}` : variantLine(v, settings))),
     '',
     `Measured ${env.date} on ${env.cpus} × ${env.cpuModel}, Node ${env.node}, commit ${env.commit}, with \`${env.command}\`: ` +
-      `${settings.rounds} interleaved round${settings.rounds === 1 ? '' : 's'} × ${settings.durationS} s per variant after a ${settings.warmupS} s warm-up each, ` +
-      `${settings.connections} connections; each figure is the median of the rounds. ` +
+      (uniformLoad(result)
+        ? `${settings.rounds} interleaved round${settings.rounds === 1 ? '' : 's'} × ${settings.durationS} s per variant after a ${settings.warmupS} s warm-up each, ` +
+          `${settings.connections} connections; each figure is the median of the rounds. `
+        : `${settings.rounds} interleaved round${settings.rounds === 1 ? '' : 's'} per variant, each with the load given above, after a ${settings.warmupS} s warm-up of each variant unless noted; each figure is the median of the rounds. `) +
       `1-minute load average before the run: ${result.loadBefore.toFixed(2)} (other work on the machine; ${env.cpus} CPUs).`,
     '',
     ...resultsTable(result, cpuLabels),
   ];
+  if (prepared.variants.some((v) => v.latencyOf === 'refused')) lines.push('', '† latency of the expected non-2xx answers (the fast-fails), not of 2xx answers.');
+  const alongside = alongsideTable(result);
+  if (alongside.length > 0) lines.push('', ...alongside);
+  const answers = answersTable(result);
+  if (answers.length > 0) lines.push('', ...answers);
   const comparisons = prepared.compare?.(result.summaries) ?? [];
   if (comparisons.length > 0) lines.push('', row(['comparison', 'value']), row(['---', '---:']), ...comparisons.map((c) => row([c.label, c.value])));
   const targets = prepared.targets?.(result.summaries) ?? [];

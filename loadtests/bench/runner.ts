@@ -4,8 +4,9 @@
 
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { measure } from './measure.ts';
-import type { Measurement } from './measure.ts';
+import { isExpected, problemCode } from './answers.ts';
+import { measureStreams } from './measure.ts';
+import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
 import type { PreparedScenario, Scenario, Variant, VariantSummary } from './scenarios/types.ts';
 
@@ -15,7 +16,12 @@ export interface BenchSettings {
   warmupS: number;
   connections: number;
   rounds: number;
-  /** A run whose (errors + non-2xx) / attempts exceeds this fails the benchmark. */
+  /**
+   * A run whose (connection errors + non-2xx answers) / attempts exceeds
+   * this fails the benchmark. Non-2xx answers a variant declares as
+   * expected (Variant.expected, e.g. 503 FACET_ERR_OVERLOADED while
+   * shedding) are left out; nothing else is.
+   */
   maxErrorRate: number;
 }
 
@@ -58,42 +64,114 @@ function medianCpu(rounds: readonly Measurement[]): Record<string, number | unde
   return out;
 }
 
+function medianOf(rounds: readonly Measurement[], pick: (m: Measurement) => number | undefined): number {
+  return median(rounds.map((m) => pick(m) ?? Number.NaN));
+}
+
+function medianCounters(rounds: readonly Measurement[]): Record<string, number> {
+  const keys = new Set(rounds.flatMap((m) => Object.keys(m.counters)));
+  const out: Record<string, number> = {};
+  for (const key of keys) {
+    out[key] = medianOf(rounds, (m) => (m.counters[key] === undefined || m.requests === 0 ? undefined : (m.counters[key] as number) / m.requests));
+  }
+  return out;
+}
+
+function sumCounts(counts: readonly (Record<string, number> | undefined)[]): Record<string, number> | undefined {
+  if (counts.every((c) => c === undefined)) return undefined;
+  const out: Record<string, number> = {};
+  for (const c of counts) for (const [key, n] of Object.entries(c ?? {})) out[key] = (out[key] ?? 0) + n;
+  return out;
+}
+
 export function summarise(name: string, rounds: readonly Measurement[]): VariantSummary {
   const requests = rounds.reduce((sum, m) => sum + m.requests, 0);
-  const failures = rounds.reduce((sum, m) => sum + m.errors + m.non2xx, 0);
+  const refused = rounds.reduce((sum, m) => sum + m.refused, 0);
+  const failures = rounds.reduce((sum, m) => sum + m.failures, 0);
   const attempts = requests + rounds.reduce((sum, m) => sum + m.errors, 0);
-  return {
+  const alongsideNames = new Set(rounds.flatMap((m) => Object.keys(m.alongside)));
+  const alongside: Record<string, VariantSummary> = {};
+  for (const stream of alongsideNames) {
+    alongside[stream] = summarise(stream, rounds.flatMap((m) => (m.alongside[stream] ? [m.alongside[stream]] : [])));
+  }
+  const summary: VariantSummary = {
     name,
     rounds: [...rounds],
     reqPerSec: median(rounds.map((m) => m.reqPerSec)),
     p50Ms: median(rounds.map((m) => m.p50Ms)),
+    p95Ms: median(rounds.map((m) => m.p95Ms)),
     p99Ms: median(rounds.map((m) => m.p99Ms)),
+    okPerSec: medianOf(rounds, (m) => m.okPerSec),
+    refusedP50Ms: medianOf(rounds, (m) => m.refusedP50Ms),
+    refusedP99Ms: medianOf(rounds, (m) => m.refusedP99Ms),
+    refusedShare: medianOf(rounds, (m) => m.refusedShare),
     cpuMicrosPerRequest: medianCpu(rounds),
+    countersPerRequest: medianCounters(rounds),
     requests,
+    timeouts: rounds.reduce((sum, m) => sum + m.timeouts, 0),
     failures,
     errorRate: attempts === 0 ? 1 : failures / attempts,
+    refused,
+    statusCounts: sumCounts(rounds.map((m) => m.statusCounts)) ?? {},
+    alongside,
   };
+  if (rounds.some((m) => m.offeredPerSec !== undefined)) summary.offeredPerSec = medianOf(rounds, (m) => m.offeredPerSec);
+  const tally = sumCounts(rounds.map((m) => m.tally));
+  if (tally) summary.tally = tally;
+  return summary;
+}
+
+async function checkAnswer(name: string, spec: StreamSpec, signal: AbortSignal): Promise<void> {
+  const { url, method = 'GET', headers, body } = spec.request;
+  const response = await fetch(url, { method, headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+  const text = await response.text();
+  if (response.ok || isExpected(spec.expected, response.status, problemCode(text))) return;
+  throw new Error(`${name}: ${method} ${url} answered ${response.status} before the load started: ${text.slice(0, 300)}`);
 }
 
 async function checkAnswers(variant: Variant, signal: AbortSignal): Promise<void> {
-  const { url, method = 'GET', headers, body } = variant.request;
-  const response = await fetch(url, { method, headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${variant.name}: ${method} ${url} answered ${response.status} before the load started: ${text.slice(0, 300)}`);
+  await checkAnswer(variant.name, variant, signal);
+  for (const [stream, spec] of Object.entries(variant.alongside ?? {})) await checkAnswer(`${variant.name} (${stream})`, spec, signal);
+}
+
+/** One measurement of a variant (its own stream and those alongside), for `durationS` unless the variant sets its own. */
+export function measureVariant(variant: Variant, options: LoadOptions, durationOverrideS?: number): Promise<Measurement> {
+  const withDuration = (spec: StreamSpec): StreamSpec => {
+    if (durationOverrideS === undefined) return spec;
+    const load = spec.load ?? {};
+    if (load.kind !== 'open' && load.amount !== undefined) return spec;
+    return { ...spec, load: { ...load, durationS: durationOverrideS } };
+  };
+  const main: StreamSpec = { request: variant.request };
+  if (variant.load) main.load = variant.load;
+  if (variant.expected) main.expected = variant.expected;
+  if (variant.tally) main.tally = variant.tally;
+  if (variant.unansweredExpected) main.unansweredExpected = true;
+  const alongside: Record<string, StreamSpec> = {};
+  for (const [name, spec] of Object.entries(variant.alongside ?? {})) alongside[name] = withDuration(spec);
+  return measureStreams(withDuration(main), alongside, options);
 }
 
 function describe(m: Measurement): string {
   const cpu = Object.entries(m.cpuMicrosPerRequest)
     .map(([label, us]) => `${label} ${us === undefined ? 'n/a' : Math.round(us)} µs`)
     .join(', ');
-  const bad = m.errors + m.non2xx > 0 ? `, ${m.errors} errors, ${m.non2xx} non-2xx` : '';
-  return `${Math.round(m.reqPerSec)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, CPU/req: ${cpu}${bad}`;
+  const offered = m.offeredPerSec === undefined ? '' : `offered ${Math.round(m.offeredPerSec)}/s, `;
+  const refused = m.refused > 0 ? `, ${m.refused} expected refusals (${(m.refusedShare * 100).toFixed(1)}%, p99 ${m.refusedP99Ms.toFixed(2)} ms)` : '';
+  const bad = m.errors + m.non2xx - m.refused > 0 ? `, ${m.errors} errors (${m.timeouts} timeouts), ${m.non2xx - m.refused} unexpected non-2xx` : '';
+  const others = Object.entries(m.alongside).map(([name, a]) => `; alongside ${name}: ${describe(a)}`).join('');
+  return `${offered}${Math.round(m.reqPerSec)} req/s (2xx ${Math.round(m.okPerSec)}/s), p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${cpu ? `, CPU/req: ${cpu}` : ''}${refused}${bad}${others}`;
 }
 
-function overBudget(scenario: string, variant: string, what: string, m: Measurement, settings: BenchSettings): string | undefined {
-  if (m.requests > 0 && m.errorRate <= settings.maxErrorRate) return undefined;
+function overBudget(scenario: string, variant: string, what: string, m: Measurement, settings: BenchSettings): string[] {
+  const problems = Object.entries(m.alongside).flatMap(([stream, a]) => overBudget(scenario, `${variant} (${stream})`, what, a, settings));
+  if (m.requests > 0 && m.errorRate <= settings.maxErrorRate) return problems;
   const statuses = Object.entries(m.statusCounts).map(([code, n]) => `${code}: ${n}`).join(', ');
-  return `${scenario}/${variant} ${what}: ${(m.errorRate * 100).toFixed(3)}% failed (${m.errors} errors, ${m.timeouts} timeouts, ${m.non2xx} non-2xx; statuses ${statuses || 'none'}) > ${(settings.maxErrorRate * 100).toFixed(1)}%`;
+  problems.unshift(
+    `${scenario}/${variant} ${what}: ${(m.errorRate * 100).toFixed(3)}% failed (${m.errors} errors, ${m.timeouts} timeouts, ${m.non2xx - m.refused} unexpected non-2xx, ${m.refused} expected; ` +
+      `answers ${statuses || 'none'}) > ${(settings.maxErrorRate * 100).toFixed(1)}%`,
+  );
+  return problems;
 }
 
 export async function runScenario(scenario: Scenario, settings: BenchSettings, hooks: RunHooks): Promise<ScenarioResult> {
@@ -102,18 +180,20 @@ export async function runScenario(scenario: Scenario, settings: BenchSettings, h
   hooks.onGroup(group);
   try {
     hooks.log(`[${scenario.name}] starting processes (1-min load average ${loadBefore.toFixed(2)}${loadBefore >= 1 ? ': other work is competing for the CPUs, expect noise' : ''})`);
-    const prepared = await scenario.prepare({ group });
     const signal = AbortSignal.any([hooks.signal, group.signal]);
-    const load = { durationS: settings.durationS, connections: settings.connections, cpu: prepared.cpu, signal };
+    const prepared = await scenario.prepare({ group, settings, signal, log: (line) => hooks.log(`[${scenario.name}] ${line}`) });
+    const load: LoadOptions = { durationS: settings.durationS, connections: settings.connections, cpu: prepared.cpu, counters: prepared.counters ?? [], signal };
     const failures: string[] = [];
     for (const variant of prepared.variants) await checkAnswers(variant, signal);
 
     // The gateway's JIT needs 10-20 s of load to settle (its CPU/request falls by a third); less shows as a dearer first round.
-    for (const variant of settings.warmupS > 0 ? prepared.variants : []) {
-      const m = await measure(variant.request, { ...load, durationS: settings.warmupS });
+    for (const variant of prepared.variants) {
+      const warmupS = variant.warmupS ?? settings.warmupS;
+      if (!(warmupS > 0)) continue;
+      const m = await measureVariant(variant, { ...load, durationS: warmupS }, warmupS);
       hooks.log(`[${scenario.name}] warm-up ${variant.name}: ${describe(m)}`);
-      const failure = overBudget(scenario.name, variant.name, 'warm-up', m, settings);
-      if (failure) failures.push(failure);
+      failures.push(...overBudget(scenario.name, variant.name, 'warm-up', m, settings));
+      await variant.settle?.(signal);
       await sleep(SETTLE_MS, undefined, { signal });
     }
 
@@ -122,12 +202,12 @@ export async function runScenario(scenario: Scenario, settings: BenchSettings, h
     for (let round = 1; round <= settings.rounds; round++) {
       const order = round % 2 === 1 ? prepared.variants : [...prepared.variants].reverse();
       for (const variant of order) {
-        const m = await measure(variant.request, load);
+        const m = await measureVariant(variant, load);
         rounds.get(variant.name)?.push(m);
         runs.push({ round, variant: variant.name, measurement: m });
         hooks.log(`[${scenario.name}] round ${round}/${settings.rounds} ${variant.name}: ${describe(m)}`);
-        const failure = overBudget(scenario.name, variant.name, `round ${round}`, m, settings);
-        if (failure) failures.push(failure);
+        failures.push(...overBudget(scenario.name, variant.name, `round ${round}`, m, settings));
+        await variant.settle?.(signal);
         await sleep(SETTLE_MS, undefined, { signal });
       }
     }

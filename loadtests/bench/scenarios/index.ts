@@ -1,10 +1,16 @@
 // The scenario registry. Add a scenario by writing a module that exports a
 // `Scenario` and listing it here; the runner, CLI and report need no change.
 
+import { cacheVsNginx } from './cache-vs-nginx.ts';
+import { dashboardCache } from './dashboard-cache.ts';
+import { mesDown } from './mes-down.ts';
+import { noisyNeighbour } from './noisy-neighbour.ts';
+import { overloadShedding } from './overload-shedding.ts';
 import { proxyGetOrder } from './proxy-get-order.ts';
+import { quotaOverhead } from './quota-overhead.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [proxyGetOrder];
+export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((scenario) => scenario.name === name);

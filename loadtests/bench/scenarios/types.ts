@@ -3,8 +3,9 @@
 // to compare them. The runner does the rest: warm-up, interleaved rounds,
 // medians, error checks, the report.
 
-import type { CpuProbe, Measurement, RequestSpec } from '../measure.ts';
+import type { CounterProbe, CpuProbe, ExpectedAnswer, HeaderTally, LoadShape, Measurement, RequestSpec, StreamSpec } from '../measure.ts';
 import type { ProcessGroup } from '../processes.ts';
+import type { BenchSettings } from '../runner.ts';
 
 export interface Variant {
   /** Row label, e.g. "gateway" or "direct". */
@@ -12,6 +13,26 @@ export interface Variant {
   /** One line for the report: what this row sends where. */
   description: string;
   request: RequestSpec;
+  /** How the load is offered; default: closed loop with the run's --connections and --duration. */
+  load?: LoadShape;
+  /**
+   * Non-2xx answers this variant expects (e.g. 503 FACET_ERR_OVERLOADED
+   * from a shedding gateway): reported, and left out of the error budget.
+   * Anything else non-2xx (and every connection error) still counts.
+   */
+  expected?: readonly ExpectedAnswer[];
+  /** Requests left without an answer (10 s timeout, connection reset) are an outcome of this variant (open-loop overload): reported, not counted as errors. */
+  unansweredExpected?: boolean;
+  /** Whose latency the p50/p99 columns show: 2xx answers (default), or the expected refusals (a fast-fail variant). */
+  latencyOf?: 'ok' | 'refused';
+  /** Count the values of a response header (e.g. Cache-Status) in the report. */
+  tally?: HeaderTally;
+  /** Other traffic sent at the same time (e.g. another seller's flood), by name; reported alongside. */
+  alongside?: Readonly<Record<string, StreamSpec>>;
+  /** Seconds of warm-up for this variant (default: the run's --warmup); 0 skips it. */
+  warmupS?: number;
+  /** Runs after each measurement of this variant (warm-up included), e.g. to let an overloaded gateway drain before the next one. */
+  settle?(signal: AbortSignal): Promise<void>;
 }
 
 export interface VariantSummary {
@@ -21,12 +42,32 @@ export interface VariantSummary {
   /** Medians over the rounds. */
   reqPerSec: number;
   p50Ms: number;
+  p95Ms: number;
   p99Ms: number;
+  /** Medians over the rounds: 2xx answers per second, expected refusals (latency, share), offered rate (open loop). */
+  okPerSec: number;
+  refusedP50Ms: number;
+  refusedP99Ms: number;
+  refusedShare: number;
+  offeredPerSec?: number;
   cpuMicrosPerRequest: Record<string, number | undefined>;
+  /** Counter probe differences per completed request (median over rounds), as `label.key`. */
+  countersPerRequest: Record<string, number>;
   /** Totals over the rounds. */
   requests: number;
+  /** Requests that got no answer within the 10 s timeout. */
+  timeouts: number;
+  /** Connection errors and unexpected non-2xx answers. */
   failures: number;
   errorRate: number;
+  /** Expected non-2xx answers. */
+  refused: number;
+  /** Answers by status (and problem code), summed over the rounds. */
+  statusCounts: Record<string, number>;
+  /** Header tally summed over the rounds, if the variant asked for one. */
+  tally?: Record<string, number>;
+  /** The streams sent alongside, summarised the same way. */
+  alongside: Record<string, VariantSummary>;
 }
 
 export type Summaries = ReadonlyMap<string, VariantSummary>;
@@ -47,6 +88,8 @@ export interface PreparedScenario {
   variants: Variant[];
   /** Processes whose CPU time per request is reported, one column each. */
   cpu: CpuProbe[];
+  /** Counters read before and after each measurement (e.g. Redis commands); differences per request are in the summaries. */
+  counters?: CounterProbe[];
   /** Notes printed under the tables (conditions, caveats); one starting with two spaces is a sub-item. */
   notes?: string[];
   compare?(summaries: Summaries): Comparison[];
@@ -59,6 +102,11 @@ export interface PreparedScenario {
 export interface ScenarioContext {
   /** Start child processes here; the runner stops them after the scenario. */
   group: ProcessGroup;
+  /** The run's settings (smoke or full, durations), for scenarios that size their load by them. */
+  settings: BenchSettings;
+  /** Aborted on Ctrl-C or when a child dies: pass it to any load a scenario runs while preparing. */
+  signal: AbortSignal;
+  log(line: string): void;
 }
 
 export interface Scenario {
@@ -66,5 +114,11 @@ export interface Scenario {
   name: string;
   /** One sentence for the report and --list. */
   description: string;
+  /**
+   * Whether `--smoke` without `--scenario` runs it (default true). The
+   * smoke run must stay under a minute; a scenario left out still runs in
+   * smoke mode when named with --scenario.
+   */
+  smoke?: boolean;
   prepare(context: ScenarioContext): Promise<PreparedScenario>;
 }
