@@ -69,6 +69,11 @@ export class CacheService {
     return `facet:c:${scope}:g${generation}:${route}:${parameters}`;
   }
 
+  /** The page's latest entry whatever its generation (see the policy's staleAcrossGenerations). */
+  latestKey(scope: string, route: string, parameters: string): string {
+    return `facet:c:${scope}:latest:${route}:${parameters}`;
+  }
+
   /**
    * Runs `fetch` once per key at a time and stores its entry. `newerThan`:
    * an entry we already have; a replica's result must be newer to be used.
@@ -110,9 +115,16 @@ export class CacheService {
     }
   }
 
-  /** Runs `task` every `intervalMs` (and once now) until close(). */
+  /** Runs `task` every `intervalMs` (and once now) until close(); a tick is skipped while the last run is still going. */
   every(intervalMs: number, task: () => Promise<void>): void {
-    const run = () => void task().catch(() => {});
+    let running = false;
+    const run = () => {
+      if (running) return;
+      running = true;
+      void task()
+        .catch(() => {})
+        .finally(() => (running = false));
+    };
     const first = setTimeout(run, 0);
     first.unref();
     const timer = setInterval(run, intervalMs);

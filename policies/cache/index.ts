@@ -22,10 +22,19 @@ export interface CacheAction {
   staleIfErrorSec: number;
   /** Queries kept warm (refreshed before they expire), e.g. the dashboard's first pages. */
   refreshAhead?: { query: Record<string, unknown> }[];
+  /**
+   * After a generation bump, serve the previous generation's page as stale
+   * while the new one is fetched, instead of making the caller wait. For the
+   * dashboard only: order events bump it constantly, and operators see new
+   * orders on the live stream; sellers need read-your-writes.
+   */
+  staleAcrossGenerations?: boolean;
 }
 
 interface Lookup {
   key: string;
+  /** The same page without a generation: its latest entry, whatever generation stored it. */
+  latestKey: string;
   entry: Promise<CacheEntry | undefined>;
 }
 
@@ -70,12 +79,14 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
         type: 'array',
         items: { type: 'object', additionalProperties: false, required: ['query'], properties: { query: { type: 'object' } } },
       },
+      staleAcrossGenerations: { type: 'boolean', default: false },
     },
   },
   check(action, { routes }) {
     const problems: string[] = [];
     if (routes.some((r) => r.method !== 'GET')) problems.push('scope: only GET routes can be cached');
     if (action.refreshAhead && action.scope !== 'dashboard') problems.push('refreshAhead: is only for the dashboard scope (seller caches are filled by sellers)');
+    if (action.staleAcrossGenerations && action.scope !== 'dashboard') problems.push('staleAcrossGenerations: is only for the dashboard scope (a seller must see its own writes)');
     return problems;
   },
   build(steps, route, services) {
@@ -102,14 +113,15 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
       const scope = scopeOf(request);
       if (!scope || !cache.store.available) return undefined;
       const parameters = parametersOf(request);
+      const latestKey = cache.latestKey(scope, routeKey, parameters);
       const generation = cache.generations.peek(scope);
       if (generation !== undefined) {
         const key = cache.key(scope, generation, routeKey, parameters);
-        return { key, entry: cache.store.get(key) };
+        return { key, latestKey, entry: cache.store.get(key) };
       }
       // Generation unknown here yet: one extra read, then the entry.
       const keyPromise = cache.generations.current(scope).then((g) => cache.key(scope, g, routeKey, parameters));
-      const lookup: Lookup = { key: '', entry: keyPromise.then((key) => ((lookup.key = key), cache.store.get(key))) };
+      const lookup: Lookup = { key: '', latestKey, entry: keyPromise.then((key) => ((lookup.key = key), cache.store.get(key))) };
       return lookup;
     };
 
@@ -135,10 +147,13 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
     };
 
     const wrapHandler = (inner: RouteHandlerMethod): RouteHandlerMethod => {
-      const fetchEntry = async (self: unknown, request: FastifyRequest, reply: FastifyReply): Promise<CacheEntry> => {
+      const fetchEntry = async (self: unknown, request: FastifyRequest, reply: FastifyReply, latestKey: string): Promise<CacheEntry> => {
         cache.upstreamFetches.inc({ route: routeId });
         const body = JSON.stringify(await inner.call(self as never, request, reply));
-        return { body, etag: etagOf(body), storedAt: Date.now() };
+        const entry = { body, etag: etagOf(body), storedAt: Date.now() };
+        // The generation-less copy that the next generation starts from.
+        if (action.staleAcrossGenerations) void cache.store.set(latestKey, entry, ttlMs);
+        return entry;
       };
 
       if (action.refreshAhead && action.refreshAhead.length > 0) {
@@ -146,19 +161,26 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
         // Refreshed at 80% of the fresh TTL by whichever replica takes the
         // refresh lock, so an operator never waits on the MES for these pages.
         const intervalMs = Math.max(500, Math.floor(freshMs * 0.8));
-        cache.every(intervalMs, async () => {
-          for (const { query } of action.refreshAhead ?? []) {
-            const generation = await cache.generations.current('dashboard');
-            const key = cache.key('dashboard', generation, routeKey, hashParameters(query));
-            if (!(await cache.store.tryLock(`refresh:${key}`, intervalMs))) continue;
-            const request = { query: validateQuery(query), params: {}, headers: {}, [kOperator]: { subject: 'facet-refresh-ahead', role: 'system' } } as unknown as FastifyRequest;
-            try {
-              await cache.store.set(key, await fetchEntry(undefined, request, undefined as unknown as FastifyReply), ttlMs);
-              cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
-            } catch {
-              // The upstream is down: the stale entry stays and is served as stale-if-error.
-            }
+        // Keyed like an operator's request, by the raw query (the lookup starts
+        // before validation); fetched with the query as validation leaves it.
+        const pages = (action.refreshAhead ?? []).map(({ query }) => ({ query: validateQuery(query), parameters: hashParameters(query) }));
+        // Pages are refreshed side by side: one after another, five 2 s MES queries would outlast the interval.
+        const refresh = async ({ query, parameters }: (typeof pages)[number]): Promise<void> => {
+          const generation = await cache.generations.current('dashboard');
+          const key = cache.key('dashboard', generation, routeKey, parameters);
+          // Held for half an interval: one replica refreshes a page per interval,
+          // and a late timer does not find its own lock and skip the page.
+          if (!(await cache.store.tryLock(`refresh:${key}`, Math.floor(intervalMs / 2)))) return;
+          const request = { query: { ...query }, params: {}, headers: {}, [kOperator]: { subject: 'facet-refresh-ahead', role: 'system' } } as unknown as FastifyRequest;
+          try {
+            await cache.store.set(key, await fetchEntry(undefined, request, undefined as unknown as FastifyReply, cache.latestKey('dashboard', routeKey, parameters)), ttlMs);
+            cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
+          } catch {
+            // The upstream is down: the stale entry stays and is served as stale-if-error.
           }
+        };
+        cache.every(intervalMs, async () => {
+          await Promise.all(pages.map(refresh));
         });
       }
 
@@ -168,19 +190,25 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
           cache.outcomes.inc({ route: routeId, outcome: 'bypass' });
           return inner.call(this, request, reply);
         }
-        const cached = await lookup.entry;
+        let cached = await lookup.entry;
         const key = lookup.key;
+        // A page of an earlier generation is outdated however young it is: stale at best.
+        let outdated = false;
+        if (!cached && action.staleAcrossGenerations) {
+          cached = await cache.store.get(lookup.latestKey);
+          outdated = cached !== undefined;
+        }
         const ageMs = cached ? Date.now() - cached.storedAt : Infinity;
-        if (cached && ageMs < freshMs) return send(request, reply, cached, 'hit');
+        if (cached && !outdated && ageMs < freshMs) return send(request, reply, cached, 'hit');
         if (cached && ageMs < freshMs + swrMs) {
           // Serve stale now, refresh behind the answer (one fetch per key).
-          void cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply), cached.storedAt).catch((error: unknown) => {
+          void cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, lookup.latestKey), cached.storedAt).catch((error: unknown) => {
             request.log.warn({ err: error, route: routeId }, 'background refresh failed; stale entry kept');
           });
           return send(request, reply, cached, 'stale');
         }
         try {
-          const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply), cached?.storedAt ?? 0);
+          const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, lookup.latestKey), cached?.storedAt ?? 0);
           return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');
         } catch (error) {
           if (cached && ageMs < freshMs + sieMs && isUpstreamFailure(error)) return send(request, reply, cached, 'stale_if_error');

@@ -154,6 +154,34 @@ describe('dashboard: refresh-ahead and MES outage', () => {
     assert.match(filtered.headers['cache-status'] ?? '', /hit/);
   });
 
+  it('an order event bumps the dashboard generation: the previous page answers at once as stale while the new one is fetched', async () => {
+    // A page outside refresh-ahead, so only operators' requests fill it.
+    const page = () => request(stack.url).get('/internal/v1/dashboard/orders?status=CLOSED').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
+    const warm = await page();
+    assert.match(warm.headers['cache-status'] ?? '', /fwd=miss/);
+    await stack.gateway.services.cache.generations.bump('dashboard');
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const answer = await page();
+      assert.ok(performance.now() - started < 300, 'the 400 ms MES query was not waited for');
+      assert.match(answer.headers['cache-status'] ?? '', /detail=stale-while-revalidate/);
+      assert.equal(answer.headers.etag, warm.headers.etag);
+    }
+    await sleep(700);
+    const refreshed = await page();
+    assert.match(refreshed.headers['cache-status'] ?? '', /^facet; hit; ttl=\d+$/, 'the new generation holds the page');
+    assert.equal(refreshed.headers.age, '0');
+  });
+
+  it('sellers keep read-your-writes: after a bump of their generation, a plain miss', async () => {
+    const first = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    await stack.gateway.services.cache.generations.bump('seller:slr_0002');
+    const after = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
+    assert.match(first.headers['cache-status'] ?? '', /fwd=miss/);
+    assert.match(after.headers['cache-status'] ?? '', /fwd=miss/);
+  });
+
   it('MES hard down: the dashboard keeps answering 200, marked stale', async () => {
     await stack.mes.faults.set({ down: true });
     await sleep(2500);

@@ -65,6 +65,14 @@ describe('gateway.config.yml', () => {
     assert.deepEqual(problems, ['pipelines.sellerReads.policies[5].proxy[1].action.retries: is not a known setting']);
   });
 
+  it('keeps dashboard-only cache settings off seller caches', () => {
+    const problems = problemsFor((d) => Object.assign(d.pipelines.sellerReads.policies[1].cache.action, { staleAcrossGenerations: true, refreshAhead: [{ query: {} }] }));
+    assert.deepEqual(problems.sort(), [
+      'pipelines.sellerReads.policies[1].cache.action.refreshAhead: is only for the dashboard scope (seller caches are filled by sellers)',
+      'pipelines.sellerReads.policies[1].cache.action.staleAcrossGenerations: is only for the dashboard scope (a seller must see its own writes)',
+    ]);
+  });
+
   it('rejects an unknown policy', () => {
     const problems = problemsFor((d) => d.pipelines.sellerReads.policies.splice(1, 0, { 'rate-limitt': {} }));
     assert.match(problems[0] ?? '', /^pipelines\.sellerReads\.policies\[1\]: unknown policy "rate-limitt" \(known: /);
