@@ -70,11 +70,12 @@ export class MemoryBus implements Bus {
 
   async publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
     const { content, messageId, type, headers } = encode(message, options);
+    const label = exchange === 'commands' || exchange === 'events' ? exchange : 'unknown'; // bounded, whatever a caller passes
     try {
       this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
-      this.metrics?.publish(exchange, 'confirmed');
+      this.metrics?.publish(label, 'confirmed');
     } catch (err) {
-      this.metrics?.publish(exchange, isBusUnroutable(err) ? 'returned' : 'failed');
+      this.metrics?.publish(label, isBusUnroutable(err) ? 'returned' : 'failed');
       throw err;
     }
   }
