@@ -10,15 +10,22 @@
 //   SAGA_RETRY_DELAYS_MS  comma-separated, default 1000,5000,30000,60000,300000
 //   SAGA_MAX_ATTEMPTS     default 10
 //   SAGA_LOCK_TTL_SEC     per-order lease, default 10
+//   ADAPTERS_HTTP_PORT    /healthz, /readyz, /metrics (ops-server.ts), default 8094; 0 = any free port
+//   ADAPTERS_HTTP_HOST    default 0.0.0.0
 //
-// SIGTERM / SIGINT: stop consuming, let handlers in flight finish (their
-// messages are acked), close the bus and Redis, exit 0. A kill -9 instead
-// leaves unacked messages to the broker, which delivers them again.
+// SIGTERM / SIGINT: /readyz turns 503, stop consuming, let handlers in
+// flight finish (their messages are acked), close the bus, Redis and the
+// HTTP server, exit 0. A kill -9 instead leaves unacked messages to the
+// broker, which delivers them again.
 
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { createBus, waitForConnection } from './bus/index.ts';
+import { busMetricsFor } from './bus/metrics.ts';
+import { startOpsServer, type OpsServer } from './ops-server.ts';
 import { loggerOptions } from '../gateway/logging.ts';
+import type { Redis } from 'ioredis';
 import { createRedis } from '../gateway/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
 import { startAdapters } from './start.ts';
@@ -44,12 +51,42 @@ async function redisReady(url: string, timeoutMs: number): Promise<ReturnType<ty
   return redis;
 }
 
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+function port(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 8094;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`ADAPTERS_HTTP_PORT must be a port number (0 = any), got "${raw}"`);
+  return n;
+}
+
+export interface AdaptersProcess {
+  ops: OpsServer;
+  /** What SIGTERM does, minus the exit. */
+  stop(signal?: string): Promise<void>;
+}
+
+/** Everything `npm run adapters` runs, without the signal handling (tests start it in-process). */
+export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env): Promise<AdaptersProcess> {
   const logger = pino(loggerOptions('facet-adapters', env.LOG_LEVEL ?? 'info'));
-  const bus = createBus({ ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}), ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger });
-  await waitForConnection(bus, 30_000);
-  const redis = env.REDIS_URL ? await redisReady(env.REDIS_URL, 30_000) : undefined;
+  const registry = new Registry();
+  const bus = createBus({
+    ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}),
+    ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}),
+    logger,
+    metrics: busMetricsFor(registry),
+  });
+  // Up before the dependencies, so probes see "alive, not ready" while they connect.
+  const ops = await startOpsServer({ bus, registry, expectRedis: Boolean(env.REDIS_URL), port: port(env.ADAPTERS_HTTP_PORT), host: env.ADAPTERS_HTTP_HOST || '0.0.0.0' });
+  logger.info({ url: ops.url }, 'adapters ops server listening (/healthz, /readyz, /metrics)');
+  let redis: Redis | undefined;
+  try {
+    await waitForConnection(bus, 30_000);
+    redis = env.REDIS_URL ? await redisReady(env.REDIS_URL, 30_000) : undefined;
+  } catch (err) {
+    await Promise.allSettled([bus.close(), ops.close()]);
+    throw err;
+  }
   if (!redis) logger.warn('no REDIS_URL: saga state is in-process and lost on exit');
+  ops.watchRedis(redis);
   const store: KeyValueStore = redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore();
 
   const retryDelaysMs = numbers(env.SAGA_RETRY_DELAYS_MS, 'SAGA_RETRY_DELAYS_MS');
@@ -61,6 +98,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     crmUrl: env.CRM_URL || 'http://127.0.0.1:8092',
     mesUrl: env.MES_URL || 'http://127.0.0.1:8091',
     logger,
+    registry,
     saga: {
       ...(retryDelaysMs && { retryDelaysMs }),
       ...(maxAttempts !== undefined && { maxAttempts }),
@@ -68,21 +106,30 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     },
   });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'adapters stopping: no new deliveries, finishing those in flight');
-    (async () => {
+  let stopping: Promise<void> | undefined;
+  const stop = (signal?: string): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info({ signal }, 'adapters stopping: no new deliveries, finishing those in flight');
+      ops.draining();
       await adapters.close();
       await bus.close();
       await redis?.quit().catch(() => undefined);
+      await ops.close();
       logger.info('adapters stopped');
-      process.exit(0);
-    })().catch((err: unknown) => {
-      logger.error({ err }, 'error while stopping the adapters');
-      process.exit(1);
-    });
+    })());
+  return { ops, stop };
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const { stop: stopProcess } = await startAdaptersProcess(env);
+  const stop = (signal: string): void => {
+    stopProcess(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

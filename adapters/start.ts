@@ -5,10 +5,12 @@
 // consuming, waits for handlers in flight, closes the upstream pools; the
 // bus and the store stay the caller's.
 
+import type { Registry } from 'prom-client';
 import type { Bus, Subscription } from './bus/types.ts';
 import type { KeyValueStore } from '../gateway/state/kv.ts';
 import { CrmClient } from './crm/client.ts';
 import { MesClient } from './mes/client.ts';
+import { sagaMetricsFor } from './metrics.ts';
 import { startMesTranslator, type MesTranslatorOptions } from './mes/consumer.ts';
 import { silentLogger, type AdapterLogger } from './shared/logger.ts';
 import type { EndpointOverrides } from './shared/upstream.ts';
@@ -33,6 +35,8 @@ export interface AdaptersOptions {
     lock?: Omit<LockOptions, 'keyPrefix'>;
   };
   mesEvents?: MesTranslatorOptions;
+  /** Where the saga's metrics go (adapters/metrics.ts); the bus reports its own. None without it. */
+  registry?: Registry;
 }
 
 export interface Adapters {
@@ -47,7 +51,8 @@ export async function startAdapters(options: AdaptersOptions): Promise<Adapters>
   const mes = new MesClient(options.mesUrl, options.mes);
   const store = new SagaStore(options.store, { ...(sagaOptions.keyPrefix !== undefined && { keyPrefix: sagaOptions.keyPrefix }), ...(sagaOptions.stateTtlSec !== undefined && { ttlSec: sagaOptions.stateTtlSec }) });
   const locks = new OrderLocks(options.store, { ...sagaOptions.lock, keyPrefix: store.keyPrefix });
-  const deps = { crm, mes, store, events: new StatusEvents(options.bus, logger), logger };
+  const metrics = options.registry ? sagaMetricsFor(options.registry) : undefined;
+  const deps = { crm, mes, store, events: new StatusEvents(options.bus, logger), logger, metrics };
   const subscriptions: Subscription[] = [];
   const close = async (): Promise<void> => {
     await Promise.allSettled(subscriptions.splice(0).map((s) => s.cancel()));

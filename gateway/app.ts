@@ -14,6 +14,10 @@ import { loggerOptions } from './logging.ts';
 import { createRedis } from './redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../adapters/bus/index.ts';
+import { busMetricsFor } from '../adapters/bus/metrics.ts';
+import { renderMetrics } from './metrics/exposition.ts';
+import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
+import { installRequestMetrics } from './metrics/request-timing.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import { kConsumer } from './request-state.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
@@ -28,6 +32,8 @@ export interface GatewayOptions {
   /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
   bus?: Bus;
   amqpUrl?: string | undefined;
+  /** The registry /metrics serves; pass one to share it with in-process adapters and their bus. */
+  metrics?: GatewayMetrics;
 }
 
 export interface Gateway {
@@ -41,8 +47,10 @@ export interface Gateway {
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, contracts } = validated;
   const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
-  const bus = options.bus ?? createBus({ url: options.amqpUrl });
-  const services = createServices(config, contracts, { redis, bus });
+  const metrics = options.metrics ?? createMetrics();
+  // A bus passed in is instrumented by whoever created it.
+  const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
+  const services = createServices(config, contracts, { redis, bus, metrics });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
@@ -117,12 +125,14 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
       'request',
     );
   });
+  installRequestMetrics(app, metrics);
 
   await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
   registerHealthRoutes(app, services, health);
-  app.get('/metrics', { config: { builtin: true } }, async (_request, reply) => {
-    reply.header('content-type', services.metrics.registry.contentType);
-    return services.metrics.registry.metrics();
+  app.get('/metrics', { config: { builtin: true } }, async (request, reply) => {
+    const { contentType, body } = await renderMetrics(metrics.registry, request.headers.accept);
+    reply.header('content-type', contentType);
+    return body;
   });
   await registerDocs(app, contracts);
   buildRoutes(app, services, POLICIES);

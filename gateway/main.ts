@@ -9,6 +9,8 @@ import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim } from '../sim/index.ts';
 import { createBus, waitForConnection, type Bus } from '../adapters/bus/index.ts';
 import { startAdapters } from '../adapters/index.ts';
+import { busMetricsFor } from '../adapters/bus/metrics.ts';
+import { createMetrics } from './metrics/registry.ts';
 import { createRedis } from './redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from './state/kv.ts';
 import { buildGateway } from './app.ts';
@@ -47,8 +49,10 @@ async function main(): Promise<void> {
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
+  // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
+  const metrics = createMetrics();
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
-  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log });
+  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
   if (env.AMQP_URL) await waitForConnection(bus, 30_000);
   await startSimulators(bus);
   // The adapters and the saga run in this process unless they run on their own (`npm run adapters`).
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
       crmUrl: env.CRM_URL as string,
       mesUrl: env.MES_URL as string,
       logger: log,
+      registry: metrics.registry,
     });
     closers.unshift(async () => {
       await adapters.close();
@@ -69,7 +74,7 @@ async function main(): Promise<void> {
     log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
   }
   const validated = loadConfigFile(configFile, POLICIES);
-  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus });
+  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus, metrics });
   const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
   closers.unshift(() => gateway.close());
 

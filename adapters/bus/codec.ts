@@ -12,7 +12,17 @@ export const HEADER = {
   originalExchange: 'x-facet-original-exchange',
   originalRoutingKey: 'x-facet-original-routing-key',
   publishTag: 'x-facet-publish-tag',
+  /** Epoch milliseconds of the first publish (kept across retries): consumer lag at ms resolution (the AMQP timestamp has seconds). */
+  publishedAt: 'x-facet-published-at',
 } as const;
+
+/** When a delivery was first published: our header, else the AMQP timestamp (seconds), else unknown. */
+export function publishedAtMs(headers: Record<string, unknown> | undefined, timestamp: unknown): number | undefined {
+  const raw = headers?.[HEADER.publishedAt];
+  const ms = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN;
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  return typeof timestamp === 'number' && timestamp > 0 ? timestamp * 1000 : undefined;
+}
 
 const RESERVED_PREFIX = 'x-facet-';
 /** Headers RabbitMQ adds when it dead-letters; not application headers. */

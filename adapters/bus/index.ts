@@ -27,7 +27,7 @@ export function createBus(options: CreateBusOptions = {}): Bus {
   const logger = options.logger ?? silent;
   if (!options.url) {
     logger.info({ bus: 'memory' }, 'no AMQP_URL: using the in-process message bus (nothing survives a restart)');
-    return new MemoryBus();
+    return new MemoryBus({ metrics: options.metrics });
   }
   return new RabbitBus({ ...options, url: options.url, logger });
 }

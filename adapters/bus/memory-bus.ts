@@ -8,7 +8,8 @@
 
 import { decode, encode } from './codec.ts';
 import { decide, resolveSpec, runHandler, type ResolvedSpec } from './consumer-policy.ts';
-import { BusUnavailableError, BusUnroutableError } from './errors.ts';
+import { BusUnavailableError, BusUnroutableError, isBusUnroutable } from './errors.ts';
+import type { BusMetrics } from './metrics.ts';
 import { topicMatches } from './topic.ts';
 import type { Binding, Bus, BusMessage, BusState, ConsumerSpec, DeadLetter, ExchangeName, Handler, PublishOptions, Subscription } from './types.ts';
 
@@ -20,6 +21,8 @@ interface Entry {
   exchange: ExchangeName;
   routingKey: string;
   attempt: number;
+  /** For consumer lag (metrics). */
+  publishedAtMs: number;
 }
 
 interface MemoryConsumer {
@@ -43,7 +46,18 @@ export class MemoryBus implements Bus {
   private readonly dead: DeadLetter[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly listeners = new Set<(state: BusState) => void>();
+  private readonly metrics: BusMetrics | undefined;
+  private readonly stopWatchingQueues: (() => void) | undefined;
   private closed = false;
+
+  /** With metrics: published, handled, dead letters, lag and queue depths as on RabbitMQ (no confirm times: there is no broker). */
+  constructor(options: { metrics?: BusMetrics | undefined } = {}) {
+    this.metrics = options.metrics;
+    this.stopWatchingQueues = options.metrics?.watchQueues({
+      queues: () => [...this.queues.keys(), 'dead'],
+      sample: async () => new Map([...[...this.queues.values()].map((q) => [q.name, q.ready.length] as const), ['dead', this.dead.length]]),
+    });
+  }
 
   get connected(): boolean {
     return !this.closed;
@@ -56,7 +70,14 @@ export class MemoryBus implements Bus {
 
   async publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
     const { content, messageId, type, headers } = encode(message, options);
-    this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
+    const label = exchange === 'commands' || exchange === 'events' ? exchange : 'unknown'; // bounded, whatever a caller passes
+    try {
+      this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
+      this.metrics?.publish(label, 'confirmed');
+    } catch (err) {
+      this.metrics?.publish(label, isBusUnroutable(err) ? 'returned' : 'failed');
+      throw err;
+    }
   }
 
   /** Queues a payload as is (not JSON-encoded), like a foreign publisher would: for tests and tools. */
@@ -95,6 +116,7 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopWatchingQueues?.();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const inflight = [...this.queues.values()].flatMap((q) => q.consumers.flatMap((c) => [...c.inflight]));
@@ -103,13 +125,13 @@ export class MemoryBus implements Bus {
     for (const l of this.listeners) l('disconnected');
   }
 
-  private enqueue(exchange: ExchangeName, routingKey: string, msg: Omit<Entry, 'exchange' | 'routingKey' | 'attempt'>): void {
+  private enqueue(exchange: ExchangeName, routingKey: string, msg: Omit<Entry, 'exchange' | 'routingKey' | 'attempt' | 'publishedAtMs'>): void {
     if (this.closed) throw new BusUnavailableError('bus closed');
     if (exchange !== 'commands' && exchange !== 'events') throw new TypeError(`unknown exchange "${String(exchange)}"`);
     const targets = [...this.queues.values()].filter((q) => q.bindings.some((b) => b.exchange === exchange && topicMatches(b.pattern, routingKey)));
     if (targets.length === 0) throw new BusUnroutableError(exchange, routingKey);
     for (const q of targets) {
-      q.ready.push({ ...msg, headers: { ...msg.headers }, exchange, routingKey, attempt: 1 });
+      q.ready.push({ ...msg, headers: { ...msg.headers }, exchange, routingKey, attempt: 1, publishedAtMs: Date.now() });
       this.schedule(q);
     }
   }
@@ -148,10 +170,12 @@ export class MemoryBus implements Bus {
 
   private async process(queue: MemoryQueue, consumer: MemoryConsumer, entry: Entry): Promise<void> {
     const decoded = decode(Buffer.from(entry.raw, 'utf8'), entry.id, entry.type, entry.headers);
+    this.metrics?.delivered(queue.name, { redelivered: false, attempt: entry.attempt, publishedAtMs: entry.publishedAtMs });
     if (!decoded.ok) return this.park(queue, entry, decoded.reason);
     const delivery = { message: decoded.message, routingKey: entry.routingKey, attempt: entry.attempt, redelivered: false };
     const { result, reason } = await runHandler(consumer.handler, delivery);
     const outcome = decide(result, reason, entry.attempt, consumer.spec);
+    if (outcome.action !== 'dead') this.metrics?.settled(queue.name, outcome.action);
     if (outcome.action === 'dead') this.park(queue, entry, outcome.reason);
     else if (outcome.action === 'retry') {
       const timer = setTimeout(() => {
@@ -167,5 +191,6 @@ export class MemoryBus implements Bus {
   private park(queue: MemoryQueue, entry: Entry, reason: string): void {
     const { raw, id, type, headers, exchange, routingKey, attempt } = entry;
     this.dead.push({ queue: queue.name, reason, exchange, routingKey, attempt, id, type, raw, headers: { ...headers } });
+    this.metrics?.settled(queue.name, 'dead');
   }
 }

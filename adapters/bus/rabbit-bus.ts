@@ -2,6 +2,8 @@
 // consumer per `consume()` call, all on the versioned topology.
 
 import { encode } from './codec.ts';
+import type { BusMetrics } from './metrics.ts';
+import { QueueDepthSampler } from './queue-depth.ts';
 import { resolveSpec } from './consumer-policy.ts';
 import { BusUnavailableError } from './errors.ts';
 import { RabbitConnection } from './rabbit-connection.ts';
@@ -27,6 +29,8 @@ export interface RabbitBusOptions {
   /** See RabbitConsumerDeps. */
   requeueDelayMs?: number;
   slowHandlerMs?: number;
+  /** Publish, consume and queue-depth metrics (metrics.ts); none without it. */
+  metrics?: BusMetrics | undefined;
 }
 
 export class RabbitBus implements Bus {
@@ -36,12 +40,13 @@ export class RabbitBus implements Bus {
   private readonly publisher: RabbitPublisher;
   private readonly consumers = new Set<RabbitConsumer>();
   private readonly options: RabbitBusOptions;
+  private readonly stopWatchingQueues: (() => void) | undefined;
   private closed = false;
 
   constructor(options: RabbitBusOptions) {
     this.options = options;
     this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit });
-    this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs });
+    this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs, metrics: options.metrics });
     this.connection = new RabbitConnection({
       url: options.url,
       topology: this.topology,
@@ -52,6 +57,9 @@ export class RabbitBus implements Bus {
     });
     this.connection.addCore(this.publisher);
     this.connection.start();
+    // The queues this process consumes, and the parking queue.
+    const sampler = new QueueDepthSampler(this.topology, () => this.connection.current, () => [...this.consumers].map((c) => c.queueName).concat(this.topology.deadQueue));
+    this.stopWatchingQueues = options.metrics?.watchQueues(sampler);
   }
 
   get connected(): boolean {
@@ -84,6 +92,7 @@ export class RabbitBus implements Bus {
       logger: this.options.logger,
       ...(this.options.requeueDelayMs !== undefined && { requeueDelayMs: this.options.requeueDelayMs }),
       ...(this.options.slowHandlerMs !== undefined && { slowHandlerMs: this.options.slowHandlerMs }),
+      metrics: this.options.metrics,
     });
     await consumer.start();
     this.consumers.add(consumer);
@@ -99,6 +108,7 @@ export class RabbitBus implements Bus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopWatchingQueues?.();
     await Promise.allSettled([...this.consumers].map((c) => c.cancel()));
     this.consumers.clear();
     await this.connection.close();

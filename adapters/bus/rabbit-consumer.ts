@@ -16,8 +16,9 @@
 // dead-lettered by the broker after `x-delivery-limit` deliveries.
 
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { HEADER, attemptOf, decode, stringHeader } from './codec.ts';
+import { HEADER, attemptOf, decode, publishedAtMs, stringHeader } from './codec.ts';
 import { decide, runHandler, type Outcome, type ResolvedSpec } from './consumer-policy.ts';
+import type { BusMetrics } from './metrics.ts';
 import { backoffDelay, type Participant, type RabbitConnection } from './rabbit-connection.ts';
 import type { RabbitPublisher } from './rabbit-publisher.ts';
 import type { Topology } from './topology.ts';
@@ -32,6 +33,7 @@ export interface RabbitConsumerDeps {
   requeueDelayMs?: number;
   /** Log a warning when a handler runs longer (consumer_timeout is 30 min). Default 60 s. */
   slowHandlerMs?: number;
+  metrics?: BusMetrics | undefined;
 }
 
 /** Broker-set headers not copied onto a republished message (avoids false dead-letter cycle detection). */
@@ -159,6 +161,9 @@ export class RabbitConsumer implements Participant {
     const exchange = stringHeader(headers, HEADER.originalExchange) ?? msg.fields.exchange;
     const routingKey = stringHeader(headers, HEADER.originalRoutingKey) ?? msg.fields.routingKey;
     const decoded = decode(msg.content, msg.properties.messageId, msg.properties.type, headers);
+    const metrics = this.deps.metrics;
+    const queue = this.spec.queue;
+    metrics?.delivered(queue, { redelivered: msg.fields.redelivered, attempt, publishedAtMs: publishedAtMs(headers, msg.properties.timestamp) });
     let outcome: Outcome;
     if (!decoded.ok) {
       outcome = { action: 'dead', reason: decoded.reason };
@@ -172,7 +177,9 @@ export class RabbitConsumer implements Participant {
     try {
       if (outcome.action !== 'ack') await this.forward(msg, outcome, { exchange, routingKey, attempt });
       ch.ack(msg);
+      metrics?.settled(queue, outcome.action);
     } catch (err) {
+      metrics?.settled(queue, 'requeued');
       this.deps.logger.warn({ err, queue: this.queueName, outcome: outcome.action }, 'bus could not settle a message; it goes back to the queue');
       await new Promise((r) => setTimeout(r, this.deps.requeueDelayMs ?? 250));
       try {

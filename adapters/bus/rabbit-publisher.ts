@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { BusTimeoutError, BusUnavailableError, BusUnroutableError } from './errors.ts';
 import { HEADER } from './codec.ts';
+import type { BusMetrics, PublishOutcome } from './metrics.ts';
 import { backoffDelay, type Participant } from './rabbit-connection.ts';
 import type { Topology } from './topology.ts';
 import type { BusLogger } from './types.ts';
@@ -39,17 +40,20 @@ export interface RabbitPublisherOptions {
   topology: Topology;
   logger: BusLogger;
   confirmTimeoutMs?: number;
+  metrics?: BusMetrics | undefined;
 }
 
 interface Pending {
   returned: { exchange: string; routingKey: string; replyText: string } | undefined;
-  settle(err?: Error): void;
+  /** Without an outcome: confirmed when no error, failed otherwise. */
+  settle(err?: Error, outcome?: PublishOutcome): void;
 }
 
 export class RabbitPublisher implements Participant {
   readonly confirmTimeoutMs: number;
   private readonly topology: Topology;
   private readonly logger: BusLogger;
+  private readonly metrics: BusMetrics | undefined;
   private readonly pending = new Map<string, Pending>();
   private channel: ConfirmChannelLike | undefined;
   private model: ChannelModel | undefined;
@@ -62,6 +66,7 @@ export class RabbitPublisher implements Participant {
     this.topology = options.topology;
     this.logger = options.logger;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 5_000;
+    this.metrics = options.metrics;
   }
 
   get ready(): boolean {
@@ -97,16 +102,20 @@ export class RabbitPublisher implements Participant {
   }
 
   send(exchange: string, routingKey: string, content: Buffer, props: OutgoingProperties): Promise<void> {
+    const exchangeLabel = this.topology.logicalExchange(exchange) || 'default';
+    if (this.blockedReason !== null || !this.channel) this.metrics?.publish(exchangeLabel, 'failed');
     if (this.blockedReason !== null) return Promise.reject(new BusUnavailableError(`broker blocked publishing: ${this.blockedReason}`));
     if (!this.channel) return Promise.reject(new BusUnavailableError('not connected to the broker'));
+    const started = performance.now();
     return new Promise<void>((resolve, reject) => {
       const tag = randomUUID();
       const timer = setTimeout(() => entry.settle(new BusTimeoutError(this.confirmTimeoutMs)), this.confirmTimeoutMs);
       const entry: Pending = {
         returned: undefined,
-        settle: (err) => {
+        settle: (err, outcome = err ? 'failed' : 'confirmed') => {
           if (!this.pending.delete(tag)) return;
           clearTimeout(timer);
+          this.metrics?.publish(exchangeLabel, outcome, (performance.now() - started) / 1000);
           if (err) reject(err);
           else resolve();
         },
@@ -124,7 +133,7 @@ export class RabbitPublisher implements Participant {
           messageId: props.messageId,
           type: props.type,
           timestamp: props.timestamp ?? Math.floor(Date.now() / 1000),
-          headers: { ...props.headers, [HEADER.publishTag]: tag },
+          headers: { [HEADER.publishedAt]: Date.now(), ...props.headers, [HEADER.publishTag]: tag },
         };
         try {
           const ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => this.onConfirm(tag, err));
@@ -146,8 +155,8 @@ export class RabbitPublisher implements Participant {
   private onConfirm(tag: string, err: unknown): void {
     const entry = this.pending.get(tag);
     if (!entry) return;
-    if (err) entry.settle(new BusUnavailableError(`broker did not accept the message: ${(err as Error).message ?? err}`, { cause: err }));
-    else if (entry.returned) entry.settle(new BusUnroutableError(entry.returned.exchange, entry.returned.routingKey, entry.returned.replyText));
+    if (err) entry.settle(new BusUnavailableError(`broker did not accept the message: ${(err as Error).message ?? err}`, { cause: err }), 'nacked');
+    else if (entry.returned) entry.settle(new BusUnroutableError(entry.returned.exchange, entry.returned.routingKey, entry.returned.replyText), 'returned');
     else entry.settle();
   }
 

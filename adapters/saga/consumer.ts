@@ -97,6 +97,23 @@ async function handle(deps: SagaDeps, lease: Lease, delivery: Delivery, inbound:
   return 'ack';
 }
 
+/** facet_saga_outcomes_total{outcome="failed"}: a message the bus is about to park (poison, or its last attempt failed). */
+function countFailures(handler: (delivery: Delivery) => Promise<HandlerResult>, maxAttempts: number, deps: SagaDeps): (delivery: Delivery) => Promise<HandlerResult> {
+  const metrics = deps.metrics;
+  if (!metrics) return handler;
+  return async (delivery) => {
+    const last = delivery.attempt >= maxAttempts;
+    try {
+      const result = await handler(delivery);
+      if (typeof result === 'object' || (result === 'retry' && last)) metrics.outcome('failed');
+      return result;
+    } catch (err) {
+      if (last) metrics.outcome('failed');
+      throw err;
+    }
+  };
+}
+
 export async function startSagaConsumers(bus: Bus, deps: SagaDeps, locks: OrderLocks, options: SagaConsumerOptions = {}): Promise<Subscription[]> {
   const common = {
     prefetch: options.prefetch ?? 16,
@@ -120,7 +137,7 @@ export async function startSagaConsumers(bus: Bus, deps: SagaDeps, locks: OrderL
       { exchange: 'events', pattern: MES_MANUFACTURING_CHANGED },
     ],
   };
-  const handler = sagaHandler(deps, locks);
+  const handler = countFailures(sagaHandler(deps, locks), common.maxAttempts, deps);
   const subscriptions: Subscription[] = [];
   try {
     subscriptions.push(await bus.consume(events, handler));

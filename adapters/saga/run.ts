@@ -12,11 +12,12 @@ import type { BusMessage } from '../bus/types.ts';
 import type { OrderStatus } from '../contracts/messages.ts';
 import type { CrmClient } from '../crm/client.ts';
 import type { MesClient } from '../mes/client.ts';
+import type { SagaMetrics } from '../metrics.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 import type { Price } from '../../sim/data/seed.ts';
 import { SagaDeadError } from './errors.ts';
 import type { Lease } from './lock.ts';
-import { MAX_HANDLED, MAX_HISTORY, type SagaState, type SagaStep } from './state.ts';
+import { MAX_HANDLED, MAX_HISTORY, TERMINAL_STEPS, type SagaState, type SagaStep } from './state.ts';
 import type { StatusEvents } from './status-events.ts';
 import type { SagaStore } from './store.ts';
 
@@ -26,6 +27,7 @@ export interface SagaDeps {
   store: SagaStore;
   events: StatusEvents;
   logger: AdapterLogger;
+  metrics?: SagaMetrics | undefined;
 }
 
 export class SagaRun {
@@ -34,6 +36,8 @@ export class SagaRun {
   readonly message: BusMessage;
   private readonly lease: Lease;
   private written = false;
+  /** When the work towards the next step began (performance.now()). */
+  private stepStarted = performance.now();
 
   constructor(deps: SagaDeps, state: SagaState, message: BusMessage, lease: Lease) {
     this.deps = deps;
@@ -48,6 +52,17 @@ export class SagaRun {
 
   /** Moves to `step` and writes the state (before anything is acked). */
   async checkpoint(step: SagaStep, note?: string): Promise<void> {
+    const previous = this.state.step;
+    await this.write(step, note);
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const now = performance.now();
+    metrics.step(step, (now - this.stepStarted) / 1000);
+    this.stepStarted = now;
+    if (previous !== step && TERMINAL_STEPS.has(step)) metrics.outcome(step === 'completed' ? 'completed' : 'compensated');
+  }
+
+  private async write(step: SagaStep, note: string | undefined): Promise<void> {
     this.lease.assertHeld();
     const s = this.state;
     const at = new Date().toISOString();
@@ -75,6 +90,7 @@ export class SagaRun {
   async announce(status: OrderStatus, reason: string | null = null): Promise<void> {
     const s = this.state;
     await this.deps.events.publish({ order_id: s.order_id, seller_id: s.seller_id, status, previous_status: s.status, reason }, this.message);
+    this.deps.metrics?.transition(status);
     s.status = status;
     if (reason !== null) s.reason = reason;
   }
@@ -105,6 +121,6 @@ export class SagaRun {
 
   /** Notes something that changed nothing upstream (e.g. a refused cancel). */
   async note(note: string): Promise<void> {
-    await this.checkpoint(this.state.step, note);
+    await this.write(this.state.step, note);
   }
 }

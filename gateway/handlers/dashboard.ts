@@ -26,6 +26,7 @@ export const listDashboardOrders: HandlerFactory = ({ upstream }) =>
     const response = await upstream.json<MesDashboardPage>({
       path: '/mes/dashboard/orders',
       query: { status: query.status, limit: query.limit, cursor: query.cursor },
+      caller: request,
     });
     if (response.status !== 200) throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `mes answered ${response.status}` });
     return {

@@ -65,6 +65,7 @@ export const uploadModel: HandlerFactory = ({ upstream, services }) =>
         path: '/mes/models',
         stream: { body: counted, contentType: 'application/octet-stream' },
         headers: { 'x-filename': filenameOf(request.headers['x-filename']) },
+        caller: request,
       });
     } catch (error) {
       if (exceeded) {

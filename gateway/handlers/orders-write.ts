@@ -87,7 +87,7 @@ export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
     const sellerId = consumerOf(request).id;
     const { id } = request.params as { id: string };
     const reason = (request.body as { reason?: string } | undefined)?.reason ?? 'cancelled by the seller';
-    const crm = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
+    const crm = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
     let status: OrderStatus | undefined;
     if (crm.status === 200 && crm.body.seller_id === sellerId) status = toPublicOrder(crm.body).status;
     else status = (await records.pendingOrder.get(services.state, id, sellerId))?.status;

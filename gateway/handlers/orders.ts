@@ -67,6 +67,7 @@ export const listOrders: HandlerFactory = ({ upstream }) =>
     const response = await upstream.json<CrmOrderList>({
       path: '/crm/orders',
       query: { seller_id: sellerId, status: query.status, created_from: query.created_from, created_to: query.created_to, limit: query.limit, cursor: query.cursor },
+      caller: request,
     });
     if (response.status !== 200) throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `crm answered ${response.status}` });
     return { items: response.body.items.map(toPublicOrder), next_cursor: response.body.next_cursor };
@@ -76,7 +77,7 @@ export const getOrder: HandlerFactory = ({ upstream, services }) =>
   async function getOrderHandler(request): Promise<Order> {
     const sellerId = sellerOf(request);
     const { id } = request.params as { id: string };
-    const response = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
+    const response = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
     if (response.status === 404) {
       // Accepted by Facet, not in the CRM yet: the gateway's pending record answers.
       const pending = await records.pendingOrder.get(services.state, id, sellerId);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { OrderParameters, Price } from '../../sim/data/seed.ts';
 import { limitsFor } from '../../policies/quota/limits.ts';
 import { FacetError } from '../errors/facet-error.ts';
+import type { UpstreamWaitSink } from '../metrics/request-timing.ts';
 import type { GatewayServices } from '../services.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import { consumerOf } from './orders.ts';
@@ -53,9 +54,9 @@ export async function settleQuote(services: GatewayServices, quote: QuoteRecord,
   return settled;
 }
 
-async function pollPriceJob(upstream: UpstreamClient, services: GatewayServices, quote: QuoteRecord): Promise<QuoteRecord> {
+async function pollPriceJob(upstream: UpstreamClient, services: GatewayServices, quote: QuoteRecord, caller: UpstreamWaitSink): Promise<QuoteRecord> {
   if (quote.status !== 'pending' || !quote.price_job_id) return quote;
-  const job = await upstream.json<PriceJob>({ path: `/mes/price-jobs/${encodeURIComponent(quote.price_job_id)}` });
+  const job = await upstream.json<PriceJob>({ path: `/mes/price-jobs/${encodeURIComponent(quote.price_job_id)}`, caller });
   if (job.status !== 200 || job.body.status === 'pending') return quote;
   return settleQuote(services, quote, { price: job.body.price ?? null, error: job.body.error ?? null });
 }
@@ -86,7 +87,7 @@ export const createQuote: HandlerFactory = ({ upstream, services }) =>
     }
     let job;
     try {
-      job = await upstream.json<PriceJob>({ method: 'POST', path: '/mes/price-jobs', body: { model_id: model.id, parameters: body.parameters, seller_id: sellerId } });
+      job = await upstream.json<PriceJob>({ method: 'POST', path: '/mes/price-jobs', body: { model_id: model.id, parameters: body.parameters, seller_id: sellerId }, caller: request });
     } catch (error) {
       await services.state.removeMember(jobsKey, quote.id);
       throw error;
@@ -109,7 +110,7 @@ export const getQuote: HandlerFactory = ({ upstream, services }) =>
     const { id } = request.params as { id: string };
     const quote = await records.quote.get(services.state, id, sellerId);
     if (!quote) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No quote ${id}` });
-    const current = await pollPriceJob(upstream, services, quote);
+    const current = await pollPriceJob(upstream, services, quote, request);
     if (current.status === 'pending') reply.header('retry-after', '5');
     return toPublicQuote(current);
   };

@@ -1,7 +1,15 @@
 // One Prometheus registry per gateway. Every decision a policy makes is
 // counted here, by plan and reason: no seller id or order id as a label.
+// Latency histograms keep trace exemplars (exposition.ts serves them to
+// OpenMetrics scrapers).
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Histogram } from 'prom-client';
+import { exemplarHistogram } from './exposition.ts';
+
+/** Whole requests as a client sees them: 2.5 ms (a cache hit) to 30 s (a slow upload or MES call). */
+export const REQUEST_BUCKETS = [0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The gateway's own share of a request: 0.1 ms to 1 s. */
+export const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -13,6 +21,12 @@ export interface GatewayMetrics {
   upstreamBreakerState: Gauge<'upstream'>;
   upstreamBreakerTransitions: Counter<'upstream' | 'to'>;
   upstreamBulkheadRejections: Counter<'upstream'>;
+  /** RED: every answer, by route template, method, status and plan (operator|none when not a seller). */
+  httpRequestDuration: Histogram<'route' | 'method' | 'status' | 'plan'>;
+  /** Time in the gateway itself: the request's duration minus its wait for upstreams (request-timing.ts). */
+  gatewayOverhead: Histogram<'route'>;
+  /** One upstream call (after retries) from start to answer, by outcome as in facet_upstream_requests_total. */
+  upstreamRequestDuration: Histogram<'upstream' | 'outcome'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
@@ -67,6 +81,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       help: 'Calls refused because the upstream bulkhead (concurrency cap and queue) was full.',
       labelNames: ['upstream'],
       registers: [registry],
+    }),
+    httpRequestDuration: exemplarHistogram(registry, {
+      name: 'facet_http_request_duration_seconds',
+      help: 'Requests answered by the gateway, by route template (unmatched for no route), method, status code and plan (operator for JWT operators, none when unauthenticated).',
+      labelNames: ['route', 'method', 'status', 'plan'],
+      buckets: REQUEST_BUCKETS,
+    }),
+    gatewayOverhead: exemplarHistogram(registry, {
+      name: 'facet_gateway_overhead_seconds',
+      help: 'Time a request spent in the gateway itself: its duration minus the time it waited on upstream calls (MES, CRM), by route template.',
+      labelNames: ['route'],
+      buckets: OVERHEAD_BUCKETS,
+    }),
+    upstreamRequestDuration: exemplarHistogram(registry, {
+      name: 'facet_upstream_request_duration_seconds',
+      help: 'Calls to an upstream from start to answer (retries and backoff included), by upstream and outcome (as facet_upstream_requests_total).',
+      labelNames: ['upstream', 'outcome'],
+      buckets: REQUEST_BUCKETS,
     }),
   };
 }

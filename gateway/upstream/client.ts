@@ -7,6 +7,7 @@ import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from '../config/types.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
+import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/request-timing.ts';
 import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
 import { UpstreamResilience } from './resilience.ts';
 
@@ -22,6 +23,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** The incoming request this call serves: its wait counts as upstream time, not gateway overhead. */
+  caller?: UpstreamWaitSink;
 }
 
 export interface UpstreamResponse<T> {
@@ -72,13 +75,18 @@ export class UpstreamClient {
   async json<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
     const method = request.method ?? 'GET';
     const policy = this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
+    const started = performance.now();
     try {
       const response = await policy.execute(({ signal }) => this.attempt<T>(method, request, signal), request.signal);
-      this.resilience.record(outcomeOfStatus(response.status));
+      const seconds = secondsSince(started);
+      addUpstreamWait(request.caller, seconds);
+      this.resilience.record(outcomeOfStatus(response.status), seconds);
       return response;
     } catch (error) {
+      const seconds = secondsSince(started);
+      addUpstreamWait(request.caller, seconds);
       const { problem, outcome } = classify(this.name, error, () => this.resilience.retryAfterSeconds(), request.signal);
-      this.resilience.record(outcome);
+      this.resilience.record(outcome, seconds);
       throw problem;
     }
   }

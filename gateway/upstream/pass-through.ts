@@ -11,6 +11,7 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../errors/facet-error.ts';
 import { sendProblem } from '../errors/problem.ts';
+import { addUpstreamWait, secondsSince } from '../metrics/request-timing.ts';
 import type { UpstreamClient } from './client.ts';
 import { CallerCancelledError, classify, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
 
@@ -37,6 +38,7 @@ export function passThrough(upstream: UpstreamClient, path: string, timeoutMs: n
     const gone = new AbortController();
     reply.raw.once('close', () => gone.abort());
     let answered = false;
+    const started = performance.now();
     try {
       const status = await resilience.stream.execute(
         () =>
@@ -68,10 +70,15 @@ export function passThrough(upstream: UpstreamClient, path: string, timeoutMs: n
           }),
         gone.signal,
       );
-      resilience.record(outcomeOfStatus(status));
+      // Until the upstream's headers: the body then streams through at the client's pace.
+      const seconds = secondsSince(started);
+      addUpstreamWait(request, seconds);
+      resilience.record(outcomeOfStatus(status), seconds);
     } catch (error) {
+      const seconds = secondsSince(started);
+      addUpstreamWait(request, seconds);
       const { problem, outcome } = classify(upstream.name, error, () => resilience.retryAfterSeconds(), gone.signal);
-      resilience.record(outcome);
+      resilience.record(outcome, seconds);
       if (!answered && outcome !== 'cancelled') sendProblem(request, reply, problem);
     }
     return reply;

@@ -44,6 +44,7 @@ import {
 import type { BulkheadPolicy, CircuitBreakerPolicy, IDefaultPolicyContext, IPolicy, RetryPolicy } from 'cockatiel';
 import type { ServiceEndpointConfig } from '../config/types.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
+import { observeSeconds } from '../metrics/trace-exemplar.ts';
 import { CallerCancelledError, isRetryable, isUpstreamFailure, type UpstreamOutcome } from './failures.ts';
 
 export type BreakerStateName = 'closed' | 'open' | 'half-open' | 'isolated';
@@ -56,7 +57,8 @@ export interface ResilienceSnapshot {
 export type ResilienceMetrics = Pick<
   GatewayMetrics,
   'upstreamRequests' | 'upstreamRetries' | 'upstreamBreakerState' | 'upstreamBreakerTransitions' | 'upstreamBulkheadRejections'
->;
+> &
+  Partial<Pick<GatewayMetrics, 'upstreamRequestDuration'>>;
 
 export type CallKind = 'read' | 'write';
 
@@ -225,8 +227,11 @@ export class UpstreamResilience {
     };
   }
 
-  /** Counts one finished call (after its retries) in facet_upstream_requests_total. */
-  record(outcome: UpstreamOutcome): void {
-    this.#metrics?.upstreamRequests.inc({ upstream: this.name, outcome });
+  /** Counts one finished call (after its retries) in facet_upstream_requests_total, and its duration when given. */
+  record(outcome: UpstreamOutcome, seconds?: number): void {
+    const metrics = this.#metrics;
+    if (!metrics) return;
+    metrics.upstreamRequests.inc({ upstream: this.name, outcome });
+    if (seconds !== undefined && metrics.upstreamRequestDuration) observeSeconds(metrics.upstreamRequestDuration, { upstream: this.name, outcome }, seconds);
   }
 }

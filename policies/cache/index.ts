@@ -10,6 +10,7 @@ import { isFacetError } from '../../gateway/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
 import type { GatewayServices } from '../../gateway/services.ts';
 import { Ajv } from 'ajv';
+import { addUpstreamWait, secondsSince } from '../../gateway/metrics/request-timing.ts';
 import { kConsumer, kOperator } from '../../gateway/request-state.ts';
 import { etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
 import type { CacheEntry } from './store.ts';
@@ -208,7 +209,10 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
           return send(request, reply, cached, 'stale');
         }
         try {
+          const waitStarted = performance.now();
           const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, lookup.latestKey), cached?.storedAt ?? 0);
+          // A collapsed read waited on another request's upstream call: that wait is not gateway overhead.
+          if (collapsed) addUpstreamWait(request, secondsSince(waitStarted));
           return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');
         } catch (error) {
           if (cached && ageMs < freshMs + sieMs && isUpstreamFailure(error)) return send(request, reply, cached, 'stale_if_error');

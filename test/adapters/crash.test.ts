@@ -46,6 +46,7 @@ describe('adapters killed with SIGKILL mid-way (child process, RabbitMQ + Redis)
     LOG_LEVEL: process.env.FACET_TEST_BUS_LOG === '1' ? 'debug' : 'info',
     SAGA_RETRY_DELAYS_MS: RETRY_DELAYS_MS.join(','),
     SAGA_LOCK_TTL_SEC: '2',
+    ADAPTERS_HTTP_PORT: '0',
   });
   /** What a failure report needs: where the unsettled orders are, in the CRM, the saga and the dead letters. */
   const diagnose = async (ids: string[]): Promise<string> => {

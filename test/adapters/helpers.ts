@@ -5,6 +5,8 @@
 // cleaned up on close).
 
 import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import { busMetricsFor } from '../../adapters/bus/metrics.ts';
 import { createBus, waitForConnection, type Bus, type DeadLetter, type MemoryBus, type RabbitBus } from '../../adapters/bus/index.ts';
 import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusChangedEvent, type PlaceOrderCommand } from '../../adapters/contracts/messages.ts';
 import { startAdapters, type Adapters, type AdaptersOptions } from '../../adapters/index.ts';
@@ -74,6 +76,8 @@ export interface StackOptions {
   adapters?: Partial<Omit<AdaptersOptions, 'bus' | 'store' | 'crmUrl' | 'mesUrl'>>;
   /** False: the MES simulator does not publish its events (the test plays them). */
   mesEvents?: boolean;
+  /** Bus and saga metrics go here (none without it). */
+  registry?: Registry;
 }
 
 export class Stack {
@@ -102,10 +106,11 @@ export class Stack {
   static async start(options: StackOptions): Promise<Stack> {
     const keyPrefix = `facet:saga:test-${randomTag()}:`;
     let stack: Stack;
+    const metrics = options.registry ? busMetricsFor(options.registry) : undefined;
     if (options.kind === 'memory') {
-      stack = new Stack('memory', createBus({}), new MemoryKeyValueStore(), keyPrefix);
+      stack = new Stack('memory', createBus({ metrics }), new MemoryKeyValueStore(), keyPrefix);
     } else {
-      const bus = createBus({ url: AMQP_URL, prefix: uniquePrefix(), logger: testLogger });
+      const bus = createBus({ url: AMQP_URL, prefix: uniquePrefix(), logger: testLogger, metrics });
       await waitForConnection(bus, 10_000);
       const redis = createRedis({ url: REDIS_URL, commandTimeoutMs: 2_000 });
       await waitFor(() => redis.status === 'ready', 5_000, 'redis');
@@ -132,6 +137,7 @@ export class Stack {
       crmUrl: this.crm.url,
       mesUrl: this.mes.url,
       logger: testLogger,
+      ...(options.registry && { registry: options.registry }),
       ...options.adapters,
       saga: { retryDelaysMs: [100, 300, 600], maxAttempts: 10, keyPrefix: this.keyPrefix, lock: { ttlSec: 3, waitMs: 4_000 }, ...options.adapters?.saga },
     });
