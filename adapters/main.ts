@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createBus, waitForConnection } from './bus/index.ts';
 import { loggerOptions } from '../gateway/logging.ts';
+import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
 import { createRedis } from '../gateway/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
 import { startAdapters } from './start.ts';
@@ -78,6 +79,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       await bus.close();
       await redis?.quit().catch(() => undefined);
       logger.info('adapters stopped');
+      await shutdownTelemetry();
       process.exit(0);
     })().catch((err: unknown) => {
       logger.error({ err }, 'error while stopping the adapters');

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { generateDataset } from './data/seed.ts';
 import { crmOptionsFromEnv, mainCrm } from './crm/main.ts';
 import { mainMes, mesBusFromEnv, mesOptionsFromEnv } from './mes/main.ts';
+import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
 
 const crmOptions = crmOptionsFromEnv();
 const mesOptions = mesOptionsFromEnv();
@@ -15,7 +16,7 @@ const mes = await mainMes({ ...mesOptions, dataset, logger, ...(bus ? { bus } : 
 const crm = await mainCrm({ ...crmOptions, dataset, logger });
 
 const stop = (): void => {
-  void Promise.all([crm.close(), mes.close()]).then(() => bus?.close()).then(() => process.exit(0));
+  void Promise.all([crm.close(), mes.close()]).then(() => bus?.close()).then(() => shutdownTelemetry()).then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -7,6 +7,7 @@ import { faultsFromEnv } from '../shared/faults.ts';
 import { intFromEnv, latencyFromEnv } from '../shared/latency.ts';
 import { DEFAULT_LATENCY } from '../shared/latency.ts';
 import { startCrmSim } from './start.ts';
+import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
 import type { CrmSimHandle, CrmSimOptions } from './start.ts';
 
 /** CRM options from CRM_PORT, CRM_ADMIN_PORT, SIM_HOST, SIM_SEED, CRM_FAULTS, ... */
@@ -31,7 +32,7 @@ export async function mainCrm(options: CrmSimOptions = crmOptionsFromEnv()): Pro
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const sim = await mainCrm();
-  const stop = (): void => void sim.close().then(() => process.exit(0));
+  const stop = (): void => void sim.close().then(() => shutdownTelemetry()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -2,6 +2,7 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { createBus } from '../../adapters/bus/index.ts';
+import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
 import type { Bus, BusLogger } from '../../adapters/bus/index.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
@@ -60,7 +61,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const logger = pino({ name: 'mes-sim', level: process.env.LOG_LEVEL ?? 'info' });
   const bus = mesBusFromEnv(logger);
   const sim = await mainMes({ ...mesOptionsFromEnv(), logger, ...(bus ? { bus } : {}) });
-  const stop = (): void => void sim.close().then(() => bus?.close()).then(() => process.exit(0));
+  const stop = (): void => void sim.close().then(() => bus?.close()).then(() => shutdownTelemetry()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
