@@ -10,6 +10,7 @@ import { decode, encode } from './codec.ts';
 import { decide, resolveSpec, runHandler, type ResolvedSpec } from './consumer-policy.ts';
 import { BusUnavailableError, BusUnroutableError } from './errors.ts';
 import { topicMatches } from './topic.ts';
+import { tracedHandler, tracedPublish } from './tracing.ts';
 import type { Binding, Bus, BusMessage, BusState, ConsumerSpec, DeadLetter, ExchangeName, Handler, PublishOptions, Subscription } from './types.ts';
 
 interface Entry {
@@ -55,8 +56,10 @@ export class MemoryBus implements Bus {
   }
 
   async publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
-    const { content, messageId, type, headers } = encode(message, options);
-    this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
+    return tracedPublish({ system: 'facet-memory', exchange }, routingKey, message, options, async (traced, tracedOptions) => {
+      const { content, messageId, type, headers } = encode(traced, tracedOptions);
+      this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
+    });
   }
 
   /** Queues a payload as is (not JSON-encoded), like a foreign publisher would: for tests and tools. */
@@ -80,7 +83,7 @@ export class MemoryBus implements Bus {
     for (const b of resolved.bindings) {
       if (!queue.bindings.some((x) => x.exchange === b.exchange && x.pattern === b.pattern)) queue.bindings.push(b);
     }
-    const consumer: MemoryConsumer = { spec: resolved, handler, inflight: new Set() };
+    const consumer: MemoryConsumer = { spec: resolved, handler: tracedHandler({ system: 'facet-memory' }, resolved.queue, handler), inflight: new Set() };
     queue.consumers.push(consumer);
     this.schedule(queue);
     const q = queue;
