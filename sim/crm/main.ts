@@ -1,6 +1,7 @@
 // Standalone CRM simulator: `node sim/crm/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { loggerOptions } from '../../gateway/logging.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { simEnv } from '../shared/env.ts';
 import { faultsFromEnv } from '../shared/faults.ts';
@@ -24,7 +25,7 @@ export function crmOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CrmSimO
 }
 
 export async function mainCrm(options: CrmSimOptions = crmOptionsFromEnv()): Promise<CrmSimHandle> {
-  const logger = options.logger ?? pino({ name: 'crm-sim', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = options.logger ?? pino(loggerOptions('facet-crm-sim'));
   const sim = await startCrmSim({ ...options, logger });
   if (logger) logger.info({ url: sim.url, admin_url: sim.adminUrl }, 'CRM simulator listening');
   return sim;
