@@ -26,6 +26,7 @@ import { busMetricsFor } from './bus/metrics.ts';
 import { startOpsServer, type OpsServer } from './ops-server.ts';
 import { loggerOptions } from '../gateway/logging.ts';
 import type { Redis } from 'ioredis';
+import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
 import { createRedis } from '../gateway/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
 import { startAdapters } from './start.ts';
@@ -123,13 +124,16 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { stop: stopProcess } = await startAdaptersProcess(env);
   const stop = (signal: string): void => {
-    stopProcess(signal).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
+    stopProcess(signal)
+      // Spans of the last deliveries are flushed before the exit.
+      .then(() => shutdownTelemetry())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -20,6 +20,7 @@ import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import { installRequestMetrics } from './metrics/request-timing.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import { kConsumer } from './request-state.ts';
+import { tagServer, traceIdOfTraceparent, tracingEnabled } from './telemetry/api.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -81,6 +82,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   });
 
   installProblemHandlers(app);
+  // Server spans of this app say `facet.component: gateway` (npm start runs the simulators in the same process).
+  tagServer(app.server, 'gateway');
   // Model uploads arrive as raw streams and are piped on, never buffered.
   app.addContentTypeParser(['application/octet-stream', 'model/stl', 'model/obj', 'model/3mf'], (_request, payload, done) => done(null, payload));
   if (redis) {
@@ -99,6 +102,11 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Tracing off: the caller's trace id still goes into this request's log lines (tracing on: the pino mixin).
+    if (!tracingEnabled() && request.headers.traceparent !== undefined) {
+      const traceId = traceIdOfTraceparent(request.headers.traceparent);
+      if (traceId) request.log = request.log.child({ trace_id: traceId });
+    }
     if (health.draining) {
       reply.header('connection', 'close');
       throw new FacetError('FACET_ERR_SHUTTING_DOWN', { headers: { 'retry-after': '1' } });

@@ -18,6 +18,7 @@ import { loadConfigFile } from './config/load.ts';
 import { ConfigError } from './config/validate.ts';
 import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
 import { loggerOptions } from './logging.ts';
+import { shutdownTelemetry } from './telemetry/api.ts';
 
 const env = process.env;
 const log = pino(loggerOptions('facet'));
@@ -104,6 +105,8 @@ async function main(): Promise<void> {
       for (const close of closers) await close();
       await bus.close();
       log.info('stopped');
+      // Last: the spans of the drain itself are flushed too.
+      await shutdownTelemetry();
       process.exit(0);
     })().catch((error: unknown) => {
       log.error({ err: error }, 'error while stopping');

@@ -11,6 +11,7 @@ import { decide, resolveSpec, runHandler, type ResolvedSpec } from './consumer-p
 import { BusUnavailableError, BusUnroutableError, isBusUnroutable } from './errors.ts';
 import type { BusMetrics } from './metrics.ts';
 import { topicMatches } from './topic.ts';
+import { tracedHandler, tracedPublish } from './tracing.ts';
 import type { Binding, Bus, BusMessage, BusState, ConsumerSpec, DeadLetter, ExchangeName, Handler, PublishOptions, Subscription } from './types.ts';
 
 interface Entry {
@@ -69,15 +70,17 @@ export class MemoryBus implements Bus {
   }
 
   async publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
-    const { content, messageId, type, headers } = encode(message, options);
     const label = exchange === 'commands' || exchange === 'events' ? exchange : 'unknown'; // bounded, whatever a caller passes
-    try {
-      this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
-      this.metrics?.publish(label, 'confirmed');
-    } catch (err) {
-      this.metrics?.publish(label, isBusUnroutable(err) ? 'returned' : 'failed');
-      throw err;
-    }
+    return tracedPublish({ system: 'facet-memory', exchange }, routingKey, message, options, async (traced, tracedOptions) => {
+      const { content, messageId, type, headers } = encode(traced, tracedOptions);
+      try {
+        this.enqueue(exchange, routingKey, { raw: content.toString('utf8'), id: messageId, type, headers });
+        this.metrics?.publish(label, 'confirmed');
+      } catch (err) {
+        this.metrics?.publish(label, isBusUnroutable(err) ? 'returned' : 'failed');
+        throw err;
+      }
+    });
   }
 
   /** Queues a payload as is (not JSON-encoded), like a foreign publisher would: for tests and tools. */
@@ -101,7 +104,7 @@ export class MemoryBus implements Bus {
     for (const b of resolved.bindings) {
       if (!queue.bindings.some((x) => x.exchange === b.exchange && x.pattern === b.pattern)) queue.bindings.push(b);
     }
-    const consumer: MemoryConsumer = { spec: resolved, handler, inflight: new Set() };
+    const consumer: MemoryConsumer = { spec: resolved, handler: tracedHandler({ system: 'facet-memory' }, resolved.queue, handler), inflight: new Set() };
     queue.consumers.push(consumer);
     this.schedule(queue);
     const q = queue;

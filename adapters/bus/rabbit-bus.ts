@@ -10,6 +10,7 @@ import { RabbitConnection } from './rabbit-connection.ts';
 import { RabbitConsumer } from './rabbit-consumer.ts';
 import { RabbitPublisher } from './rabbit-publisher.ts';
 import { Topology } from './topology.ts';
+import { tracedHandler, tracedPublish } from './tracing.ts';
 import type { Bus, BusLogger, BusMessage, BusState, ConsumerSpec, ExchangeName, Handler, PublishOptions, Subscription } from './types.ts';
 
 export interface RabbitBusOptions {
@@ -73,19 +74,22 @@ export class RabbitBus implements Bus {
   publish(exchange: ExchangeName, routingKey: string, message: BusMessage, options?: PublishOptions): Promise<void> {
     if (this.closed) return Promise.reject(new BusUnavailableError('bus closed'));
     if (exchange !== 'commands' && exchange !== 'events') return Promise.reject(new TypeError(`unknown exchange "${String(exchange)}"`));
-    let encoded;
-    try {
-      encoded = encode(message, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const { content, messageId, type, persistent, headers } = encoded;
-    return this.publisher.send(this.topology.exchange(exchange), routingKey, content, { messageId, type, persistent, headers });
+    return tracedPublish({ system: 'rabbitmq', exchange: this.topology.exchange(exchange) }, routingKey, message, options, (traced, tracedOptions) => {
+      let encoded;
+      try {
+        encoded = encode(traced, tracedOptions);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const { content, messageId, type, persistent, headers } = encoded;
+      return this.publisher.send(this.topology.exchange(exchange), routingKey, content, { messageId, type, persistent, headers });
+    });
   }
 
   async consume(spec: ConsumerSpec, handler: Handler): Promise<Subscription> {
     if (this.closed) throw new BusUnavailableError('bus closed');
-    const consumer = new RabbitConsumer(resolveSpec(spec), handler, {
+    const resolved = resolveSpec(spec);
+    const consumer = new RabbitConsumer(resolved, tracedHandler({ system: 'rabbitmq' }, resolved.queue, handler), {
       connection: this.connection,
       publisher: this.publisher,
       topology: this.topology,

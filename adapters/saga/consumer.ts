@@ -19,6 +19,7 @@ import { readInbound, type Inbound } from './inbound.ts';
 import { NOT_ACQUIRED, type Lease, type OrderLocks } from './lock.ts';
 import { SagaRun, type SagaDeps } from './run.ts';
 import { newSagaState } from './state.ts';
+import { noteResume, originTraceparent, sagaSpan } from './tracing.ts';
 
 export const SAGA_COMMANDS_QUEUE = 'saga.commands';
 export const SAGA_EVENTS_QUEUE = 'saga.events';
@@ -45,7 +46,7 @@ export function sagaHandler(deps: SagaDeps, locks: OrderLocks): (delivery: Deliv
     const orderId = inbound.orderId;
     if (orderId === null) return 'ack'; // a quote for no order (the gateway's quotes): not the saga's
     try {
-      const result = await locks.run(orderId, (lease) => handle(deps, lease, delivery, inbound));
+      const result = await sagaSpan(inbound.kind, orderId, delivery, () => locks.run(orderId, (lease) => handle(deps, lease, delivery, inbound)));
       if (result !== NOT_ACQUIRED) return result;
       deps.logger.warn({ order_id: orderId, id: delivery.message.id }, 'saga: order busy elsewhere; retrying later');
       return 'retry';
@@ -76,6 +77,10 @@ async function handle(deps: SagaDeps, lease: Lease, delivery: Delivery, inbound:
       return 'ack';
     }
     state = newSagaState(inbound.body);
+    const traceparent = originTraceparent();
+    if (traceparent) state.traceparent = traceparent;
+  } else {
+    noteResume(state);
   }
   const run = new SagaRun(deps, state, message, lease);
   switch (inbound.kind) {

@@ -19,6 +19,7 @@ import { SagaDeadError } from './errors.ts';
 import type { Lease } from './lock.ts';
 import { MAX_HANDLED, MAX_HISTORY, TERMINAL_STEPS, type SagaState, type SagaStep } from './state.ts';
 import type { StatusEvents } from './status-events.ts';
+import { noteCheckpoint } from './tracing.ts';
 import type { SagaStore } from './store.ts';
 
 export interface SagaDeps {
@@ -73,6 +74,7 @@ export class SagaRun {
     if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
     await this.deps.store.save(s);
     this.written = true;
+    noteCheckpoint(step, note);
   }
 
   /** Records the message as handled to the end (only if it changed anything). */

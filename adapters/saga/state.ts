@@ -60,6 +60,8 @@ export interface SagaState {
   history: SagaHistoryEntry[];
   /** Ids of the last messages handled to the end (duplicates are acked at once). */
   handled: string[];
+  /** W3C traceparent of the span that first handled the order; later steps link to it (tracing on). */
+  traceparent?: string;
   /** +1 on every write. */
   version: number;
   created_at: string;

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEMS, problemType, type ProblemCode } from './catalogue.ts';
 import { FacetError, isFacetError, type FieldError } from './facet-error.ts';
+import { activeTraceId } from '../telemetry/api.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -14,12 +15,15 @@ export interface ProblemBody {
   instance?: string;
   code: ProblemCode;
   request_id: string;
+  /** The W3C trace this answer belongs to (tracing on, or the caller sent a traceparent). */
+  trace_id?: string;
   errors?: FieldError[];
 }
 
-export function problemBody(error: FacetError, requestId: string, instance?: string): ProblemBody {
+export function problemBody(error: FacetError, requestId: string, instance?: string, traceId?: string): ProblemBody {
   const kind = PROBLEMS[error.code];
   const body: ProblemBody = { type: problemType(error.code), title: kind.title, status: kind.status, code: error.code, request_id: requestId };
+  if (traceId !== undefined) body.trace_id = traceId;
   if (error.detail !== undefined) body.detail = error.detail;
   if (instance !== undefined) body.instance = instance;
   if (error.errors !== undefined && error.errors.length > 0) body.errors = error.errors;
@@ -33,7 +37,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     .code(error.statusCode)
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .header('cache-control', 'no-store')
-    .send(JSON.stringify(problemBody(error, request.id, path)));
+    .send(JSON.stringify(problemBody(error, request.id, path, activeTraceId(request.headers))));
 }
 
 const VALIDATION_CONTEXT: Record<string, string> = { querystring: 'query', params: 'path', body: 'body', headers: 'header' };

@@ -226,6 +226,13 @@ export interface components {
              * @example 3f6c2a9e-8d41-4b7a-9c05-1e2d7f4b8a60
              */
             request_id: string;
+            /**
+             * @description The W3C trace id of this request: the trace of the `traceparent`
+             *     you sent, or the one the gateway started. Absent when tracing is
+             *     off and no `traceparent` was sent. Quote it with `request_id`.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            trace_id?: string;
             /** @description For validation errors, the invalid inputs. */
             errors?: components["schemas"]["ProblemFieldError"][];
         };

@@ -1,12 +1,14 @@
 // Standalone CRM simulator: `node sim/crm/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { loggerOptions } from '../../gateway/logging.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { simEnv } from '../shared/env.ts';
 import { faultsFromEnv } from '../shared/faults.ts';
 import { intFromEnv, latencyFromEnv } from '../shared/latency.ts';
 import { DEFAULT_LATENCY } from '../shared/latency.ts';
 import { startCrmSim } from './start.ts';
+import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
 import type { CrmSimHandle, CrmSimOptions } from './start.ts';
 
 /** CRM options from CRM_PORT, CRM_ADMIN_PORT, SIM_HOST, SIM_SEED, CRM_FAULTS, ... */
@@ -23,7 +25,7 @@ export function crmOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CrmSimO
 }
 
 export async function mainCrm(options: CrmSimOptions = crmOptionsFromEnv()): Promise<CrmSimHandle> {
-  const logger = options.logger ?? pino({ name: 'crm-sim', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = options.logger ?? pino(loggerOptions('facet-crm-sim'));
   const sim = await startCrmSim({ ...options, logger });
   if (logger) logger.info({ url: sim.url, admin_url: sim.adminUrl }, 'CRM simulator listening');
   return sim;
@@ -31,7 +33,7 @@ export async function mainCrm(options: CrmSimOptions = crmOptionsFromEnv()): Pro
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const sim = await mainCrm();
-  const stop = (): void => void sim.close().then(() => process.exit(0));
+  const stop = (): void => void sim.close().then(() => shutdownTelemetry()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -9,7 +9,10 @@
 // exponential backoff, so a broker restart loses nothing while this process
 // lives. Message ids are deterministic (`mes:<type>:<job or order>[:<status>]`),
 // so a publish retried after an unknown outcome is recognisable downstream.
+// Each event keeps the trace context it was emitted in (the MES request that
+// started the job, carried by its timers), however late it is published.
 
+import { context, type Context } from '@opentelemetry/api';
 import type { Bus, BusLogger } from '../../adapters/bus/types.ts';
 import type { MesEvent, MesEvents } from './events.ts';
 
@@ -37,6 +40,7 @@ export interface MesBusBridgeStats {
 interface Entry {
   seq: number;
   event: MesEvent;
+  context: Context;
 }
 
 const silent: BusLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -105,7 +109,7 @@ export class MesBusBridge {
 
   private enqueue(event: MesEvent): void {
     if (this.closed) return;
-    this.outbox.push({ seq: this.seq++, event });
+    this.outbox.push({ seq: this.seq++, event, context: context.active() });
     this.trim();
     this.pump();
   }
@@ -134,9 +138,9 @@ export class MesBusBridge {
   }
 
   /** Resolves with the error when the publish was not confirmed. */
-  private async publish({ event }: Entry): Promise<unknown> {
+  private async publish({ event, context: emitted }: Entry): Promise<unknown> {
     try {
-      await this.bus.publish('events', legacyRoutingKey(event), { id: legacyMessageId(event), type: legacyRoutingKey(event), body: event });
+      await context.with(emitted, () => this.bus.publish('events', legacyRoutingKey(event), { id: legacyMessageId(event), type: legacyRoutingKey(event), body: event }));
       this.counts.published++;
       this.failures = 0;
       return undefined;

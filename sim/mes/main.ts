@@ -1,7 +1,9 @@
 // Standalone MES simulator: `node sim/mes/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { loggerOptions } from '../../gateway/logging.ts';
 import { createBus } from '../../adapters/bus/index.ts';
+import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
 import type { Bus, BusLogger } from '../../adapters/bus/index.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
@@ -38,7 +40,7 @@ export function mesOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): MesSimO
 }
 
 export async function mainMes(options: MesSimOptions = mesOptionsFromEnv()): Promise<MesSimHandle> {
-  const logger = options.logger ?? pino({ name: 'mes-sim', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = options.logger ?? pino(loggerOptions('facet-mes-sim'));
   const sim = await startMesSim({ ...options, logger });
   if (logger) {
     logger.info({ url: sim.url, admin_url: sim.adminUrl, time_scale: sim.clock.timeScale, bus: options.bus?.kind ?? 'none' }, 'MES simulator listening');
@@ -57,10 +59,10 @@ export function mesBusFromEnv(logger: BusLogger, env: NodeJS.ProcessEnv = proces
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const logger = pino({ name: 'mes-sim', level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = pino(loggerOptions('facet-mes-sim'));
   const bus = mesBusFromEnv(logger);
   const sim = await mainMes({ ...mesOptionsFromEnv(), logger, ...(bus ? { bus } : {}) });
-  const stop = (): void => void sim.close().then(() => bus?.close()).then(() => process.exit(0));
+  const stop = (): void => void sim.close().then(() => bus?.close()).then(() => shutdownTelemetry()).then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

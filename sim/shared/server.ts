@@ -13,6 +13,7 @@ import { FaultController } from './fault-controller.ts';
 import type { Faults } from './faults.ts';
 import { ApiListener } from './listener.ts';
 import { STRICT_AJV } from './schemas.ts';
+import { tagServer } from '../../gateway/telemetry/api.ts';
 
 export interface SimHandle {
   url: string;
@@ -94,6 +95,8 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
     },
   });
   if (!apiServer) throw new Error('fastify did not create the API server');
+  // Its server spans say which simulator answered (npm start runs both next to the gateway).
+  tagServer(apiServer, options.name === 'mes' ? 'mes-sim' : 'crm-sim');
   const listener = new ApiListener(apiServer, options.host);
   const faults = new FaultController(listener, options.faults);
   const closing = new AbortController();

@@ -1,0 +1,213 @@
+// One order, one trace: the write path in a child process whose SDK keeps
+// spans in memory (fixtures/order-stack.ts), driven over HTTP from here like
+// a seller would, with the seller's own traceparent.
+
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { SpanKind } from '@opentelemetry/api';
+import { binaryStl } from '../helpers/models.ts';
+import type { DumpedSpan } from './fixtures/order-stack.ts';
+
+const PRO = { 'X-API-Key': 'demo-pro-key' };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Dump {
+  spans: DumpedSpan[];
+  logs: string[];
+}
+
+class Child {
+  readonly process: ChildProcess;
+  private readonly waiting = new Map<string, (message: Record<string, unknown>) => void>();
+  stderr = '';
+
+  constructor() {
+    this.process = fork('test/telemetry/fixtures/order-stack.ts', [], {
+      execArgv: ['--import', './test/telemetry/fixtures/register-memory.ts'],
+      env: { ...process.env, FACET_TEST_SERVICE: 'facet-test', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    this.process.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.process.on('message', (message: Record<string, unknown>) => {
+      const waiter = this.waiting.get(message.cmd as string);
+      this.waiting.delete(message.cmd as string);
+      waiter?.(message);
+    });
+  }
+
+  next(cmd: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const exited = (code: number | null): void => reject(new Error(`child exited (${code}) waiting for "${cmd}"\n${this.stderr}`));
+      const timer = setTimeout(() => reject(new Error(`no "${cmd}" from the child within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs);
+      this.process.once('exit', exited);
+      this.waiting.set(cmd, (message) => {
+        clearTimeout(timer);
+        this.process.off('exit', exited);
+        resolve(message);
+      });
+    });
+  }
+
+  async dump(): Promise<Dump> {
+    const answer = this.next('dump');
+    this.process.send({ cmd: 'dump' });
+    return (await answer) as unknown as Dump;
+  }
+}
+
+function hex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** The span tree of one trace, as text (for the report and for failures). */
+function render(spans: DumpedSpan[], traceId: string): string {
+  const mine = spans.filter((s) => s.traceId === traceId);
+  const children = new Map<string | undefined, DumpedSpan[]>();
+  const ids = new Set(mine.map((s) => s.spanId));
+  for (const s of mine) {
+    const parent = s.parentSpanId && ids.has(s.parentSpanId) ? s.parentSpanId : undefined;
+    children.set(parent, [...(children.get(parent) ?? []), s]);
+  }
+  const out: string[] = [];
+  const walk = (parent: string | undefined, depth: number): void => {
+    for (const s of children.get(parent) ?? []) {
+      const link = s.links.length > 0 ? ` (link → ${s.links.map((l) => l.spanId).join(',')})` : '';
+      out.push(`${'  '.repeat(depth)}${s.name} [${SpanKind[s.kind]}, ${s.scope}, ${String(s.attributes['facet.component'] ?? '-')}] ${s.spanId}${link}`);
+      walk(s.spanId, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return out.join('\n');
+}
+
+describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/MES)', () => {
+  let child: Child;
+  let url = '';
+  const traceId = hex(16);
+  const callerSpanId = hex(8);
+  let orderId = '';
+  let dumped: Dump;
+
+  before(async () => {
+    child = new Child();
+    url = (await child.next('ready')).url as string;
+    const model = await fetch(`${url}/v1/models`, { method: 'POST', headers: { ...PRO, 'content-type': 'application/octet-stream' }, body: binaryStl(30) });
+    assert.equal(model.status, 201);
+    const modelId = ((await model.json()) as { id: string }).id;
+    const placed = await fetch(`${url}/v1/orders`, {
+      method: 'POST',
+      headers: { ...PRO, 'content-type': 'application/json', 'idempotency-key': `otel-${hex(4)}`, traceparent: `00-${traceId}-${callerSpanId}-01` },
+      body: JSON.stringify({
+        model_id: modelId,
+        parameters: { material: 'silver_925', size_mm: 18, finish: 'polished' },
+        customer: { name: 'Trace Test', email: 'trace.test@example.com' },
+        shipping: { name: 'Trace Test', line1: '1 Span Street', city: 'Paris', postal_code: '75001', country: 'FR' },
+      }),
+    });
+    assert.equal(placed.status, 202, await placed.clone().text());
+    orderId = ((await placed.json()) as { id: string }).id;
+    // Until the MES has shipped it: pricing, approval and every manufacturing stage resumed the saga.
+    for (let i = 0; i < 200; i++) {
+      dumped = await child.dump();
+      const shipped = dumped.spans.some((s) => s.name === 'saga manufacturing' && s.events.includes('saga.checkpoint:completed'));
+      if (shipped) break;
+      await sleep(100);
+    }
+  });
+  after(async () => {
+    if (!child?.process.connected) return;
+    const exited = new Promise((resolve) => child.process.once('exit', resolve));
+    child.process.send({ cmd: 'stop' });
+    await Promise.race([exited, sleep(10_000)]);
+    child.process.kill('SIGKILL');
+  });
+
+  const inTrace = (): DumpedSpan[] => dumped.spans.filter((s) => s.traceId === traceId);
+  const one = (predicate: (s: DumpedSpan) => boolean, label: string): DumpedSpan => {
+    const found = inTrace().filter(predicate);
+    assert.ok(found.length >= 1, `no ${label} in the trace:\n${render(dumped.spans, traceId)}`);
+    return found[0] as DumpedSpan;
+  };
+  const parentOf = (s: DumpedSpan): DumpedSpan | undefined => dumped.spans.find((p) => p.spanId === s.parentSpanId);
+  const ancestors = (s: DumpedSpan): DumpedSpan[] => {
+    const out: DumpedSpan[] = [];
+    for (let p = parentOf(s); p; p = parentOf(p)) out.push(p);
+    return out;
+  };
+
+  it('continues the seller’s traceparent: the gateway’s server span is its child', () => {
+    const server = one((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders', 'POST /v1/orders server span');
+    assert.equal(server.parentSpanId, callerSpanId);
+    assert.equal(server.attributes['facet.component'], 'gateway');
+    if (process.env.FACET_TEST_PRINT_TRACE === '1') console.log(render(dumped.spans, traceId));
+  });
+
+  it('server → publish order.place → process order.place → saga place → CRM client → CRM server span', () => {
+    const server = one((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders', 'gateway server span');
+    const publish = one((s) => s.kind === SpanKind.PRODUCER && s.name === 'publish order.place', 'publish span');
+    assert.ok(ancestors(publish).includes(server), 'publish under the gateway request');
+    assert.equal(publish.attributes['messaging.system'], 'rabbitmq');
+    const consume = one((s) => s.kind === SpanKind.CONSUMER && s.name === 'process order.place', 'consume span');
+    assert.equal(consume.parentSpanId, publish.spanId, 'consume is the child of the publish (traceparent in the AMQP headers)');
+    assert.equal(consume.attributes['facet.component'], 'adapters');
+    const saga = one((s) => s.name === 'saga place', 'saga span');
+    assert.equal(saga.parentSpanId, consume.spanId);
+    assert.equal(saga.attributes['facet.order_id'], orderId);
+    assert.ok(saga.events.includes('saga.checkpoint:crm_created'), saga.events.join());
+    const crmServer = one((s) => s.kind === SpanKind.SERVER && s.attributes['facet.component'] === 'crm-sim' && s.attributes['http.route'] === '/crm/orders', 'CRM server span');
+    const crmClient = parentOf(crmServer);
+    assert.ok(crmClient && crmClient.kind === SpanKind.CLIENT, 'CRM server span under an HTTP client span');
+    assert.ok(ancestors(crmClient).includes(saga), 'the CRM call is the saga’s');
+    const mesServer = one((s) => s.kind === SpanKind.SERVER && s.attributes['facet.component'] === 'mes-sim' && s.attributes['http.route'] === '/mes/price-jobs', 'MES price job server span');
+    assert.ok(ancestors(mesServer).includes(saga));
+  });
+
+  it('the saga resumed later (quote, manufacturing) stays in the trace and links to the order’s first span', () => {
+    const first = one((s) => s.name === 'saga place', 'saga place');
+    const quote = one((s) => s.name === 'saga quote', 'saga quote (resumed on quote.ready)');
+    assert.ok(quote.links.some((l) => l.spanId === first.spanId && l.attributes['facet.link'] === 'saga.origin'), JSON.stringify(quote.links));
+    // Its parent is the message that resumed it: MES event → MES adapter → quote.ready.
+    assert.equal(parentOf(quote)?.name, 'process quote.ready');
+    assert.ok(ancestors(quote).some((s) => s.name === 'process mes.legacy.PriceJobCompleted'), render(dumped.spans, traceId));
+    const manufacturing = inTrace().filter((s) => s.name === 'saga manufacturing');
+    assert.ok(manufacturing.length >= 1);
+    assert.ok(manufacturing.every((s) => s.links.some((l) => l.spanId === first.spanId)));
+    one((s) => s.kind === SpanKind.SERVER && s.attributes['facet.component'] === 'mes-sim' && s.attributes['http.route'] === '/mes/manufacturing', 'MES manufacturing server span');
+  });
+
+  it('gateway, adapters, CRM and MES spans share the one trace', () => {
+    const components = new Set(inTrace().map((s) => s.attributes['facet.component']));
+    for (const c of ['gateway', 'adapters', 'crm-sim', 'mes-sim']) assert.ok(components.has(c), `${c} missing: ${[...components].join()}`);
+    assert.ok(inTrace().some((s) => s.scope === '@opentelemetry/instrumentation-ioredis'), 'saga state writes traced');
+    assert.ok(inTrace().every((s) => s.service === 'facet-test'));
+  });
+
+  it('a problem+json carries the active trace id: the caller’s, or the new trace’s', async () => {
+    const callerTrace = hex(16);
+    const res = await fetch(`${url}/v1/orders/ord_zzzzzzzzzzzz`, { headers: { ...PRO, traceparent: `00-${callerTrace}-${hex(8)}-01` } });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { trace_id: string }).trace_id, callerTrace);
+    const fresh = await fetch(`${url}/v1/orders/ord_zzzzzzzzzzzz`, { headers: { 'X-API-Key': 'wrong-key' } });
+    assert.equal(fresh.status, 401);
+    const body = (await fresh.json()) as { trace_id: string; request_id: string };
+    assert.match(body.trace_id, /^[0-9a-f]{32}$/);
+    await sleep(50);
+    const spans = (await child.dump()).spans;
+    assert.ok(spans.some((s) => s.traceId === body.trace_id && s.kind === SpanKind.SERVER), 'the trace id is a real trace');
+  });
+
+  it('log lines carry trace_id and span_id; the request line has route, status, latency and plan, no key, no customer', async () => {
+    const logs = (await child.dump()).logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const request = logs.find((l) => l.msg === 'request' && l.route === '/v1/orders' && l.method === 'POST');
+    assert.ok(request, 'request log line');
+    assert.equal(request.trace_id, traceId);
+    assert.match(String(request.span_id), /^[0-9a-f]{16}$/);
+    assert.equal(request.status, 202);
+    assert.equal(request.plan, 'standard');
+    assert.equal(typeof request.latency_ms, 'number');
+    const text = logs.map((l) => JSON.stringify(l)).join('\n');
+    assert.doesNotMatch(text, /demo-pro-key|trace\.test@example\.com|1 Span Street/);
+  });
+});
