@@ -45,6 +45,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** `http.trustProxy` as Fastify takes it: a list of addresses/CIDRs, or false. */
+function trustedProxies(setting: string): string[] | false {
+  const list = setting
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  return list.length > 0 ? list : false;
+}
+
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, contracts } = validated;
   const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
@@ -64,6 +73,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     bodyLimit: config.http.bodyLimit,
+    trustProxy: trustedProxies(config.http.trustProxy),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,

@@ -45,6 +45,8 @@ export const configSchema = {
         host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         bodyLimit: { ...positiveInt, default: 1_048_576 },
         shutdownGraceMs: { ...positiveInt, default: 10_000 },
+        // Comma-separated addresses/CIDRs of the proxies in front (nginx, an ingress); empty: none.
+        trustProxy: { type: 'string', default: '', pattern: '^[0-9A-Fa-f:.,/ ]*$' },
       },
     },
     contracts: {

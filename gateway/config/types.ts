@@ -9,6 +9,13 @@ export interface HttpConfig {
   bodyLimit: number;
   /** Grace period for in-flight requests on SIGTERM. */
   shutdownGraceMs: number;
+  /**
+   * Addresses/CIDRs of trusted proxies, comma-separated. A request from one
+   * of them is attributed to the address in X-Forwarded-For (per-address
+   * throttling needs the client's address, not the proxy's). Empty: the
+   * socket's address, and X-Forwarded-For is ignored (a client cannot pick it).
+   */
+  trustProxy: string;
 }
 
 export interface ApiEndpointConfig {

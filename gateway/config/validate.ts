@@ -1,6 +1,7 @@
 // Validates a parsed gateway.config.yml: structure, each policy's action,
 // and every cross-reference. Every message names its path in the file.
 
+import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { ContractRegistry } from '../openapi/contracts.ts';
@@ -43,7 +44,20 @@ export function routesOf(config: GatewayConfig, pipeline: string): RouteInfo[] {
   return routes;
 }
 
+/** `10.0.0.0/8`, `127.0.0.1`, `::1`, `fd00::/8`: what proxy-addr accepts. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
 function checkReferences(config: GatewayConfig, problems: string[]): void {
+  for (const entry of config.http.trustProxy.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (!isAddressOrCidr(entry)) problems.push(`http.trustProxy: "${entry}" is not an IP address or CIDR`);
+  }
   const adaptive = config.shedding.adaptive;
   if (adaptive.minLimit > adaptive.maxLimit) problems.push('shedding.adaptive.minLimit: must not be larger than maxLimit');
   if (adaptive.initialLimit < adaptive.minLimit || adaptive.initialLimit > adaptive.maxLimit) problems.push('shedding.adaptive.initialLimit: must be between minLimit and maxLimit');

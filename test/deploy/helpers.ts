@@ -132,14 +132,8 @@ export function envReadByCode(): { names: Set<string>; prefixes: Set<string> } {
 /** Read by Node itself or the OpenTelemetry SDK (standard names), not by our code. */
 export const RUNTIME_ENV = new Set(['NODE_ENV', 'NODE_OPTIONS']);
 export const OTEL_ENV = /^OTEL_[A-Z_]+$/;
-/**
- * Agreed with engineers working on them now: the adapters' HTTP server
- * (ADAPTERS_HTTP_PORT). Drop a name from here once the code reads it.
- */
-export const PENDING_ENV = new Set(['ADAPTERS_HTTP_PORT']);
-
 export function isReadByCode(name: string, read: { names: Set<string>; prefixes: Set<string> }): boolean {
-  if (read.names.has(name) || RUNTIME_ENV.has(name) || OTEL_ENV.test(name) || PENDING_ENV.has(name)) return true;
+  if (read.names.has(name) || RUNTIME_ENV.has(name) || OTEL_ENV.test(name)) return true;
   return [...read.prefixes].some((prefix) => name.startsWith(prefix));
 }
 

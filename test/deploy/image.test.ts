@@ -9,7 +9,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, read, readYaml } from './helpers.ts';
 
-const ENTRY_POINTS = ['gateway/main.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
+const TRACING = './gateway/telemetry/register.ts';
+const ENTRY_POINTS = ['gateway/telemetry/register.ts', 'gateway/main.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
 
 // Static imports and re-exports (not `import type`), side-effect imports, dynamic import('...').
 const IMPORT = /(?:^|[;\n])\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
@@ -76,17 +77,19 @@ describe('deploy/Dockerfile', () => {
     assert.equal([...dockerfile.matchAll(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)].length, 2, 'two stages on the same base');
     assert.match(runtimeStage, /^RUN npm ci --omit=dev\b/m);
     assert.match(runtimeStage, /^USER node$/m);
-    assert.match(runtimeStage, /^CMD \["node", "gateway\/main\.ts"\]$/m);
+    assert.match(runtimeStage, /^CMD \["node", "--import", "\.\/gateway\/telemetry\/register\.ts", "gateway\/main\.ts"\]$/m);
     assert.doesNotMatch(runtimeStage, /^USER root/m);
     const ignored = read('.dockerignore').split('\n');
     for (const entry of ['node_modules', '.git']) assert.ok(ignored.includes(entry), `.dockerignore: ${entry}`);
   });
 
-  it("compose's Facet services run entry points of this image", () => {
+  it("compose's Facet services run entry points of this image, tracing loaded first", () => {
     const compose = readYaml('docker-compose.yml') as { services: Record<string, { build?: unknown; command?: string[] }> };
     for (const [name, service] of Object.entries(compose.services)) {
       if (!service.build) continue;
-      const entry = service.command?.[1] ?? '';
+      const command = service.command ?? [];
+      assert.deepEqual(command.slice(0, 3), ['node', '--import', TRACING], `${name} starts tracing before anything else`);
+      const entry = command.at(-1) ?? '';
       assert.ok(ENTRY_POINTS.includes(entry), `${name} runs ${entry}`);
     }
   });

@@ -176,3 +176,39 @@ describe('key guessing is throttled per client address', () => {
     assert.equal(elsewhere.status, 200);
   });
 });
+
+describe('key guessing behind a proxy (http.trustProxy)', () => {
+  let stack: Stack;
+  before(async () => {
+    await clearRedis();
+    // 127.0.0.4 plays nginx: only it is trusted to name the client.
+    stack = await startStack({ redisUrl: REDIS_URL, mutateConfig: (doc) => ((doc.quota.invalidKeyAttempts = 3), (doc.http.trustProxy = '127.0.0.4')) });
+  });
+  after(() => stack.close());
+
+  function via(localAddress: string, forwardedFor: string, key: string): Promise<number> {
+    const { port } = new URL(stack.url);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/materials', localAddress, headers: { 'X-API-Key': key, 'X-Forwarded-For': forwardedFor } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('throttles the client named by the trusted proxy, not the proxy and not its other clients', async () => {
+    const guesses = [];
+    for (let i = 0; i < 4; i++) guesses.push(await via('127.0.0.4', '203.0.113.7', `guess-${i}`));
+    assert.deepEqual(guesses, [401, 401, 401, 429]);
+    assert.equal(await via('127.0.0.4', '203.0.113.7', 'demo-enterprise-key'), 429);
+    assert.equal(await via('127.0.0.4', '203.0.113.8', 'demo-enterprise-key'), 200, 'another client behind the same proxy');
+  });
+
+  it('an untrusted peer cannot choose its address with X-Forwarded-For', async () => {
+    const guesses = [];
+    for (let i = 0; i < 4; i++) guesses.push(await via('127.0.0.5', `198.51.100.${i}`, `guess-${i}`));
+    assert.deepEqual(guesses, [401, 401, 401, 429]);
+  });
+});

@@ -73,6 +73,13 @@ describe('gateway.config.yml', () => {
     ]);
   });
 
+  it('checks trusted proxies are addresses or CIDRs', () => {
+    assert.deepEqual(problemsFor((d) => (d.http.trustProxy = '10.0.0.0/8, 127.0.0.1, ::1, fd00::/8, 10.0.0.0/33,1.2.3')), [
+      'http.trustProxy: "10.0.0.0/33" is not an IP address or CIDR',
+      'http.trustProxy: "1.2.3" is not an IP address or CIDR',
+    ]);
+  });
+
   it('rejects an unknown policy', () => {
     const problems = problemsFor((d) => d.pipelines.sellerReads.policies.splice(1, 0, { 'rate-limitt': {} }));
     assert.match(problems[0] ?? '', /^pipelines\.sellerReads\.policies\[1\]: unknown policy "rate-limitt" \(known: /);
