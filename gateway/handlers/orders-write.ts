@@ -11,7 +11,7 @@ import type { OrderParameters, OrderStatus } from '../../sim/data/seed.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import type { GatewayServices } from '../services.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
-import { newId } from './quotes.ts';
+import { derivedId, newId } from './quotes.ts';
 import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
 import type { Order as CrmOrder } from '../../sim/data/seed.ts';
@@ -67,7 +67,12 @@ export const createOrder: HandlerFactory = ({ services }) =>
 
     const now = new Date().toISOString();
     const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
-    const order: PublicOrder = { id: newId('ord_'), status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
+    // Derived from the seller and its Idempotency-Key: if a replica dies after the broker
+    // confirmed but before the key was marked done, the key's in-flight hold expires and the
+    // seller's retry publishes the same order id again, which the saga recognises (no second order).
+    const idempotencyKey = request.headers['idempotency-key'];
+    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey]) : newId('ord_');
+    const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
     const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
 
     await records.pendingOrder.put(services.state, sellerId, order);

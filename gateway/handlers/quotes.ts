@@ -4,7 +4,7 @@
 // arrives as a quote.ready event (gateway/events.ts) or, as a fallback, is
 // read from the MES when the seller polls.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { OrderParameters, Price } from '../../sim/data/seed.ts';
 import { limitsFor } from '../../policies/quota/limits.ts';
 import { FacetError } from '../errors/facet-error.ts';
@@ -17,11 +17,19 @@ import type { HandlerFactory } from './types.ts';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
-export function newId(prefix: string, length = 12): string {
-  const bytes = randomBytes(length);
+function encodeId(prefix: string, bytes: Uint8Array, length: number): string {
   let out = prefix;
-  for (const b of bytes) out += ALPHABET[b % ALPHABET.length];
+  for (const b of bytes.subarray(0, length)) out += ALPHABET[b % ALPHABET.length];
   return out;
+}
+
+export function newId(prefix: string, length = 12): string {
+  return encodeId(prefix, randomBytes(length), length);
+}
+
+/** The same id for the same inputs: an id that a retry must find again. */
+export function derivedId(prefix: string, parts: readonly string[], length = 16): string {
+  return encodeId(prefix, createHash('sha256').update(parts.join('\n')).digest(), length);
 }
 
 export type PublicQuote = Omit<QuoteRecord, 'seller_id' | 'sha256' | 'price_job_id'>;

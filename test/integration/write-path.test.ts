@@ -154,6 +154,24 @@ describe('write path: models, quotes, orders (gateway side)', () => {
       await request(stack.url).post('/v1/orders').set(FREE).set('Idempotency-Key', 'order-1').send({ ...order(), model_id: freeModel.body.id }).expect(202);
     });
 
+    it('a replica that died between the confirm and the answer: once the key is free again, the retry carries the same order id', async () => {
+      const first = await request(stack.url).post('/v1/orders').set(PRO).set('Idempotency-Key', 'order-crash').send(order()).expect(202);
+      // What a crash leaves once the in-flight hold has expired: no record of the key.
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(REDIS_URL);
+      try {
+        for (const key of await redis.keys('facet:idem:slr_0002:*')) await redis.del(key);
+      } finally {
+        redis.disconnect();
+      }
+      const retry = await request(stack.url).post('/v1/orders').set(PRO).set('Idempotency-Key', 'order-crash').send(order()).expect(202);
+      assert.equal(retry.body.id, first.body.id, 'the saga sees the same order again, not a second one');
+      const other = await request(stack.url).post('/v1/orders').set(PRO).set('Idempotency-Key', 'order-crash-2').send(order()).expect(202);
+      assert.notEqual(other.body.id, first.body.id);
+      await sleep(50);
+      assert.equal(new Set(commands.filter((c) => c.message.id === first.body.id).map((c) => c.message.id)).size, 1);
+    });
+
     it('mass assignment is rejected: price, status, seller_id in the body → 400', async () => {
       for (const extra of [{ price: { amount_minor: 1, currency: 'EUR' } }, { status: 'SHIPPED' }, { seller_id: 'slr_0001' }]) {
         const res = await request(stack.url).post('/v1/orders').set(PRO).set('Idempotency-Key', `mass-${Object.keys(extra)[0]}`).send({ ...order(), ...extra });

@@ -1,0 +1,189 @@
+// Horizontal scaling, for real: three gateway processes and two adapter
+// processes on the shared Redis and RabbitMQ (simulators in this process,
+// the MES publishing its events on the bus). Quotas are global, the cache is
+// shared, each command is consumed once, and a gateway replica killed
+// (SIGKILL) while orders pour in loses no accepted order: sellers retry on
+// another replica with the same Idempotency-Key.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
+import type { OrderStatus } from '../../adapters/contracts/messages.ts';
+import { MES_EVENTS_QUEUE, SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE } from '../../adapters/index.ts';
+import { generateDataset } from '../../sim/data/seed.ts';
+import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle } from '../../sim/index.ts';
+import { FAST_LATENCY, FAST_MES, crmHistory, waitFor } from '../adapters/helpers.ts';
+import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
+import { binaryStl } from '../helpers/models.ts';
+import { freePort, startProcess, type RunningProcess } from '../helpers/processes.ts';
+import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const FREE_DAILY = 90;
+const ORDERS = 150;
+const RETRY_DELAYS_MS = [200, 500, 1000];
+const FINAL: ReadonlySet<OrderStatus> = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
+  const prefix = uniquePrefix();
+  const dataset = generateDataset(13, 3, 200);
+  let bus: Bus;
+  let mes: MesSimHandle;
+  let crm: CrmSimHandle;
+  const gateways: (RunningProcess | undefined)[] = [];
+  const urls: string[] = [];
+  const adapters: RunningProcess[] = [];
+
+  before(async () => {
+    await clearRedis();
+    bus = createBus({ url: AMQP_URL, prefix, logger: testLogger });
+    await waitForConnection(bus, 10_000);
+    mes = await startMesSim({ dataset, ...FAST_MES, bus });
+    crm = await startCrmSim({ dataset, latency: FAST_LATENCY });
+    const doc = parse(readFileSync(join(ROOT, 'gateway.config.yml'), 'utf8')) as Doc;
+    for (const [name, file] of Object.entries(doc.contracts as Record<string, string>)) doc.contracts[name] = join(ROOT, file);
+    doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
+    doc.plans.free.dailyQuota = FREE_DAILY;
+    doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+    doc.shedding.enabled = false;
+    doc.quota.redisTimeoutMs = 2_000;
+    // A killed replica's in-flight keys free themselves quickly here (60 s in production).
+    const idempotency = (doc.pipelines.sellerOrderCreate.policies as Doc[]).find((p) => p.idempotency)!;
+    idempotency.idempotency.action.inFlightTtlSec = 2;
+    const configFile = join(mkdtempSync(join(tmpdir(), 'facet-scaling-')), 'gateway.config.yml');
+    writeFileSync(configFile, stringify(doc));
+    const common = { AMQP_URL, AMQP_PREFIX: prefix, REDIS_URL, CRM_URL: crm.url, MES_URL: mes.url };
+    for (let i = 0; i < 2; i++) {
+      adapters.push(
+        await startProcess(join(ROOT, 'adapters/main.ts'), { ...common, ADAPTERS_HTTP_PORT: '0', ADAPTERS_HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', SAGA_RETRY_DELAYS_MS: RETRY_DELAYS_MS.join(','), SAGA_LOCK_TTL_SEC: '2' }, /adapters started/, 30_000),
+      );
+    }
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      urls.push(`http://127.0.0.1:${port}`);
+      gateways.push(
+        await startProcess(
+          join(ROOT, 'gateway/main.ts'),
+          { ...common, PORT: String(port), HOST: '127.0.0.1', GATEWAY_CONFIG: configFile, JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external' },
+          /Facet gateway listening/,
+          30_000,
+        ),
+      );
+    }
+  });
+
+  after(async () => {
+    await Promise.all([...gateways, ...adapters].map((p) => p?.stop('SIGKILL')));
+    await mes?.close();
+    await crm?.close();
+    const door = await RabbitSideDoor.open((bus as RabbitBus).topology);
+    await bus?.close();
+    const ch = await door.channel();
+    for (const q of [SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, MES_EVENTS_QUEUE, 'gateway.events']) await ch.deleteQueue(`${prefix}.${q}`);
+    for (const ms of RETRY_DELAYS_MS) {
+      await ch.deleteQueue(`${prefix}.retry.${ms}ms`);
+      await ch.deleteExchange(`${prefix}.retry.${ms}ms`);
+    }
+    await ch.close();
+    await door.cleanup();
+  });
+
+  it(`quotas are global: ${FREE_DAILY * 2} requests over three replicas, exactly ${FREE_DAILY} admitted`, async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: FREE_DAILY * 2 }, async (_, i) => {
+        const res = await fetch(`${urls[i % 3]}/v1/materials`, { headers: { 'X-API-Key': 'demo-free-key' } });
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    assert.equal(statuses.filter((s) => s === 200).length, FREE_DAILY);
+    assert.equal(statuses.filter((s) => s === 429).length, FREE_DAILY);
+  });
+
+  it('the cache is shared: a page fetched through one replica is a hit on the others, with no second CRM call', async () => {
+    const headers = { 'X-API-Key': 'demo-pro-key' };
+    const first = await fetch(`${urls[0]}/v1/orders?limit=4`, { headers });
+    assert.match(first.headers.get('cache-status') ?? '', /fwd=miss/);
+    const body = await first.text();
+    const calls = crm.requests.get('GET /crm/orders');
+    for (const url of urls.slice(1)) {
+      const res = await fetch(`${url}/v1/orders?limit=4`, { headers });
+      assert.match(res.headers.get('cache-status') ?? '', /hit/);
+      assert.equal(await res.text(), body);
+    }
+    assert.equal(crm.requests.get('GET /crm/orders'), calls);
+  });
+
+  it(`${ORDERS} orders over the replicas, one replica SIGKILLed mid-way: every 202 ends in the CRM exactly once`, { timeout: 180_000 }, async (t) => {
+    const key = { 'x-api-key': 'demo-enterprise-key' };
+    const upload = await fetch(`${urls[0]}/v1/models`, { method: 'POST', headers: { ...key, 'content-type': 'application/octet-stream' }, body: binaryStl(40, 5) });
+    assert.equal(upload.status, 201);
+    const modelId = ((await upload.json()) as { id: string }).id;
+    const template = dataset.orders[0]!;
+    const crmBefore = crm.store.size;
+    const answers = new Map<string, number>();
+    const count = (label: string) => answers.set(label, (answers.get(label) ?? 0) + 1);
+
+    /** A seller: next replica on a dropped connection, the same key until 202. */
+    const place = async (i: number): Promise<string> => {
+      const body = JSON.stringify({ model_id: modelId, parameters: { material: 'silver_925', size_mm: 10 + (i % 15), finish: 'matte' }, customer: template.customer, shipping: template.shipping });
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const url = urls[(i + attempt) % 3]!;
+        const res = await fetch(`${url}/v1/orders`, { method: 'POST', headers: { ...key, 'content-type': 'application/json', 'idempotency-key': `scale-${prefix}-${i}` }, body }).catch(() => undefined);
+        const status = res?.status ?? 0;
+        count(String(status));
+        const json = (await res?.json().catch(() => undefined)) as { id?: string } | undefined;
+        if (status === 202 && json?.id) return json.id;
+        assert.ok([0, 409, 503].includes(status), `order ${i}: unexpected ${status} ${JSON.stringify(json)}`);
+        await sleep(status === 409 ? 200 : 20);
+      }
+      throw new Error(`order ${i} never accepted`);
+    };
+
+    const accepted: string[] = [];
+    let next = 0;
+    const sellers = Array.from({ length: 9 }, async () => {
+      while (next < ORDERS) accepted.push(await place(next++));
+    });
+    const kill = (async () => {
+      await waitFor(() => accepted.length >= ORDERS / 3, 60_000, 'a third accepted');
+      const code = await gateways[1]!.stop('SIGKILL');
+      t.diagnostic(`gateway 2 SIGKILLed at ${accepted.length} accepted (exit ${code})`);
+    })();
+    await Promise.all([...sellers, kill]);
+    t.diagnostic(`answers: ${JSON.stringify(Object.fromEntries(answers))}`);
+    assert.ok((answers.get('0') ?? 0) > 0, 'the kill cut requests in flight');
+    assert.equal(new Set(accepted).size, ORDERS, 'one order id per key');
+
+    const statusOf = (id: string) => crm.store.getOrder(id)?.status;
+    await waitFor(() => accepted.every((id) => FINAL.has(statusOf(id) as OrderStatus)), 90_000, 'every accepted order final');
+    const stats = (await (await fetch(`${crm.url}/crm/stats`)).json()) as { orders: number };
+    assert.equal(stats.orders, crmBefore + ORDERS, 'each command consumed once: one CRM order per accepted order');
+    for (const id of accepted) {
+      const history = crmHistory(crm.store.getOrder(id));
+      assert.equal(new Set(history).size, history.length, `${id}: no status applied twice (${history.join(' → ')})`);
+      assert.equal(mes.store.prices.forOrder(id).length, 1, `${id}: one price job`);
+    }
+    // Both adapter processes took a share of the commands (competing consumers).
+    const handled = await Promise.all(
+      adapters.map(async (a) => {
+        const url = /"url":"([^"]+)"[^\n]*ops server listening/.exec(a.stdout())?.[1];
+        assert.ok(url, 'ops server url in the adapters log');
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return [...text.matchAll(/^facet_bus_handled_total\{queue="saga\.commands",outcome="ack"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      }),
+    );
+    t.diagnostic(`saga commands acked per adapter process: ${handled.join(', ')}`);
+    assert.ok(
+      handled.every((n) => n > 0),
+      `both adapters consumed: ${handled.join(', ')}`,
+    );
+  });
+});
