@@ -15,7 +15,8 @@ export async function onOrderStatusChanged(services: GatewayServices, event: Ord
   await Promise.all([services.cache.generations.bump(`seller:${event.seller_id}`), services.cache.generations.bump('dashboard')]);
   const pending = await records.pendingOrder.getAny(services.state, event.order_id);
   if (pending && pending.order.status !== event.status) {
-    await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at });
+    const ended = (event.status === 'REJECTED' || event.status === 'CANCELLED') && event.reason;
+    await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at, ...(ended ? { status_reason: event.reason!.slice(0, 500) } : {}) });
   }
 }
 

@@ -28,8 +28,13 @@ interface ListOrdersQuery {
   cursor?: string;
 }
 
-export function toPublicOrder(o: CrmOrder): Order {
+const ENDED: ReadonlySet<string> = new Set(['REJECTED', 'CANCELLED']);
+
+export function toPublicOrder(o: CrmOrder & { history?: { reason?: string | null }[] }): Order {
+  // The reason the saga recorded with the final status (the CRM keeps it in the order's history).
+  const reason = ENDED.has(o.status) ? o.history?.at(-1)?.reason : undefined;
   return {
+    ...(reason ? { status_reason: reason.slice(0, 500) } : {}),
     id: o.id,
     status: o.status,
     created_at: o.created_at,

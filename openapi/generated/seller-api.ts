@@ -370,6 +370,11 @@ export interface components {
             /** @description The manufacturer's price, `null` until the order is priced. */
             price: components["schemas"]["Price"] | null;
             shipping: components["schemas"]["ShippingAddress"];
+            /**
+             * @description Why the order ended `REJECTED` or `CANCELLED`; present only then. `mes_capacity`: the workshop was full; `mes_<reason>`: the MES refused manufacturing for another reason; `price_job_failed`: the model could not be priced; `crm_rejected`: the CRM refused the order; for a cancel, the reason given with it (or `cancelled_by_seller`).
+             * @example mes_capacity
+             */
+            status_reason?: string;
         };
         /** @description A page of orders, newest first. */
         OrderList: {

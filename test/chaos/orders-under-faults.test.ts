@@ -184,6 +184,9 @@ describe('1,000 orders through the gateway under faults', () => {
     const read = await fetch(`${url}/v1/orders/${sample}`, { headers: KEY });
     assert.equal(read.status, 200);
     assert.equal(((await read.json()) as { status: string }).status, statusOf(sample));
+    const rejected = accepted.find((id) => statusOf(id) === 'REJECTED')!;
+    const refused = (await (await fetch(`${url}/v1/orders/${rejected}`, { headers: KEY })).json()) as { status: string; status_reason?: string };
+    assert.deepEqual([refused.status, refused.status_reason], ['REJECTED', 'mes_capacity'], 'the seller sees why');
 
     assert.equal(await adapters!.stop('SIGTERM'), 0);
     adapters = undefined;
