@@ -6,94 +6,45 @@
 // another replica with the same Idempotency-Key.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
-import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
 import type { OrderStatus } from '../../adapters/contracts/messages.ts';
-import { MES_EVENTS_QUEUE, SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE } from '../../adapters/index.ts';
 import { generateDataset } from '../../sim/data/seed.ts';
-import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle } from '../../sim/index.ts';
-import { FAST_LATENCY, FAST_MES, crmHistory, waitFor } from '../adapters/helpers.ts';
-import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
+import { crmHistory, waitFor } from '../adapters/helpers.ts';
+import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { binaryStl } from '../helpers/models.ts';
-import { freePort, startProcess, type RunningProcess } from '../helpers/processes.ts';
-import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
+import { clearRedis } from '../helpers/redis.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const FREE_DAILY = 90;
 const ORDERS = 150;
-const RETRY_DELAYS_MS = [200, 500, 1000];
 const FINAL: ReadonlySet<OrderStatus> = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
-  const prefix = uniquePrefix();
   const dataset = generateDataset(13, 3, 200);
-  let bus: Bus;
-  let mes: MesSimHandle;
-  let crm: CrmSimHandle;
-  const gateways: (RunningProcess | undefined)[] = [];
-  const urls: string[] = [];
-  const adapters: RunningProcess[] = [];
+  let cluster: Cluster;
+  let urls: string[] = [];
 
   before(async () => {
     await clearRedis();
-    bus = createBus({ url: AMQP_URL, prefix, logger: testLogger });
-    await waitForConnection(bus, 10_000);
-    mes = await startMesSim({ dataset, ...FAST_MES, bus });
-    crm = await startCrmSim({ dataset, latency: FAST_LATENCY });
-    const doc = parse(readFileSync(join(ROOT, 'gateway.config.yml'), 'utf8')) as Doc;
-    for (const [name, file] of Object.entries(doc.contracts as Record<string, string>)) doc.contracts[name] = join(ROOT, file);
-    doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
-    doc.plans.free.dailyQuota = FREE_DAILY;
-    doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
-    doc.shedding.enabled = false;
-    doc.quota.redisTimeoutMs = 2_000;
-    // A killed replica's in-flight keys free themselves quickly here (60 s in production).
-    const idempotency = (doc.pipelines.sellerOrderCreate.policies as Doc[]).find((p) => p.idempotency)!;
-    idempotency.idempotency.action.inFlightTtlSec = 2;
-    const configFile = join(mkdtempSync(join(tmpdir(), 'facet-scaling-')), 'gateway.config.yml');
-    writeFileSync(configFile, stringify(doc));
-    const common = { AMQP_URL, AMQP_PREFIX: prefix, REDIS_URL, CRM_URL: crm.url, MES_URL: mes.url };
-    for (let i = 0; i < 2; i++) {
-      adapters.push(
-        await startProcess(join(ROOT, 'adapters/main.ts'), { ...common, ADAPTERS_HTTP_PORT: '0', ADAPTERS_HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', SAGA_RETRY_DELAYS_MS: RETRY_DELAYS_MS.join(','), SAGA_LOCK_TTL_SEC: '2' }, /adapters started/, 30_000),
-      );
-    }
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      urls.push(`http://127.0.0.1:${port}`);
-      gateways.push(
-        await startProcess(
-          join(ROOT, 'gateway/main.ts'),
-          { ...common, PORT: String(port), HOST: '127.0.0.1', GATEWAY_CONFIG: configFile, JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external' },
-          /Facet gateway listening/,
-          30_000,
-        ),
-      );
-    }
+    cluster = await startCluster({
+      dataset,
+      gateways: 3,
+      adapters: 2,
+      mutateConfig: (doc) => {
+        doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
+        doc.plans.free.dailyQuota = FREE_DAILY;
+        doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        doc.shedding.enabled = false;
+        doc.quota.redisTimeoutMs = 2_000;
+        // A killed replica's in-flight keys free themselves quickly here (60 s in production).
+        const idempotency = (doc.pipelines.sellerOrderCreate.policies as Record<string, any>[]).find((p) => p.idempotency)!; // eslint-disable-line @typescript-eslint/no-explicit-any
+        idempotency.idempotency.action.inFlightTtlSec = 2;
+      },
+    });
+    urls = cluster.gatewayUrls;
   });
 
-  after(async () => {
-    await Promise.all([...gateways, ...adapters].map((p) => p?.stop('SIGKILL')));
-    await mes?.close();
-    await crm?.close();
-    const door = await RabbitSideDoor.open((bus as RabbitBus).topology);
-    await bus?.close();
-    const ch = await door.channel();
-    for (const q of [SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, MES_EVENTS_QUEUE, 'gateway.events']) await ch.deleteQueue(`${prefix}.${q}`);
-    for (const ms of RETRY_DELAYS_MS) {
-      await ch.deleteQueue(`${prefix}.retry.${ms}ms`);
-      await ch.deleteExchange(`${prefix}.retry.${ms}ms`);
-    }
-    await ch.close();
-    await door.cleanup();
-  });
+  after(() => cluster?.close());
 
   it(`quotas are global: ${FREE_DAILY * 2} requests over three replicas, exactly ${FREE_DAILY} admitted`, async () => {
     const statuses = await Promise.all(
@@ -112,13 +63,13 @@ describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
     const first = await fetch(`${urls[0]}/v1/orders?limit=4`, { headers });
     assert.match(first.headers.get('cache-status') ?? '', /fwd=miss/);
     const body = await first.text();
-    const calls = crm.requests.get('GET /crm/orders');
+    const calls = cluster.crm.requests.get('GET /crm/orders');
     for (const url of urls.slice(1)) {
       const res = await fetch(`${url}/v1/orders?limit=4`, { headers });
       assert.match(res.headers.get('cache-status') ?? '', /hit/);
       assert.equal(await res.text(), body);
     }
-    assert.equal(crm.requests.get('GET /crm/orders'), calls);
+    assert.equal(cluster.crm.requests.get('GET /crm/orders'), calls);
   });
 
   it(`${ORDERS} orders over the replicas, one replica SIGKILLed mid-way: every 202 ends in the CRM exactly once`, { timeout: 180_000 }, async (t) => {
@@ -127,6 +78,7 @@ describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
     assert.equal(upload.status, 201);
     const modelId = ((await upload.json()) as { id: string }).id;
     const template = dataset.orders[0]!;
+    const { crm, mes, gateways } = cluster;
     const crmBefore = crm.store.size;
     const answers = new Map<string, number>();
     const count = (label: string) => answers.set(label, (answers.get(label) ?? 0) + 1);
@@ -136,7 +88,7 @@ describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
       const body = JSON.stringify({ model_id: modelId, parameters: { material: 'silver_925', size_mm: 10 + (i % 15), finish: 'matte' }, customer: template.customer, shipping: template.shipping });
       for (let attempt = 0; attempt < 200; attempt++) {
         const url = urls[(i + attempt) % 3]!;
-        const res = await fetch(`${url}/v1/orders`, { method: 'POST', headers: { ...key, 'content-type': 'application/json', 'idempotency-key': `scale-${prefix}-${i}` }, body }).catch(() => undefined);
+        const res = await fetch(`${url}/v1/orders`, { method: 'POST', headers: { ...key, 'content-type': 'application/json', 'idempotency-key': `scale-${cluster.prefix}-${i}` }, body }).catch(() => undefined);
         const status = res?.status ?? 0;
         count(String(status));
         const json = (await res?.json().catch(() => undefined)) as { id?: string } | undefined;
@@ -173,10 +125,8 @@ describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
     }
     // Both adapter processes took a share of the commands (competing consumers).
     const handled = await Promise.all(
-      adapters.map(async (a) => {
-        const url = /"url":"([^"]+)"[^\n]*ops server listening/.exec(a.stdout())?.[1];
-        assert.ok(url, 'ops server url in the adapters log');
-        const text = await (await fetch(`${url}/metrics`)).text();
+      cluster.adapters.map(async (_, i) => {
+        const text = await cluster.adapterMetrics(i);
         return [...text.matchAll(/^facet_bus_handled_total\{queue="saga\.commands",outcome="ack"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
       }),
     );
