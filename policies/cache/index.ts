@@ -27,7 +27,8 @@ export interface CacheAction {
    * After a generation bump, serve the previous generation's page as stale
    * while the new one is fetched, instead of making the caller wait. For the
    * dashboard only: order events bump it constantly, and operators see new
-   * orders on the live stream; sellers need read-your-writes.
+   * orders on the live stream; sellers need read-your-writes (they get an
+   * older page only when the upstream fails: stale-if-error).
    */
   staleAcrossGenerations?: boolean;
 }
@@ -152,8 +153,9 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
         cache.upstreamFetches.inc({ route: routeId });
         const body = JSON.stringify(await inner.call(self as never, request, reply));
         const entry = { body, etag: etagOf(body), storedAt: Date.now() };
-        // The generation-less copy that the next generation starts from.
-        if (action.staleAcrossGenerations) void cache.store.set(latestKey, entry, ttlMs);
+        // The generation-less copy: what stale-if-error falls back on after a bump (every
+        // scope), and what the dashboard's next generation starts from.
+        void cache.store.set(latestKey, entry, ttlMs);
         return entry;
       };
 
@@ -215,7 +217,12 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
           if (collapsed) addUpstreamWait(request, secondsSince(waitStarted));
           return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');
         } catch (error) {
-          if (cached && ageMs < freshMs + sieMs && isUpstreamFailure(error)) return send(request, reply, cached, 'stale_if_error');
+          if (isUpstreamFailure(error)) {
+            // An error is worse than an older page, marked stale with its age: even one
+            // from before a generation bump (a seller's busy orders bump it constantly).
+            const fallback = cached ?? (await cache.store.get(lookup.latestKey));
+            if (fallback && Date.now() - fallback.storedAt < freshMs + sieMs) return send(request, reply, fallback, 'stale_if_error');
+          }
           throw error;
         }
       };

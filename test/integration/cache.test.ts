@@ -167,10 +167,14 @@ describe('dashboard: refresh-ahead and MES outage', () => {
       assert.match(answer.headers['cache-status'] ?? '', /detail=stale-while-revalidate/);
       assert.equal(answer.headers.etag, warm.headers.etag);
     }
-    await sleep(700);
-    const refreshed = await page();
+    // The one fetch behind those answers fills the new generation (400 ms MES query).
+    let refreshed = await page();
+    for (let i = 0; i < 50 && !/^facet; hit; ttl=\d+$/.test(refreshed.headers['cache-status'] ?? ''); i++) {
+      await sleep(100);
+      refreshed = await page();
+    }
     assert.match(refreshed.headers['cache-status'] ?? '', /^facet; hit; ttl=\d+$/, 'the new generation holds the page');
-    assert.equal(refreshed.headers.age, '0');
+    assert.ok(Number(refreshed.headers.age) <= 1);
   });
 
   it('sellers keep read-your-writes: after a bump of their generation, a plain miss', async () => {
