@@ -81,7 +81,7 @@ describe('chaos: faults in turn under a steady mix of reads and writes', () => {
       gateways: 2,
       adapters: 2,
       redisUrl: redisPath.url,
-      // Enough retrying to outlast a 30 s MES outage (production retries for about 40 minutes).
+      // Enough retrying to outlast a 30 s MES outage (production retries for about 27 minutes).
       retryDelaysMs: [500, 1000, 2000, 4000],
       sagaMaxAttempts: 40,
       mutateConfig: (doc) => {
