@@ -2,9 +2,11 @@
 // `node loadtests/bench/otlp-sink.ts <port>`. It stands in for a collector
 // (Jaeger, Tempo, an OTel Collector) so that a traced gateway exports for
 // real (serialise, batch, POST) without a collector's own cost on the two
-// CPUs. POST /v1/traces answers 200 with an empty ExportTraceServiceResponse
-// and counts requests, bytes and spans; GET /stats returns the counts;
-// GET /healthz answers 200.
+// CPUs. POST [/<name>]/v1/traces answers 200 with an empty
+// ExportTraceServiceResponse and counts requests, bytes and spans, by the
+// path before /v1/traces (so several gateways can share one sink, each with
+// its own OTEL_EXPORTER_OTLP_ENDPOINT = <sink>/<name>); GET /stats returns
+// the counts by name ("" for /v1/traces); GET /healthz answers 200.
 //
 // Spans are counted by walking the protobuf wire format just deep enough:
 // ExportTraceServiceRequest.resource_spans (1) → ResourceSpans.scope_spans
@@ -20,7 +22,13 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 
-const stats = { requests: 0, bytes: 0, spans: 0, undecodable: 0 };
+interface Counts {
+  requests: number;
+  bytes: number;
+  spans: number;
+  undecodable: number;
+}
+const stats: Record<string, Counts> = {};
 
 function varint(buf: Buffer, at: number): [value: number, next: number] {
   let value = 0;
@@ -86,7 +94,7 @@ const server = createServer((request, response) => {
     response.end(JSON.stringify(stats));
     return;
   }
-  if (request.method !== 'POST' || path !== '/v1/traces') {
+  if (request.method !== 'POST' || !path?.endsWith('/v1/traces')) {
     response.statusCode = 404;
     response.end();
     return;
@@ -95,14 +103,16 @@ const server = createServer((request, response) => {
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
   request.on('end', () => {
     const raw = Buffer.concat(chunks);
-    stats.requests++;
-    stats.bytes += raw.length;
+    const name = path.slice(1, -'/v1/traces'.length);
+    const counts = (stats[name] ??= { requests: 0, bytes: 0, spans: 0, undecodable: 0 });
+    counts.requests++;
+    counts.bytes += raw.length;
     const json = /json/i.test(request.headers['content-type'] ?? '');
     try {
       const body = /gzip/i.test(request.headers['content-encoding'] ?? '') ? gunzipSync(raw) : raw;
-      stats.spans += json ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
+      counts.spans += json ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
     } catch {
-      stats.undecodable++;
+      counts.undecodable++;
     }
     // An empty ExportTraceServiceResponse: no partial_success, everything accepted.
     response.setHeader('content-type', json ? 'application/json' : 'application/x-protobuf');

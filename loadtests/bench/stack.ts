@@ -283,10 +283,13 @@ export interface OtlpSinkStats {
 }
 
 export interface OtlpSink extends Service {
-  stats(): Promise<OtlpSinkStats>;
+  /** The endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) whose spans are counted under `name`. */
+  endpoint(name: string): string;
+  /** Counts by endpoint name (absent: nothing received there yet). */
+  stats(): Promise<Record<string, OtlpSinkStats>>;
 }
 
-/** The harness's OTLP/HTTP trace sink (otlp-sink.ts) as a child: answers 200 to POST /v1/traces and counts what it got. */
+/** The harness's OTLP/HTTP trace sink (otlp-sink.ts) as a child: answers 200 to POST <endpoint>/v1/traces and counts what each endpoint got. */
 export async function startOtlpSink(group: ProcessGroup): Promise<OtlpSink> {
   const port = await freePort();
   const handle = group.spawn({ name: 'otlp-sink', script: fileURLToPath(new URL('./otlp-sink.ts', import.meta.url)), args: [String(port)], env: {}, cwd: REPO_ROOT });
@@ -296,9 +299,10 @@ export async function startOtlpSink(group: ProcessGroup): Promise<OtlpSink> {
     name: 'otlp-sink',
     url,
     process: handle,
+    endpoint: (name) => `${url}/${name}`,
     async stats() {
       const response = await fetch(`${url}/stats`, { signal: AbortSignal.timeout(5000) });
-      return (await response.json()) as OtlpSinkStats;
+      return (await response.json()) as Record<string, OtlpSinkStats>;
     },
   };
 }
