@@ -28,6 +28,12 @@ export interface RequestSpec {
   url: string;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * Headers that differ on every request (e.g. a fresh Idempotency-Key),
+   * merged over `headers` each time a request is built. It costs the load
+   * generator a request built per send instead of one prebuilt.
+   */
+  perRequestHeaders?: () => Record<string, string>;
 }
 
 /** A process whose CPU time per request is reported, e.g. the gateway. */
@@ -78,6 +84,8 @@ export interface StreamSpec {
   /** Requests left without an answer (10 s timeout, connection reset) are a result here (overload): reported, not an error of the run. */
   unansweredExpected?: boolean;
   tally?: HeaderTally;
+  /** Called with the body of every 2xx answer, as it arrives (e.g. to note the order id a 202 assigned, and when). */
+  onOk?: (body: string) => void;
 }
 
 export interface LoadDefaults {
@@ -187,9 +195,15 @@ function runClosed(spec: StreamSpec, load: ClosedLoad, defaults: LoadDefaults, s
     timeout: REQUEST_TIMEOUT_S,
     verifyBody: (body) => {
       if (lastStatus < 200 || lastStatus >= 300) log.record(lastStatus, lastMs, typeof body === 'string' ? body : (body?.toString() ?? ''), lastHeader);
+      else spec.onOk?.(typeof body === 'string' ? body : (body?.toString() ?? ''));
       return true;
     },
   };
+  const perRequest = spec.request.perRequestHeaders;
+  if (perRequest) {
+    type Built = { headers?: Record<string, string> };
+    options.requests = [{ setupRequest: ((request: Built) => ({ ...request, headers: { ...request.headers, ...perRequest() } })) as unknown as autocannon.Request['setupRequest'] }];
+  }
   if (load.amount !== undefined) options.amount = load.amount;
   else options.duration = load.durationS ?? defaults.durationS;
   if (tallyHeader) {

@@ -35,7 +35,8 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
 
 function requestBytes(request: RequestSpec, url: URL): Buffer {
-  const headers: Record<string, string> = { host: url.host, ...Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
+  const lower = (h: Record<string, string> | undefined): Record<string, string> => Object.fromEntries(Object.entries(h ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers: Record<string, string> = { host: url.host, ...lower(request.headers), ...lower(request.perRequestHeaders?.()) };
   const body = request.body === undefined ? undefined : Buffer.from(request.body);
   if (body) headers['content-length'] = String(body.length);
   const head = `${request.method ?? 'GET'} ${url.pathname}${url.search} HTTP/1.1\r\n${Object.entries(headers)
@@ -57,10 +58,12 @@ interface Connection {
   sentAt: number;
   /** Whether the request in flight is not the socket's first. */
   reused: boolean;
+  /** The request in flight, to send again as is if a reused socket was closed under it. */
+  bytes: Buffer;
 }
 
 /** One response parsed off `buffer`, or undefined when it is not complete yet. */
-function parseResponse(buffer: Buffer, tallyHeader: string | undefined): { status: number; body: string | undefined; header: string | undefined; length: number; close: boolean } | undefined {
+function parseResponse(buffer: Buffer, tallyHeader: string | undefined, okBody: boolean): { status: number; body: string | undefined; header: string | undefined; length: number; close: boolean } | undefined {
   const headEnd = buffer.indexOf(HEADER_END);
   if (headEnd === -1) return undefined;
   const head = buffer.toString('latin1', 0, headEnd);
@@ -81,7 +84,7 @@ function parseResponse(buffer: Buffer, tallyHeader: string | undefined): { statu
   const ok = status >= 200 && status < 300;
   return {
     status,
-    body: ok ? undefined : buffer.toString('utf8', bodyStart, bodyEnd),
+    body: ok && !okBody ? undefined : buffer.toString('utf8', bodyStart, bodyEnd),
     header: tallyHeader ? headerValue(head, tallyHeader) : undefined,
     length: bodyEnd,
     close: /close/i.test(headerValue(head, 'connection') ?? ''),
@@ -97,7 +100,10 @@ export function runOpenLoop(spec: StreamSpec, load: OpenLoad, defaults: LoadDefa
   const maxConnections = load.maxConnections ?? Math.min(MAX_CONNECTIONS, Math.max(MIN_CONNECTIONS, Math.ceil(rate * CONNECTION_SECONDS)));
   const url = new URL(spec.request.url);
   const port = Number(url.port || 80);
-  const bytes = requestBytes(spec.request, url);
+  // One prebuilt request, unless each must differ (perRequestHeaders).
+  const prebuilt = spec.request.perRequestHeaders ? undefined : requestBytes(spec.request, url);
+  const nextBytes = (): Buffer => prebuilt ?? requestBytes(spec.request, url);
+  const onOk = spec.onOk;
   const tallyHeader = spec.tally?.header;
   const log = new AnswerLog(spec.expected, spec.tally);
   const lateUs = newLatencyHistogram();
@@ -165,7 +171,8 @@ export function runOpenLoop(spec: StreamSpec, load: OpenLoad, defaults: LoadDefa
       c.reused = c.scheduledAt === undefined;
       c.scheduledAt = scheduledAt;
       c.sentAt = performance.now();
-      c.socket.write(bytes);
+      c.bytes = nextBytes();
+      c.socket.write(c.bytes);
     };
 
     /** A socket is free: give it the oldest waiting request, or park it. */
@@ -193,7 +200,7 @@ export function runOpenLoop(spec: StreamSpec, load: OpenLoad, defaults: LoadDefa
           // A kept-alive socket the server closed as we reused it (its idle
           // timeout): no byte of the answer came back, so send the request
           // again on a fresh socket, as HTTP clients do for idempotent requests.
-          open(scheduledAt);
+          open(scheduledAt, c.bytes);
           return;
         }
         errors++;
@@ -206,23 +213,25 @@ export function runOpenLoop(spec: StreamSpec, load: OpenLoad, defaults: LoadDefa
     };
     const errorCode = (error: unknown): string => (error as { code?: string }).code ?? 'error';
 
-    const open = (scheduledAt: number): void => {
+    const open = (scheduledAt: number, bytes?: Buffer): void => {
       const socket = connect({ host: url.hostname, port, noDelay: true });
-      const c: Connection = { socket, buffer: Buffer.alloc(0), scheduledAt, sentAt: performance.now(), reused: false };
+      const c: Connection = { socket, buffer: Buffer.alloc(0), scheduledAt, sentAt: performance.now(), reused: false, bytes: bytes ?? nextBytes() };
       all.add(c);
       socket.once('connect', () => {
         if (c.scheduledAt === undefined) return;
         c.sentAt = performance.now();
-        socket.write(bytes);
+        socket.write(c.bytes);
       });
       socket.on('data', (chunk: Buffer) => {
         c.buffer = c.buffer.length === 0 ? chunk : Buffer.concat([c.buffer, chunk]);
-        const response = parseResponse(c.buffer, tallyHeader);
+        const response = parseResponse(c.buffer, tallyHeader, onOk !== undefined);
         if (!response || c.scheduledAt === undefined) return;
         const now = performance.now();
         lastAnswerAt = now;
         completed++;
-        log.record(response.status, now - c.scheduledAt, response.body, response.header);
+        const ok = response.status >= 200 && response.status < 300;
+        log.record(response.status, now - c.scheduledAt, ok ? undefined : response.body, response.header);
+        if (ok && onOk) onOk(response.body ?? '');
         c.scheduledAt = undefined;
         c.buffer = c.buffer.subarray(response.length);
         if (response.close) {

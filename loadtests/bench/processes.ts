@@ -41,6 +41,12 @@ export interface SpawnOptions {
   script: string;
   /** Arguments after the script. */
   args?: string[];
+  /**
+   * Node options for this child only, before the script (e.g. `['--import',
+   * './gateway/telemetry/register.ts']` to trace one process): unlike
+   * NODE_OPTIONS they reach neither the harness nor the other children.
+   */
+  nodeArgs?: string[];
   env: Record<string, string>;
   cwd: string;
 }
@@ -48,7 +54,7 @@ export interface SpawnOptions {
 export class ProcessGroup {
   readonly #children = new Set<ChildHandle>();
   readonly #abort = new AbortController();
-  readonly #cleanups: (() => void)[] = [];
+  readonly #cleanups: (() => void | Promise<void>)[] = [];
   #stopping = false;
 
   /** Aborted (with the reason) when a child exits while the group is running. */
@@ -60,7 +66,7 @@ export class ProcessGroup {
     if (this.#stopping) throw new Error(`cannot start ${options.name}: the benchmark is stopping`);
     // BENCH_CPU_PROF=<child name> writes a V8 CPU profile of that child to BENCH_CPU_PROF_DIR (default .tmp/profiles).
     const profile = process.env.BENCH_CPU_PROF === options.name ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.tmp/profiles'}`] : [];
-    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, options.script, ...(options.args ?? [])], {
+    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, ...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -86,8 +92,13 @@ export class ProcessGroup {
     return handle;
   }
 
-  /** Runs `cleanup` (e.g. removing a temporary file) once the children have stopped. */
-  onStop(cleanup: () => void): void {
+  /**
+   * Runs `cleanup` (e.g. removing a temporary file, deleting a run's broker
+   * queues) once the children have stopped, last registered first. An async
+   * cleanup is awaited by stopAll(); killAllNow() (a synchronous exit) only
+   * starts it.
+   */
+  onStop(cleanup: () => void | Promise<void>): void {
     this.#cleanups.push(cleanup);
   }
 
@@ -97,20 +108,27 @@ export class ProcessGroup {
     const children = [...this.#children];
     this.#children.clear();
     await Promise.all(children.map(stopChild));
-    this.#runCleanups();
+    await this.#runCleanups();
   }
 
   /** Last resort from a synchronous `exit` handler. */
   killAllNow(): void {
     this.#stopping = true;
     for (const handle of this.#children) handle.child.kill('SIGKILL');
-    this.#runCleanups();
+    // Synchronously, each in turn: an exit handler runs no later microtask.
+    for (const cleanup of this.#cleanups.splice(0).reverse()) {
+      try {
+        void Promise.resolve(cleanup()).catch(() => undefined);
+      } catch {
+        // Best effort.
+      }
+    }
   }
 
-  #runCleanups(): void {
-    for (const cleanup of this.#cleanups.splice(0)) {
+  async #runCleanups(): Promise<void> {
+    for (const cleanup of this.#cleanups.splice(0).reverse()) {
       try {
-        cleanup();
+        await cleanup();
       } catch {
         // Best effort: a leftover temporary file must not hide the run's result.
       }

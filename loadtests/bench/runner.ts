@@ -122,7 +122,8 @@ export function summarise(name: string, rounds: readonly Measurement[]): Variant
 }
 
 async function checkAnswer(name: string, spec: StreamSpec, signal: AbortSignal): Promise<void> {
-  const { url, method = 'GET', headers, body } = spec.request;
+  const { url, method = 'GET', body, perRequestHeaders } = spec.request;
+  const headers = { ...spec.request.headers, ...perRequestHeaders?.() };
   const response = await fetch(url, { method, headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
   const text = await response.text();
   if (response.ok || isExpected(spec.expected, response.status, problemCode(text))) return;
@@ -147,6 +148,7 @@ export function measureVariant(variant: Variant, options: LoadOptions, durationO
   if (variant.expected) main.expected = variant.expected;
   if (variant.tally) main.tally = variant.tally;
   if (variant.unansweredExpected) main.unansweredExpected = true;
+  if (variant.onOk) main.onOk = variant.onOk;
   const alongside: Record<string, StreamSpec> = {};
   for (const [name, spec] of Object.entries(variant.alongside ?? {})) alongside[name] = withDuration(spec);
   return measureStreams(withDuration(main), alongside, options);
@@ -193,7 +195,7 @@ export async function runScenario(scenario: Scenario, settings: BenchSettings, h
       const m = await measureVariant(variant, { ...load, durationS: warmupS }, warmupS);
       hooks.log(`[${scenario.name}] warm-up ${variant.name}: ${describe(m)}`);
       failures.push(...overBudget(scenario.name, variant.name, 'warm-up', m, settings));
-      await variant.settle?.(signal);
+      await variant.settle?.(signal, { warmup: true, round: 0 });
       await sleep(SETTLE_MS, undefined, { signal });
     }
 
@@ -207,7 +209,7 @@ export async function runScenario(scenario: Scenario, settings: BenchSettings, h
         runs.push({ round, variant: variant.name, measurement: m });
         hooks.log(`[${scenario.name}] round ${round}/${settings.rounds} ${variant.name}: ${describe(m)}`);
         failures.push(...overBudget(scenario.name, variant.name, `round ${round}`, m, settings));
-        await variant.settle?.(signal);
+        await variant.settle?.(signal, { warmup: false, round });
         await sleep(SETTLE_MS, undefined, { signal });
       }
     }

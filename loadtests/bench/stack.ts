@@ -39,10 +39,19 @@ export interface Service {
   readonly process: ChildHandle;
 }
 
-async function startService(group: ProcessGroup, name: string, script: string, port: number, env: Record<string, string>, adminPort?: number): Promise<Service> {
+async function startService(
+  group: ProcessGroup,
+  name: string,
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  adminPort?: number,
+  nodeArgs?: string[],
+  readyPath = '/healthz',
+): Promise<Service> {
   const url = `http://${HOST}:${port}`;
-  const handle = group.spawn({ name, script: fileURLToPath(new URL(script, ROOT_URL)), env, cwd: REPO_ROOT });
-  await waitReady(handle, `${url}/healthz`);
+  const handle = group.spawn({ name, script: fileURLToPath(new URL(script, ROOT_URL)), env, cwd: REPO_ROOT, ...(nodeArgs ? { nodeArgs } : {}) });
+  await waitReady(handle, `${url}${readyPath}`);
   return adminPort === undefined ? { name, url, process: handle } : { name, url, adminUrl: `http://${HOST}:${adminPort}`, process: handle };
 }
 
@@ -216,13 +225,20 @@ export interface GatewayOptions {
   /** Edits to a copy of gateway.config.yml (see gateway-config.ts); none = the file as it is. */
   config?: readonly ConfigEdit[];
   env?: Record<string, string>;
+  /** Node options for the gateway child only, e.g. TRACING_NODE_ARGS. */
+  nodeArgs?: string[];
+  /** Child name (CPU column, error messages); default "gateway". */
+  name?: string;
 }
+
+/** What `npm start` puts before the entry script to trace a process (gateway/telemetry/register.ts). */
+export const TRACING_NODE_ARGS: readonly string[] = ['--import', './gateway/telemetry/register.ts'];
 
 /** The gateway as production runs it: NODE_ENV=production, no Redis/AMQP unless `env` says so. */
 export async function startGateway(group: ProcessGroup, upstreams: GatewayUpstreams, options: GatewayOptions = {}): Promise<Service> {
   const port = await freePort();
   const configFile = options.config?.length ? writeGatewayConfig(group, REPO_ROOT, options.config) : join(REPO_ROOT, 'gateway.config.yml');
-  return startService(group, 'gateway', 'gateway/main.ts', port, {
+  return startService(group, options.name ?? 'gateway', 'gateway/main.ts', port, {
     GATEWAY_CONFIG: configFile,
     NODE_ENV: 'production',
     PORT: String(port),
@@ -234,5 +250,59 @@ export async function startGateway(group: ProcessGroup, upstreams: GatewayUpstre
     AMQP_URL: '',
     LOG_LEVEL: 'warn',
     ...options.env,
-  });
+  }, undefined, options.nodeArgs ? [...options.nodeArgs] : undefined);
+}
+
+/**
+ * The CRM/MES adapters and the order saga as their own process (`node
+ * adapters/main.ts`, as `npm run adapters` without tracing), ready when its
+ * ops server's /readyz says the bus (and Redis, with REDIS_URL) are up.
+ * `env` must give AMQP_URL and AMQP_PREFIX.
+ */
+export async function startAdapters(group: ProcessGroup, upstreams: GatewayUpstreams, env: Record<string, string>): Promise<Service> {
+  // A port the harness picks, like every other child's, so it can poll /readyz.
+  const port = await freePort();
+  return startService(group, 'adapters', 'adapters/main.ts', port, {
+    NODE_ENV: 'production',
+    ADAPTERS_HTTP_PORT: String(port),
+    ADAPTERS_HTTP_HOST: HOST,
+    CRM_URL: upstreams.crm.url,
+    MES_URL: upstreams.mes.url,
+    LOG_LEVEL: 'warn',
+    ...env,
+  }, undefined, undefined, '/readyz');
+}
+
+export interface OtlpSinkStats {
+  /** POST /v1/traces requests received. */
+  requests: number;
+  /** Request bytes received (as sent, before any gunzip). */
+  bytes: number;
+  /** Spans counted in the OTLP protobuf payloads. */
+  spans: number;
+}
+
+export interface OtlpSink extends Service {
+  /** The endpoint (OTEL_EXPORTER_OTLP_ENDPOINT) whose spans are counted under `name`. */
+  endpoint(name: string): string;
+  /** Counts by endpoint name (absent: nothing received there yet). */
+  stats(): Promise<Record<string, OtlpSinkStats>>;
+}
+
+/** The harness's OTLP/HTTP trace sink (otlp-sink.ts) as a child: answers 200 to POST <endpoint>/v1/traces and counts what each endpoint got. */
+export async function startOtlpSink(group: ProcessGroup): Promise<OtlpSink> {
+  const port = await freePort();
+  const handle = group.spawn({ name: 'otlp-sink', script: fileURLToPath(new URL('./otlp-sink.ts', import.meta.url)), args: [String(port)], env: {}, cwd: REPO_ROOT });
+  const url = `http://${HOST}:${port}`;
+  await waitReady(handle, `${url}/healthz`);
+  return {
+    name: 'otlp-sink',
+    url,
+    process: handle,
+    endpoint: (name) => `${url}/${name}`,
+    async stats() {
+      const response = await fetch(`${url}/stats`, { signal: AbortSignal.timeout(5000) });
+      return (await response.json()) as Record<string, OtlpSinkStats>;
+    },
+  };
 }

@@ -7,10 +7,12 @@ import { mesDown } from './mes-down.ts';
 import { noisyNeighbour } from './noisy-neighbour.ts';
 import { overloadShedding } from './overload-shedding.ts';
 import { proxyGetOrder } from './proxy-get-order.ts';
+import { orderWrites } from './order-writes.ts';
 import { quotaOverhead } from './quota-overhead.ts';
+import { tracingOverhead } from './tracing-overhead.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown];
+export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown, tracingOverhead, orderWrites];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((scenario) => scenario.name === name);

@@ -31,8 +31,14 @@ export interface Variant {
   alongside?: Readonly<Record<string, StreamSpec>>;
   /** Seconds of warm-up for this variant (default: the run's --warmup); 0 skips it. */
   warmupS?: number;
-  /** Runs after each measurement of this variant (warm-up included), e.g. to let an overloaded gateway drain before the next one. */
-  settle?(signal: AbortSignal): Promise<void>;
+  /** Called with the body of each 2xx answer of this variant's own stream, as it arrives (e.g. to note the id a 202 assigned). */
+  onOk?: (body: string) => void;
+  /**
+   * Runs after each measurement of this variant (warm-up included: `phase.warmup`),
+   * e.g. to let an overloaded gateway drain before the next one, or to wait
+   * for the work a measurement started to finish.
+   */
+  settle?(signal: AbortSignal, phase: { warmup: boolean; round: number }): Promise<void>;
 }
 
 export interface VariantSummary {
