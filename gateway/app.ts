@@ -54,13 +54,17 @@ function trustedProxies(setting: string): string[] | false {
   return list.length > 0 ? list : false;
 }
 
+const STATE_REDIS_TIMEOUT_MS = 2_000;
+
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, contracts } = validated;
   const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
+  // The write path's records wait longer on Redis than quotas and the cache do (see ServiceDependencies).
+  const stateRedis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
-  const services = createServices(config, contracts, { redis, bus, metrics });
+  const services = createServices(config, contracts, { redis, stateRedis, bus, metrics });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
@@ -175,6 +179,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
         if (!options.bus) await bus.close();
         await closeServices(services);
         redis?.disconnect();
+        stateRedis?.disconnect();
       })();
       return closing;
     },

@@ -37,6 +37,13 @@ export interface GatewayServices {
 
 export interface ServiceDependencies {
   redis?: Redis | undefined;
+  /**
+   * Redis for the write path's records, with a longer command timeout than
+   * `redis`: a quota or cache call that is slow has a fallback (insurance
+   * limiter, upstream), an idempotency record does not — timing it out
+   * early turns a busy moment into 503s. Default: `redis`.
+   */
+  stateRedis?: Redis | undefined;
   bus?: Bus | undefined;
   metrics?: GatewayMetrics;
 }
@@ -53,7 +60,7 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     quota: new QuotaService(config.quota, deps.redis),
     keyGuard: new KeyGuard(config.quota, deps.redis),
     shedding: createSheddingService(config),
-    state: deps.redis ? new RedisKeyValueStore(deps.redis) : new MemoryKeyValueStore(),
+    state: (deps.stateRedis ?? deps.redis) ? new RedisKeyValueStore((deps.stateRedis ?? deps.redis)!) : new MemoryKeyValueStore(),
     bus: deps.bus ?? createBus(),
     cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),
   };
