@@ -129,6 +129,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   await app.ready();
   // Start measuring event-loop delay only now: compiling routes is not overload.
   services.shedding.start();
+  services.feed.start();
   const events = await consumeEvents(services).catch((error: unknown) => {
     app.log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
     return undefined;
@@ -142,6 +143,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     close() {
       closing ??= (async () => {
         health.draining = true;
+        // Open event streams would hold app.close() forever: end them first (browsers reconnect elsewhere).
+        services.feed.endStreams();
         await app.close();
         await events?.cancel().catch(() => {});
         if (!options.bus) await bus.close();

@@ -9,6 +9,7 @@ import { ROUTING } from '../adapters/contracts/messages.ts';
 import type { Delivery, HandlerResult } from '../adapters/bus/index.ts';
 import { records } from './handlers/records.ts';
 import { settleQuote } from './handlers/quotes.ts';
+import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
 export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
@@ -28,6 +29,9 @@ export async function onQuoteFinished(services: GatewayServices, event: QuoteFin
 
 export async function handleEvent(services: GatewayServices, delivery: Delivery): Promise<HandlerResult> {
   const { type, body } = delivery.message;
+  // The operators' live feed: appended once (deduped by message id), tailed by every replica.
+  const record = feedRecordOf(delivery.message);
+  if (record) await services.feed.append(record);
   if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
   else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent);
   return 'ack';

@@ -4,6 +4,7 @@ import { uploadModel } from './models.ts';
 import { getOrder, listOrders } from './orders.ts';
 import { cancelOrder, createOrder } from './orders-write.ts';
 import { createQuote, getQuote } from './quotes.ts';
+import { streamOrders } from './stream.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
@@ -21,4 +22,5 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
 /** Operations Facet answers itself, for the `respond` policy. */
 export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
   getUsage,
+  streamOrders,
 };
