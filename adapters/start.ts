@@ -10,6 +10,7 @@ import type { KeyValueStore } from '../gateway/state/kv.ts';
 import { CrmClient } from './crm/client.ts';
 import { MesClient } from './mes/client.ts';
 import { startMesTranslator, type MesTranslatorOptions } from './mes/consumer.ts';
+import { startTakeConsumer } from './mes/take.ts';
 import { silentLogger, type AdapterLogger } from './shared/logger.ts';
 import type { EndpointOverrides } from './shared/upstream.ts';
 import { startSagaConsumers, type SagaConsumerOptions } from './saga/consumer.ts';
@@ -56,6 +57,7 @@ export async function startAdapters(options: AdaptersOptions): Promise<Adapters>
   try {
     subscriptions.push(...(await startSagaConsumers(options.bus, deps, locks, sagaOptions)));
     subscriptions.push(await startMesTranslator(options.bus, logger, options.mesEvents));
+    subscriptions.push(await startTakeConsumer(options.bus, mes, logger));
   } catch (err) {
     await close();
     throw err;

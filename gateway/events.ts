@@ -4,11 +4,12 @@
 // jobs settle their quotes. Replicas share one queue (competing consumers):
 // a bump in Redis is enough for all of them.
 
-import type { OrderStatusChangedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
+import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
 import { ROUTING } from '../adapters/contracts/messages.ts';
 import type { Delivery, HandlerResult } from '../adapters/bus/index.ts';
 import { records } from './handlers/records.ts';
 import { settleQuote } from './handlers/quotes.ts';
+import { onTakeRefused } from './handlers/take.ts';
 import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
@@ -34,6 +35,7 @@ export async function handleEvent(services: GatewayServices, delivery: Delivery)
   if (record) await services.feed.append(record);
   if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
   else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent);
+  else if (type === ROUTING.orderTakeRefused) await onTakeRefused(services, body as OrderTakeRefusedEvent);
   return 'ack';
 }
 
@@ -45,6 +47,8 @@ export async function consumeEvents(services: GatewayServices): Promise<{ cancel
         { exchange: 'events', pattern: ROUTING.statusChanged },
         { exchange: 'events', pattern: ROUTING.quoteReady },
         { exchange: 'events', pattern: ROUTING.quoteFailed },
+        { exchange: 'events', pattern: ROUTING.orderTaken },
+        { exchange: 'events', pattern: ROUTING.orderTakeRefused },
       ],
       prefetch: 50,
     },

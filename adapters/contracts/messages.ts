@@ -49,9 +49,35 @@ export interface QuoteFinishedEvent {
   at: string;
 }
 
+/** commands / `order.take`: an operator claimed the order at the gateway (202); the MES records it. */
+export interface TakeOrderCommand {
+  order_id: string;
+  operator_id: string;
+  requested_at: string;
+}
+
+/** events / `order.taken`: the MES recorded the operator on the order. */
+export interface OrderTakenEvent {
+  order_id: string;
+  operator_id: string;
+  at: string;
+}
+
+/** events / `order.take_refused`: the MES did not record the take (`unknown_order`, or `taken` by `holder`). */
+export interface OrderTakeRefusedEvent {
+  order_id: string;
+  operator_id: string;
+  reason: 'unknown_order' | 'taken';
+  holder: string | null;
+  at: string;
+}
+
 export const ROUTING = {
   placeOrder: 'order.place',
   cancelOrder: 'order.cancel',
+  takeOrder: 'order.take',
+  orderTaken: 'order.taken',
+  orderTakeRefused: 'order.take_refused',
   statusChanged: 'order.status_changed',
   quoteReady: 'quote.ready',
   quoteFailed: 'quote.failed',

@@ -23,6 +23,7 @@ export const PROBLEMS = {
   FACET_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', slug: 'route-not-found' },
   FACET_ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still being processed', slug: 'idempotency-in-flight' },
   FACET_ERR_ORDER_NOT_CANCELLABLE: { status: 409, title: 'Order can no longer be cancelled', slug: 'order-not-cancellable' },
+  FACET_ERR_ORDER_TAKEN: { status: 409, title: 'Order already taken by another operator', slug: 'order-taken' },
   FACET_ERR_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', slug: 'body-too-large' },
   FACET_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', slug: 'unsupported-media-type' },
   FACET_ERR_UNSUPPORTED_MODEL: { status: 415, title: 'Unsupported 3D model format', slug: 'unsupported-model' },

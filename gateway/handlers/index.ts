@@ -5,6 +5,7 @@ import { getOrder, listOrders } from './orders.ts';
 import { cancelOrder, createOrder } from './orders-write.ts';
 import { createQuote, getQuote } from './quotes.ts';
 import { streamOrders } from './stream.ts';
+import { takeOrder } from './take.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
@@ -17,6 +18,7 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   getQuote,
   createOrder,
   cancelOrder,
+  takeOrder,
 };
 
 /** Operations Facet answers itself, for the `respond` policy. */

@@ -8,13 +8,14 @@ import type { OrderStatusChangedEvent } from '../../adapters/contracts/messages.
 import { ROUTING } from '../../adapters/contracts/messages.ts';
 import type { FeedRecord } from './feed-log.ts';
 
-export const FEED_EVENT_TYPES: readonly string[] = [ROUTING.statusChanged];
-
 export function feedRecordOf(message: BusMessage): FeedRecord | undefined {
   if (message.type === ROUTING.statusChanged) {
     const body = message.body as OrderStatusChangedEvent;
     const type = body.previous_status === null ? 'order.created' : 'order.status_changed';
     return { eventId: message.id, type, status: body.status, data: JSON.stringify({ event_id: message.id, ...body }) };
+  }
+  if (message.type === ROUTING.orderTaken || message.type === ROUTING.orderTakeRefused) {
+    return { eventId: message.id, type: message.type, status: null, data: JSON.stringify({ event_id: message.id, ...(message.body as object) }) };
   }
   return undefined;
 }

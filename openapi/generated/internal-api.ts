@@ -74,6 +74,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/v1/orders/{id}/take": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take an order (one operator wins)
+         * @description Claims the order for the calling operator (the token's `sub`). The
+         *     claim is atomic across all gateway replicas: when operators race,
+         *     exactly one gets `202` and the others `409`
+         *     `FACET_ERR_ORDER_TAKEN`. Taking an order you already hold answers
+         *     `202` again.
+         *
+         *     The take is then recorded in the MES through the message bus
+         *     (`order.take`); the live stream shows `order.taken` once the MES
+         *     has it, or `order.take_refused` (and the order is free again) if
+         *     the MES does not know the order or another operator took it there.
+         */
+        post: operations["takeOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -206,6 +235,16 @@ export interface components {
             operator_id?: string;
             /** Format: date-time */
             at: string;
+        };
+        TakeAccepted: {
+            order_id: string;
+            /** @description The operator who holds the order (the token's `sub`). */
+            operator_id: string;
+            /**
+             * @description The MES is being told; `order.taken` on the stream confirms it.
+             * @enum {string}
+             */
+            status: "requested";
         };
         /** @description Liveness. */
         Health: {
@@ -436,6 +475,7 @@ export type SchemaFinish = components['schemas']['Finish'];
 export type SchemaDashboardOrder = components['schemas']['DashboardOrder'];
 export type SchemaDashboardOrderList = components['schemas']['DashboardOrderList'];
 export type SchemaOrderFeedEvent = components['schemas']['OrderFeedEvent'];
+export type SchemaTakeAccepted = components['schemas']['TakeAccepted'];
 export type SchemaHealth = components['schemas']['Health'];
 export type SchemaReadinessCheck = components['schemas']['ReadinessCheck'];
 export type SchemaReadiness = components['schemas']['Readiness'];
@@ -545,6 +585,74 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    takeOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The order id.
+                 * @example ord_2owcdqpsjb5a
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order is yours; the MES is being told. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TakeAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such order (`FACET_ERR_NOT_FOUND`). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another operator took the order first (`FACET_ERR_ORDER_TAKEN`). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: components["responses"]["BadGateway"];
+            /**
+             * @description The CRM is unavailable (the order could not be checked), the
+             *     message broker did not confirm the take (`FACET_ERR_BUS_UNAVAILABLE`;
+             *     nothing was recorded), or the state store is unavailable. Retry
+             *     after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            504: components["responses"]["GatewayTimeout"];
         };
     };
     getHealth: {

@@ -21,7 +21,9 @@ import { parseDocument } from 'yaml';
 import type { Bus, ConsumerSpec, Subscription } from '../../adapters/bus/types.ts';
 import { Topology } from '../../adapters/bus/topology.ts';
 import { ROUTING } from '../../adapters/contracts/messages.ts';
+import type { MesClient } from '../../adapters/mes/client.ts';
 import { startMesTranslator } from '../../adapters/mes/consumer.ts';
+import { startTakeConsumer } from '../../adapters/mes/take.ts';
 import { parseLegacyEvent } from '../../adapters/mes/legacy.ts';
 import { translateLegacyEvent } from '../../adapters/mes/translate.ts';
 import { startSagaConsumers } from '../../adapters/saga/consumer.ts';
@@ -206,6 +208,7 @@ async function consumerSpecs(): Promise<{ owner: string; spec: ConsumerSpec }[]>
   await startSagaConsumers(bus, { logger: silentLogger } as unknown as SagaDeps, {} as OrderLocks);
   owner = 'mes-adapter';
   await startMesTranslator(bus, silentLogger);
+  await startTakeConsumer(bus, {} as MesClient, silentLogger);
   return captured;
 }
 
@@ -310,7 +313,7 @@ describe('AsyncAPI contract (openapi/asyncapi.yaml)', () => {
     }
     // Commands on commands, everything else on events.
     for (const { exchange, info } of onBus) {
-      const isCommand = info.address === ROUTING.placeOrder || info.address === ROUTING.cancelOrder;
+      const isCommand = info.address === ROUTING.placeOrder || info.address === ROUTING.cancelOrder || info.address === ROUTING.takeOrder;
       assert.equal(exchange, isCommand ? 'commands' : 'events', `channel ${info.name}: exchange`);
     }
   });
