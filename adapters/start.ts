@@ -11,6 +11,7 @@ import { CrmClient } from './crm/client.ts';
 import { MesClient } from './mes/client.ts';
 import { startMesTranslator, type MesTranslatorOptions } from './mes/consumer.ts';
 import { startTakeConsumer } from './mes/take.ts';
+import { startWebhooks, type WebhooksOptions } from './webhooks/start.ts';
 import { silentLogger, type AdapterLogger } from './shared/logger.ts';
 import type { EndpointOverrides } from './shared/upstream.ts';
 import { startSagaConsumers, type SagaConsumerOptions } from './saga/consumer.ts';
@@ -34,6 +35,8 @@ export interface AdaptersOptions {
     lock?: Omit<LockOptions, 'keyPrefix'>;
   };
   mesEvents?: MesTranslatorOptions;
+  /** Sellers' webhooks (fan-out and delivery); not started without. */
+  webhooks?: Omit<WebhooksOptions, 'bus' | 'logger'>;
 }
 
 export interface Adapters {
@@ -58,6 +61,10 @@ export async function startAdapters(options: AdaptersOptions): Promise<Adapters>
     subscriptions.push(...(await startSagaConsumers(options.bus, deps, locks, sagaOptions)));
     subscriptions.push(await startMesTranslator(options.bus, logger, options.mesEvents));
     subscriptions.push(await startTakeConsumer(options.bus, mes, logger));
+    if (options.webhooks) {
+      const webhooks = await startWebhooks({ ...options.webhooks, bus: options.bus, logger });
+      subscriptions.push({ cancel: () => webhooks.close() });
+    }
   } catch (err) {
     await close();
     throw err;

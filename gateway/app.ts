@@ -15,6 +15,7 @@ import { createRedis } from './redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../adapters/bus/index.ts';
 import { buildRoutes } from './pipeline/build.ts';
+import type { UrlPolicy } from '../adapters/webhooks/url-guard.ts';
 import { kConsumer } from './request-state.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
 
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
   bus?: Bus;
   amqpUrl?: string | undefined;
+  /** SSRF rules for webhook URLs; default from NODE_ENV and WEBHOOKS_ALLOW_LOOPBACK. */
+  webhookPolicy?: UrlPolicy;
 }
 
 export interface Gateway {
@@ -42,7 +45,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   const { config, contracts } = validated;
   const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
   const bus = options.bus ?? createBus({ url: options.amqpUrl });
-  const services = createServices(config, contracts, { redis, bus });
+  const services = createServices(config, contracts, { redis, bus, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({

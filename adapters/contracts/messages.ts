@@ -72,12 +72,20 @@ export interface OrderTakeRefusedEvent {
   at: string;
 }
 
+/** commands / `webhook.deliver`: send (or resend) one webhook delivery; the delivery record holds the payload. */
+export interface WebhookDeliverCommand {
+  delivery_id: string;
+  /** A seller's replay: sent again even if it succeeded before. */
+  replay: boolean;
+}
+
 export const ROUTING = {
   placeOrder: 'order.place',
   cancelOrder: 'order.cancel',
   takeOrder: 'order.take',
   orderTaken: 'order.taken',
   orderTakeRefused: 'order.take_refused',
+  webhookDeliver: 'webhook.deliver',
   statusChanged: 'order.status_changed',
   quoteReady: 'quote.ready',
   quoteFailed: 'quote.failed',

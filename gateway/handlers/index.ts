@@ -6,6 +6,7 @@ import { cancelOrder, createOrder } from './orders-write.ts';
 import { createQuote, getQuote } from './quotes.ts';
 import { streamOrders } from './stream.ts';
 import { takeOrder } from './take.ts';
+import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks, replayWebhookDelivery, rotateWebhookSecret } from './webhooks.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
@@ -25,4 +26,10 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
 export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
   getUsage,
   streamOrders,
+  createWebhook,
+  listWebhooks,
+  deleteWebhook,
+  rotateWebhookSecret,
+  listWebhookDeliveries,
+  replayWebhookDelivery,
 };

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Bus } from '../../adapters/bus/types.ts';
+import type { UrlPolicy } from '../../adapters/webhooks/url-guard.ts';
 import { buildGateway, type Gateway } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import type { ValidatedConfig } from '../../gateway/config/validate.ts';
@@ -36,6 +37,8 @@ export interface StackOptions {
   redisUrl?: string;
   /** The gateway's bus (e.g. RabbitMQ with a test prefix); default: in process. */
   bus?: Bus;
+  /** SSRF rules for webhook URLs (default: from the environment). */
+  webhookPolicy?: UrlPolicy;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -57,7 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, ...(options.bus && { bus: options.bus }) });
+  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   // Tests start from a connected Redis (start-up without one is tested on its own).
   for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
