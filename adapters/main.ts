@@ -10,6 +10,7 @@
 //   SAGA_RETRY_DELAYS_MS  comma-separated, default 1000,5000,30000,60000,300000
 //   SAGA_MAX_ATTEMPTS     default 10
 //   SAGA_LOCK_TTL_SEC     per-order lease, default 10
+//   WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOKS_ALLOW_LOOPBACK  see webhooks/env.ts
 //
 // SIGTERM / SIGINT: stop consuming, let handlers in flight finish (their
 // messages are acked), close the bus and Redis, exit 0. A kill -9 instead
@@ -22,6 +23,7 @@ import { loggerOptions } from '../gateway/logging.ts';
 import { createRedis } from '../gateway/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
 import { startAdapters } from './start.ts';
+import { webhooksFromEnv } from './webhooks/env.ts';
 
 function numbers(raw: string | undefined, name: string): number[] | undefined {
   if (!raw) return undefined;
@@ -61,6 +63,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     crmUrl: env.CRM_URL || 'http://127.0.0.1:8092',
     mesUrl: env.MES_URL || 'http://127.0.0.1:8091',
     logger,
+    webhooks: webhooksFromEnv(env, redis),
     saga: {
       ...(retryDelaysMs && { retryDelaysMs }),
       ...(maxAttempts !== undefined && { maxAttempts }),

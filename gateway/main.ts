@@ -9,6 +9,7 @@ import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim } from '../sim/index.ts';
 import { createBus, waitForConnection, type Bus } from '../adapters/bus/index.ts';
 import { startAdapters } from '../adapters/index.ts';
+import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
 import { createRedis } from './redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from './state/kv.ts';
 import { buildGateway } from './app.ts';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     const adapters = await startAdapters({
       bus,
       store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
+      webhooks: webhooksFromEnv(env, redis),
       crmUrl: env.CRM_URL as string,
       mesUrl: env.MES_URL as string,
       logger: log,
