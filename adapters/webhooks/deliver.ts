@@ -2,7 +2,8 @@
 // attempt (non-2xx, timeout, refused address) is handed back to the bus,
 // which retries it after the next delay level (exponential, over hours;
 // time-scaled in tests); after the last attempt it is parked in the
-// dead-letter queue and the delivery is marked failed. Every attempt sends
+// dead-letter queue and the delivery is marked failed. Delays are jittered
+// (backoff.ts). Every attempt sends
 // the same body with the same `webhook-id`, signed with its own timestamp by
 // every secret still live (two during a rotation's overlap).
 
@@ -27,6 +28,8 @@ export interface DeliverDeps {
   store: WebhookStore;
   sender: WebhookSender;
   maxAttempts: number;
+  /** The delay before the attempt after `attempt` (jittered; one of the consumer's retryDelaysMs). */
+  retryDelay: (attempt: number) => number;
   logger: AdapterLogger;
   outcomes: Counter<'outcome'>;
 }
@@ -55,6 +58,6 @@ export function deliverHandler(deps: DeliverDeps): (delivery: BusDelivery) => Pr
     await deps.store.putDelivery(withAttempt(delivery, record, last ? 'failed' : 'pending'));
     deps.outcomes.inc({ outcome: last ? 'dead' : 'retry' });
     deps.logger.info({ delivery: delivery.id, attempt, error: result.error }, last ? 'webhook delivery failed for good' : 'webhook delivery failed; retrying');
-    return last ? { dead: `webhook delivery failed after ${attempt} attempts: ${result.error ?? 'unknown'}` } : 'retry';
+    return last ? { dead: `webhook delivery failed after ${attempt} attempts: ${result.error ?? 'unknown'}` } : { retryInMs: deps.retryDelay(attempt) };
   };
 }

@@ -5,6 +5,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Bus, Subscription as BusSubscription } from '../bus/types.ts';
 import { ROUTING } from '../contracts/messages.ts';
 import { silentLogger, type AdapterLogger } from '../shared/logger.ts';
+import { jitteredDelay, jitteredLevels } from './backoff.ts';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, DEFAULT_WEBHOOK_RETRY_DELAYS_MS, deliverHandler, WEBHOOK_DELIVERIES_QUEUE } from './deliver.ts';
 import { fanoutHandler, WEBHOOK_EVENTS_QUEUE } from './fanout.ts';
 import { DEFAULT_SENDER_OPTIONS, WebhookSender, type SenderOptions } from './sender.ts';
@@ -36,6 +37,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     registers: options.registry ? [options.registry] : [],
   });
   const maxAttempts = options.maxAttempts ?? DEFAULT_WEBHOOK_MAX_ATTEMPTS;
+  const schedule = options.retryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS;
   const subscriptions: BusSubscription[] = [];
   const close = async (): Promise<void> => {
     await Promise.allSettled(subscriptions.splice(0).map((s) => s.cancel()));
@@ -44,8 +46,8 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   try {
     subscriptions.push(
       await options.bus.consume(
-        { queue: WEBHOOK_DELIVERIES_QUEUE, bindings: [{ exchange: 'commands', pattern: ROUTING.webhookDeliver }], prefetch: 32, maxAttempts, retryDelaysMs: options.retryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS },
-        deliverHandler({ store: options.store, sender, maxAttempts, logger: options.logger ?? silentLogger, outcomes }),
+        { queue: WEBHOOK_DELIVERIES_QUEUE, bindings: [{ exchange: 'commands', pattern: ROUTING.webhookDeliver }], prefetch: 32, maxAttempts, retryDelaysMs: jitteredLevels(schedule) },
+        deliverHandler({ store: options.store, sender, maxAttempts, retryDelay: (attempt) => jitteredDelay(schedule, attempt), logger: options.logger ?? silentLogger, outcomes }),
       ),
     );
     subscriptions.push(await options.bus.consume({ queue: WEBHOOK_EVENTS_QUEUE, bindings: [{ exchange: 'events', pattern: ROUTING.statusChanged }], prefetch: 32 }, fanoutHandler(options.bus, options.store)));

@@ -62,3 +62,29 @@ describe('stream client', () => {
     assert.equal(client.closed, true);
   });
 });
+
+describe('webhook backoff with jitter', () => {
+  it('picks one of four variants of the level, all of them declared delay levels', async () => {
+    const { jitteredDelay, jitteredLevels } = await import('../../adapters/webhooks/backoff.ts');
+    const schedule = [5_000, 300_000, 1_800_000];
+    const levels = jitteredLevels(schedule);
+    assert.equal(levels.length, 12);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const d = jitteredDelay(schedule, 2);
+      assert.ok(levels.includes(d));
+      assert.ok(d >= 240_000 && d <= 360_000);
+      seen.add(d);
+    }
+    assert.equal(seen.size, 4, 'spread over the variants');
+    assert.equal(jitteredDelay(schedule, 9, () => 0), 1_440_000, 'the last level repeats');
+  });
+
+  it('the bus takes a handler’s own delay only when it is one of the levels', async () => {
+    const { decide, resolveSpec } = await import('../../adapters/bus/consumer-policy.ts');
+    const spec = resolveSpec({ queue: 'q', bindings: [{ exchange: 'commands', pattern: 'x' }], retryDelaysMs: [10, 20, 30], maxAttempts: 3 });
+    assert.deepEqual(decide({ retryInMs: 30 }, 'r', 1, spec), { action: 'retry', delayMs: 30, nextAttempt: 2, reason: 'r' });
+    assert.deepEqual(decide({ retryInMs: 999 }, 'r', 1, spec), { action: 'retry', delayMs: 10, nextAttempt: 2, reason: 'r' });
+    assert.equal(decide({ retryInMs: 30 }, 'r', 3, spec).action, 'dead');
+  });
+});
