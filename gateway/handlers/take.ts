@@ -16,6 +16,8 @@ import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
 
 const CLAIM_TTL_SEC = 90 * 86_400;
+/** What the MES accepts as an operator id. */
+const OPERATOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const claimKey = (orderId: string) => `facet:take:${orderId}`;
 
 export interface TakeAccepted {
@@ -27,7 +29,8 @@ export interface TakeAccepted {
 export const takeOrder: HandlerFactory = ({ upstream, services }) =>
   async function takeOrderHandler(request, reply): Promise<TakeAccepted> {
     const { id } = request.params as { id: string };
-    const operatorId = request[kOperator]?.subject ?? 'unknown';
+    const operatorId = request[kOperator]?.subject ?? '';
+    if (!OPERATOR_ID.test(operatorId)) throw new FacetError('FACET_ERR_AUTH_FORBIDDEN', { detail: "Taking an order needs a token whose sub is an operator id (1-64 of A-Z a-z 0-9 _ -)" });
     // The order must exist: in the CRM, or still pending at the gateway.
     const crm = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
     if (crm.status !== 200 && !(await records.pendingOrder.getAny(services.state, id))) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });

@@ -98,5 +98,7 @@ describe('operator takes an order: POST /internal/v1/orders/{id}/take', () => {
     assertProblem(await request(stack.url).post('/internal/v1/orders/not-an-order/take').set(auth), 400, 'FACET_ERR_VALIDATION');
     assertProblem(await request(stack.url).post(`/internal/v1/orders/${freeOrder(2)}/take`), 401, 'FACET_ERR_AUTH_MISSING_TOKEN');
     assertProblem(await request(stack.url).post(`/internal/v1/orders/${freeOrder(2)}/take`).set('X-API-Key', 'demo-pro-key'), 401, 'FACET_ERR_AUTH_MISSING_TOKEN');
+    const oddSubject = await operatorToken('ana@example.com');
+    assertProblem(await request(stack.url).post(`/internal/v1/orders/${freeOrder(2)}/take`).set('Authorization', `Bearer ${oddSubject}`), 403, 'FACET_ERR_AUTH_FORBIDDEN');
   });
 });
