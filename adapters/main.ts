@@ -12,6 +12,7 @@
 //   SAGA_LOCK_TTL_SEC     per-order lease, default 10
 //   ADAPTERS_HTTP_PORT    /healthz, /readyz, /metrics (ops-server.ts), default 8094; 0 = any free port
 //   ADAPTERS_HTTP_HOST    default 0.0.0.0
+//   WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOKS_ALLOW_LOOPBACK  see webhooks/env.ts
 //
 // SIGTERM / SIGINT: /readyz turns 503, stop consuming, let handlers in
 // flight finish (their messages are acked), close the bus, Redis and the
@@ -30,6 +31,7 @@ import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
 import { createRedis } from '../gateway/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
 import { startAdapters } from './start.ts';
+import { webhooksFromEnv } from './webhooks/env.ts';
 
 function numbers(raw: string | undefined, name: string): number[] | undefined {
   if (!raw) return undefined;
@@ -100,6 +102,7 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
     mesUrl: env.MES_URL || 'http://127.0.0.1:8091',
     logger,
     registry,
+    webhooks: webhooksFromEnv(env, redis),
     saga: {
       ...(retryDelaysMs && { retryDelaysMs }),
       ...(maxAttempts !== undefined && { maxAttempts }),

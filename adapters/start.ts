@@ -12,6 +12,8 @@ import { CrmClient } from './crm/client.ts';
 import { MesClient } from './mes/client.ts';
 import { sagaMetricsFor } from './metrics.ts';
 import { startMesTranslator, type MesTranslatorOptions } from './mes/consumer.ts';
+import { startTakeConsumer } from './mes/take.ts';
+import { startWebhooks, type WebhooksOptions } from './webhooks/start.ts';
 import { silentLogger, type AdapterLogger } from './shared/logger.ts';
 import type { EndpointOverrides } from './shared/upstream.ts';
 import { startSagaConsumers, type SagaConsumerOptions } from './saga/consumer.ts';
@@ -37,6 +39,8 @@ export interface AdaptersOptions {
   mesEvents?: MesTranslatorOptions;
   /** Where the saga's metrics go (adapters/metrics.ts); the bus reports its own. None without it. */
   registry?: Registry;
+  /** Sellers' webhooks (fan-out and delivery); not started without. */
+  webhooks?: Omit<WebhooksOptions, 'bus' | 'logger'>;
 }
 
 export interface Adapters {
@@ -61,6 +65,11 @@ export async function startAdapters(options: AdaptersOptions): Promise<Adapters>
   try {
     subscriptions.push(...(await startSagaConsumers(options.bus, deps, locks, sagaOptions)));
     subscriptions.push(await startMesTranslator(options.bus, logger, options.mesEvents));
+    subscriptions.push(await startTakeConsumer(options.bus, mes, logger));
+    if (options.webhooks) {
+      const webhooks = await startWebhooks({ ...options.webhooks, bus: options.bus, logger });
+      subscriptions.push({ cancel: () => webhooks.close() });
+    }
   } catch (err) {
     await close();
     throw err;

@@ -19,6 +19,7 @@ import { renderMetrics } from './metrics/exposition.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import { installRequestMetrics } from './metrics/request-timing.ts';
 import { buildRoutes } from './pipeline/build.ts';
+import type { UrlPolicy } from '../adapters/webhooks/url-guard.ts';
 import { kConsumer } from './request-state.ts';
 import { tagServer, traceIdOfTraceparent, tracingEnabled } from './telemetry/api.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   amqpUrl?: string | undefined;
   /** The registry /metrics serves; pass one to share it with in-process adapters and their bus. */
   metrics?: GatewayMetrics;
+  /** SSRF rules for webhook URLs; default from NODE_ENV and WEBHOOKS_ALLOW_LOOPBACK. */
+  webhookPolicy?: UrlPolicy;
 }
 
 export interface Gateway {
@@ -64,7 +67,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
-  const services = createServices(config, contracts, { redis, stateRedis, bus, metrics });
+  const services = createServices(config, contracts, { redis, stateRedis, bus, metrics, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
@@ -161,6 +164,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   await app.ready();
   // Start measuring event-loop delay only now: compiling routes is not overload.
   services.shedding.start();
+  services.feed.start();
   const events = await consumeEvents(services).catch((error: unknown) => {
     app.log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
     return undefined;
@@ -174,6 +178,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     close() {
       closing ??= (async () => {
         health.draining = true;
+        // Open event streams would hold app.close() forever: end them first (browsers reconnect elsewhere).
+        services.feed.endStreams();
         await app.close();
         await events?.cancel().catch(() => {});
         if (!options.bus) await bus.close();

@@ -4,11 +4,13 @@
 // jobs settle their quotes. Replicas share one queue (competing consumers):
 // a bump in Redis is enough for all of them.
 
-import type { OrderStatusChangedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
+import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
 import { ROUTING } from '../adapters/contracts/messages.ts';
 import type { Delivery, HandlerResult } from '../adapters/bus/index.ts';
 import { records } from './handlers/records.ts';
 import { settleQuote } from './handlers/quotes.ts';
+import { onTakeRefused } from './handlers/take.ts';
+import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
 export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
@@ -29,8 +31,12 @@ export async function onQuoteFinished(services: GatewayServices, event: QuoteFin
 
 export async function handleEvent(services: GatewayServices, delivery: Delivery): Promise<HandlerResult> {
   const { type, body } = delivery.message;
+  // The operators' live feed: appended once (deduped by message id), tailed by every replica.
+  const record = feedRecordOf(delivery.message);
+  if (record) await services.feed.append(record);
   if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
   else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent);
+  else if (type === ROUTING.orderTakeRefused) await onTakeRefused(services, body as OrderTakeRefusedEvent);
   return 'ack';
 }
 
@@ -42,6 +48,8 @@ export async function consumeEvents(services: GatewayServices): Promise<{ cancel
         { exchange: 'events', pattern: ROUTING.statusChanged },
         { exchange: 'events', pattern: ROUTING.quoteReady },
         { exchange: 'events', pattern: ROUTING.quoteFailed },
+        { exchange: 'events', pattern: ROUTING.orderTaken },
+        { exchange: 'events', pattern: ROUTING.orderTakeRefused },
       ],
       prefetch: 50,
     },

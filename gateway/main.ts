@@ -11,6 +11,7 @@ import { createBus, waitForConnection, type Bus } from '../adapters/bus/index.ts
 import { startAdapters } from '../adapters/index.ts';
 import { busMetricsFor } from '../adapters/bus/metrics.ts';
 import { createMetrics } from './metrics/registry.ts';
+import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
 import { createRedis } from './redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from './state/kv.ts';
 import { buildGateway } from './app.ts';
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     const adapters = await startAdapters({
       bus,
       store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
+      webhooks: webhooksFromEnv(env, redis),
       crmUrl: env.CRM_URL as string,
       mesUrl: env.MES_URL as string,
       logger: log,

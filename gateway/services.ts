@@ -12,6 +12,11 @@ import type { GatewayConfig } from './config/types.ts';
 import { ConsumerDirectory } from './consumers.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import type { ContractRegistry } from './openapi/contracts.ts';
+import { processWebhookStore, RedisWebhookStore, type WebhookStore } from '../adapters/webhooks/store.ts';
+import { urlPolicyFromEnv, type UrlPolicy } from '../adapters/webhooks/url-guard.ts';
+import { MemoryFeedLog } from './notify/feed-log.ts';
+import { OrderFeed } from './notify/order-feed.ts';
+import { RedisFeedLog } from './notify/redis-feed-log.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from './state/kv.ts';
 import { UpstreamRegistry } from './upstream/client.ts';
 
@@ -33,6 +38,12 @@ export interface GatewayServices {
   state: KeyValueStore;
   /** Commands out, events in: RabbitMQ when configured, else in process. */
   bus: Bus;
+  /** The operators' live feed (SSE): a Redis stream shared by replicas, else in process. */
+  feed: OrderFeed;
+  /** Sellers' webhook subscriptions and deliveries (shared with the adapters). */
+  webhooks: WebhookStore;
+  /** SSRF rules for webhook URLs. */
+  webhookPolicy: UrlPolicy;
 }
 
 export interface ServiceDependencies {
@@ -46,10 +57,14 @@ export interface ServiceDependencies {
   stateRedis?: Redis | undefined;
   bus?: Bus | undefined;
   metrics?: GatewayMetrics;
+  /** Default: from NODE_ENV and WEBHOOKS_ALLOW_LOOPBACK (refused together: a start-up error). */
+  webhookPolicy?: UrlPolicy;
 }
 
 export function createServices(config: GatewayConfig, contracts: ContractRegistry, deps: ServiceDependencies = {}): GatewayServices {
   const metrics = deps.metrics ?? createMetrics();
+  const stream = config.notifications.stream;
+  const feedLog = deps.redis ? new RedisFeedLog(deps.redis, { bufferSize: stream.bufferSize }) : new MemoryFeedLog(stream.bufferSize);
   return {
     config,
     contracts,
@@ -62,12 +77,16 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     shedding: createSheddingService(config),
     state: (deps.stateRedis ?? deps.redis) ? new RedisKeyValueStore((deps.stateRedis ?? deps.redis)!) : new MemoryKeyValueStore(),
     bus: deps.bus ?? createBus(),
+    webhooks: deps.redis ? new RedisWebhookStore(deps.redis) : processWebhookStore(),
+    webhookPolicy: deps.webhookPolicy ?? urlPolicyFromEnv(process.env),
+    feed: new OrderFeed(feedLog, { heartbeatMs: stream.heartbeatMs, maxBufferedBytes: stream.maxBufferedBytes, replayLimit: stream.bufferSize }),
     cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),
   };
 }
 
 export async function closeServices(services: GatewayServices): Promise<void> {
   services.shedding.close();
+  await services.feed.close();
   await services.cache.close();
   await services.upstreams.close();
 }

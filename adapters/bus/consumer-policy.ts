@@ -60,7 +60,8 @@ export async function runHandler(handler: Handler, delivery: Delivery): Promise<
     const result = await handler(delivery);
     if (result === 'ack') return { result, reason: '' };
     if (result === 'retry') return { result, reason: 'handler asked for a retry' };
-    if (typeof result === 'object' && result !== null && typeof result.dead === 'string') return { result, reason: result.dead };
+    if (typeof result === 'object' && result !== null && 'dead' in result && typeof result.dead === 'string') return { result, reason: result.dead };
+    if (typeof result === 'object' && result !== null && 'retryInMs' in result && typeof result.retryInMs === 'number') return { result, reason: 'handler asked for a retry' };
     return { result: 'retry', reason: `handler returned an unknown result: ${JSON.stringify(result)}` };
   } catch (err) {
     return { result: 'retry', reason: errorText(err) };
@@ -69,7 +70,10 @@ export async function runHandler(handler: Handler, delivery: Delivery): Promise<
 
 export function decide(result: HandlerResult, reason: string, attempt: number, spec: ResolvedSpec): Outcome {
   if (result === 'ack') return { action: 'ack' };
-  if (result !== 'retry') return { action: 'dead', reason };
+  const chosen = typeof result === 'object' && 'retryInMs' in result ? result.retryInMs : undefined;
+  if (result !== 'retry' && chosen === undefined) return { action: 'dead', reason };
   if (attempt >= spec.maxAttempts) return { action: 'dead', reason: `${reason} (after ${attempt} attempts)` };
-  return { action: 'retry', delayMs: delayFor(spec.retryDelaysMs, attempt), nextAttempt: attempt + 1, reason };
+  // A handler's own delay only if its delay queue exists (one of the spec's levels).
+  const delayMs = chosen !== undefined && spec.retryDelaysMs.includes(chosen) ? chosen : delayFor(spec.retryDelaysMs, attempt);
+  return { action: 'retry', delayMs, nextAttempt: attempt + 1, reason };
 }

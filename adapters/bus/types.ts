@@ -30,9 +30,12 @@ export interface PublishOptions {
  * - `'ack'`: done, remove it;
  * - `'retry'` (or a thrown error): try again after the next delay level, until
  *   `maxAttempts` is reached, then park it in the dead-letter queue;
- * - `{ dead: reason }`: poison, park it now with that reason.
+ * - `{ dead: reason }`: poison, park it now with that reason;
+ * - `{ retryInMs }`: like `'retry'`, after this delay, which must be one of
+ *   the consumer's `retryDelaysMs` (only those have delay queues); any other
+ *   value falls back to the attempt's level. Lets a handler add jitter.
  */
-export type HandlerResult = 'ack' | 'retry' | { dead: string };
+export type HandlerResult = 'ack' | 'retry' | { dead: string } | { retryInMs: number };
 
 export interface Delivery {
   message: BusMessage;

@@ -49,9 +49,43 @@ export interface QuoteFinishedEvent {
   at: string;
 }
 
+/** commands / `order.take`: an operator claimed the order at the gateway (202); the MES records it. */
+export interface TakeOrderCommand {
+  order_id: string;
+  operator_id: string;
+  requested_at: string;
+}
+
+/** events / `order.taken`: the MES recorded the operator on the order. */
+export interface OrderTakenEvent {
+  order_id: string;
+  operator_id: string;
+  at: string;
+}
+
+/** events / `order.take_refused`: the MES did not record the take (`unknown_order`, or `taken` by `holder`). */
+export interface OrderTakeRefusedEvent {
+  order_id: string;
+  operator_id: string;
+  reason: 'unknown_order' | 'taken';
+  holder: string | null;
+  at: string;
+}
+
+/** commands / `webhook.deliver`: send (or resend) one webhook delivery; the delivery record holds the payload. */
+export interface WebhookDeliverCommand {
+  delivery_id: string;
+  /** A seller's replay: sent again even if it succeeded before. */
+  replay: boolean;
+}
+
 export const ROUTING = {
   placeOrder: 'order.place',
   cancelOrder: 'order.cancel',
+  takeOrder: 'order.take',
+  orderTaken: 'order.taken',
+  orderTakeRefused: 'order.take_refused',
+  webhookDeliver: 'webhook.deliver',
   statusChanged: 'order.status_changed',
   quoteReady: 'quote.ready',
   quoteFailed: 'quote.failed',

@@ -206,6 +206,23 @@ export const configSchema = {
         },
       },
     },
+    notifications: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        stream: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            heartbeatMs: { ...positiveInt, default: 15_000 },
+            bufferSize: { ...positiveInt, default: 10_000 },
+            maxBufferedBytes: { ...positiveInt, default: 262_144 },
+          },
+        },
+      },
+    },
     pipelines: {
       type: 'object',
       propertyNames: name,

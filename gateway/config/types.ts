@@ -140,6 +140,18 @@ export interface SheddingSettings {
   adaptive: AdaptiveConcurrencySettings;
 }
 
+/** The operators' live stream (gateway/notify). */
+export interface NotificationSettings {
+  stream: {
+    /** A comment line this often keeps proxies and browsers from closing an idle stream. */
+    heartbeatMs: number;
+    /** Events kept for Last-Event-ID resumes (Redis stream MAXLEN ~, or the in-process ring). */
+    bufferSize: number;
+    /** A client whose unsent output passes this is disconnected; it resumes with Last-Event-ID. */
+    maxBufferedBytes: number;
+  };
+}
+
 export interface GatewayConfig {
   http: HttpConfig;
   /** OpenAPI documents by name, paths relative to the config file. */
@@ -151,6 +163,7 @@ export interface GatewayConfig {
   pipelines: Record<string, PipelineConfig>;
   quota: QuotaSettings;
   shedding: SheddingSettings;
+  notifications: NotificationSettings;
   /** Directory of the config file; contract paths resolve against it. */
   baseDir: string;
 }

@@ -4,6 +4,9 @@ import { uploadModel } from './models.ts';
 import { getOrder, listOrders } from './orders.ts';
 import { cancelOrder, createOrder } from './orders-write.ts';
 import { createQuote, getQuote } from './quotes.ts';
+import { streamOrders } from './stream.ts';
+import { takeOrder } from './take.ts';
+import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks, replayWebhookDelivery, rotateWebhookSecret } from './webhooks.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
 
 /** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
@@ -16,9 +19,17 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   getQuote,
   createOrder,
   cancelOrder,
+  takeOrder,
 };
 
 /** Operations Facet answers itself, for the `respond` policy. */
 export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
   getUsage,
+  streamOrders,
+  createWebhook,
+  listWebhooks,
+  deleteWebhook,
+  rotateWebhookSecret,
+  listWebhookDeliveries,
+  replayWebhookDelivery,
 };

@@ -24,6 +24,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/v1/orders/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live stream of new orders and status changes (Server-Sent Events)
+         * @description A `text/event-stream` that stays open: every new order
+         *     (`order.created`) and every status change (`order.status_changed`)
+         *     of every seller, as it happens, and operators taking orders
+         *     (`order.taken`, `order.take_refused`). Each event's `data` is one
+         *     JSON object (see `OrderFeedEvent`); its `id` is the event's place in
+         *     the stream.
+         *
+         *     - **Filter**: `?status=SUBMITTED&status=PRICE_CALCULATED` keeps only
+         *       status events with one of those statuses (take events always come
+         *       through).
+         *     - **Heartbeats**: a comment line (`: ping`) every 15 s
+         *       (`notifications.stream.heartbeatMs`) keeps proxies from closing an
+         *       idle stream.
+         *     - **Resuming**: a browser's `EventSource` reconnects by itself and
+         *       sends `Last-Event-ID`; the gateway replays every event after it
+         *       from a buffer of the last 10,000 events shared by all gateway
+         *       replicas (a Redis stream), then continues live. When events after
+         *       that id are no longer buffered, a `gap` event (no `id`) comes
+         *       first: reload the dashboard to see the full picture.
+         *     - **Slow clients**: a client that stops reading is disconnected once
+         *       256 KiB wait for it; it reconnects and resumes.
+         *     - **Shutdown**: a replica that stops ends its streams; the browser
+         *       reconnects (to another replica) and resumes.
+         *
+         *     ```js
+         *     // Browsers: EventSource cannot send headers, so authenticate through a
+         *     // proxy or use a fetch-based client (e.g. @microsoft/fetch-event-source).
+         *     const res = await fetch('/internal/v1/orders/stream?status=SUBMITTED', {
+         *       headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+         *     });
+         *     ```
+         */
+        get: operations["streamOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/v1/orders/{id}/take": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take an order (one operator wins)
+         * @description Claims the order for the calling operator (the token's `sub`). The
+         *     claim is atomic across all gateway replicas: when operators race,
+         *     exactly one gets `202` and the others `409`
+         *     `FACET_ERR_ORDER_TAKEN`. Taking an order you already hold answers
+         *     `202` again.
+         *
+         *     The take is then recorded in the MES through the message bus
+         *     (`order.take`); the live stream shows `order.taken` once the MES
+         *     has it, or `order.take_refused` (and the order is free again) if
+         *     the MES does not know the order or another operator took it there.
+         */
+        post: operations["takeOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -130,6 +209,42 @@ export interface components {
              * @example eyJ0IjoiMjAyNi0xMC0zMVQyMzo1Nzo1Ny41OTVaIiwiaSI6Im9yZF9sam92aDFpOTNkZDgifQ
              */
             next_cursor: string | null;
+        };
+        /**
+         * @description The `data` of a stream event. Status events (`order.created`,
+         *     `order.status_changed`) carry the status fields; take events
+         *     (`order.taken`, `order.take_refused`) the operator.
+         * @example {
+         *       "event_id": "ord_4q8n2m6k1z0x:PRICE_CALCULATED",
+         *       "order_id": "ord_4q8n2m6k1z0x",
+         *       "seller_id": "slr_0002",
+         *       "status": "PRICE_CALCULATED",
+         *       "previous_status": "SUBMITTED",
+         *       "reason": null,
+         *       "at": "2026-01-01T00:00:12.000Z"
+         *     }
+         */
+        OrderFeedEvent: {
+            /** @description The bus event's id, unique per event. */
+            event_id: string;
+            order_id: string;
+            seller_id?: string;
+            status?: components["schemas"]["OrderStatus"];
+            previous_status?: components["schemas"]["OrderStatus"] | null;
+            reason?: string | null;
+            operator_id?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        TakeAccepted: {
+            order_id: string;
+            /** @description The operator who holds the order (the token's `sub`). */
+            operator_id: string;
+            /**
+             * @description The MES is being told; `order.taken` on the stream confirms it.
+             * @enum {string}
+             */
+            status: "requested";
         };
         /** @description Liveness. */
         Health: {
@@ -366,6 +481,8 @@ export type SchemaMaterial = components['schemas']['Material'];
 export type SchemaFinish = components['schemas']['Finish'];
 export type SchemaDashboardOrder = components['schemas']['DashboardOrder'];
 export type SchemaDashboardOrderList = components['schemas']['DashboardOrderList'];
+export type SchemaOrderFeedEvent = components['schemas']['OrderFeedEvent'];
+export type SchemaTakeAccepted = components['schemas']['TakeAccepted'];
 export type SchemaHealth = components['schemas']['Health'];
 export type SchemaReadinessCheck = components['schemas']['ReadinessCheck'];
 export type SchemaReadiness = components['schemas']['Readiness'];
@@ -430,6 +547,118 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    streamOrders: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only orders in one of these statuses. Repeat the parameter for several:
+                 *     `?status=SHIPPED&status=CLOSED`.
+                 * @example [
+                 *       "SHIPPED",
+                 *       "CLOSED"
+                 *     ]
+                 */
+                status?: components["parameters"]["StatusFilter"];
+            };
+            header?: {
+                /**
+                 * @description The `id` of the last event received; the stream resumes after it.
+                 * @example 1767225600000-0
+                 */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The event stream. It ends only when the client leaves or the
+             *     replica shuts down.
+             */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    takeOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The order id.
+                 * @example ord_2owcdqpsjb5a
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order is yours; the MES is being told. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TakeAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such order (`FACET_ERR_NOT_FOUND`). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another operator took the order first (`FACET_ERR_ORDER_TAKEN`). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: components["responses"]["BadGateway"];
+            /**
+             * @description The CRM is unavailable (the order could not be checked), the
+             *     message broker did not confirm the take (`FACET_ERR_BUS_UNAVAILABLE`;
+             *     nothing was recorded), or the state store is unavailable. Retry
+             *     after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             504: components["responses"]["GatewayTimeout"];
         };
     };

@@ -263,10 +263,251 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your webhook subscriptions
+         * @description Your seller account's webhook subscriptions, oldest first. Secrets are
+         *     never shown again after creation or rotation.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Subscribe a URL to your order events
+         * @description Registers an endpoint for your orders' events (see *Webhooks* above
+         *     and the `orderStatusChanged` webhook). The answer shows the signing
+         *     `secret` (`whsec_` + base64) **once**: store it.
+         *
+         *     The URL must be `https` (plain `http` is accepted only outside
+         *     production), without credentials, and its host must not be or
+         *     resolve to a loopback, private (10/8, 172.16/12, 192.168/16,
+         *     100.64/10), link-local (169.254/16, cloud metadata), unique-local
+         *     (fc00::/7), multicast or reserved address: `422`
+         *     `FACET_ERR_WEBHOOK_URL_REFUSED`. The same check runs again before
+         *     every delivery, against the addresses the delivery connects to.
+         *
+         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`).
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook subscription
+         * @description Stops deliveries to it at once (deliveries waiting for a retry are dropped).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a subscription's signing secret
+         * @description Issues a new secret (shown once). The previous one keeps signing for
+         *     `overlap_seconds` (default 86400, up to 7 days; 0 ends it at once):
+         *     meanwhile every delivery carries two signatures in
+         *     `webhook-signature`, so you can switch your verifier without missing
+         *     an event. A secret older than the previous one stops at once.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a subscription's deliveries
+         * @description The newest deliveries to this subscription (the last 500 are kept, for
+         *     30 days), each with its payload, status (`pending` while retries
+         *     remain, `succeeded`, `failed` after the last attempt) and every
+         *     attempt's answer.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Sends the delivery again, with the same payload and the same
+         *     `webhook-id` (so your deduplication still works), signed anew. It
+         *     gets the full retry schedule again.
+         */
+        post: operations["replayWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    orderStatusChanged: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An order of yours changed status
+         * @description Sent to each of your subscriptions that asked for
+         *     `order.status_changed`, signed as described under *Webhooks* above.
+         *     Answer `2xx` within 10 s; anything else (or a redirect, or a
+         *     timeout) is retried with the same `webhook-id`.
+         */
+        post: operations["orderStatusChangedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
+        /**
+         * @description The events a subscription can ask for.
+         * @enum {string}
+         */
+        WebhookEventType: "order.status_changed";
+        WebhookCreateRequest: {
+            /** @description Your endpoint, `https://…` (see the registration rules above). */
+            url: string;
+            /** @description Default every event type. */
+            event_types?: components["schemas"]["WebhookEventType"][];
+            description?: string;
+        };
+        RotateSecretRequest: {
+            /**
+             * @description How long the previous secret keeps signing.
+             * @default 86400
+             */
+            overlap_seconds?: number;
+        };
+        Webhook: {
+            id: string;
+            url: string;
+            event_types: components["schemas"]["WebhookEventType"][];
+            description: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description While a rotation's overlap lasts, when the previous secret stops signing.
+             */
+            previous_secret_expires_at: string | null;
+        };
+        WebhookWithSecret: {
+            id: string;
+            url: string;
+            event_types: components["schemas"]["WebhookEventType"][];
+            description: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            previous_secret_expires_at: string | null;
+            /** @description The signing secret, shown only in this answer. */
+            secret: string;
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        /** @description The body of an `order.status_changed` delivery (Standard Webhooks' type, timestamp, data). */
+        OrderStatusChangedWebhook: {
+            /** @enum {string} */
+            type: "order.status_changed";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                order_id: string;
+                status: components["schemas"]["OrderStatus"];
+                previous_status: components["schemas"]["OrderStatus"] | null;
+                reason: string | null;
+                /** Format: date-time */
+                at: string;
+            };
+        };
+        WebhookDeliveryAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** @description Your endpoint's answer; `null` when there was none (timeout, refused address, connection error). */
+            status_code: number | null;
+            error: string | null;
+            duration_ms: number;
+        };
+        WebhookDelivery: {
+            /** @description The `webhook-id` of every attempt. */
+            id: string;
+            event_type: components["schemas"]["WebhookEventType"];
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            payload: components["schemas"]["OrderStatusChangedWebhook"];
+            attempts: components["schemas"]["WebhookDeliveryAttempt"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+        };
+        ReplayAccepted: {
+            id: string;
+            /** @enum {string} */
+            status: "replay_requested";
+        };
         /**
          * @description Where an order is. The business flow is INITIATED → FILE_UPLOADED →
          *     SUBMITTED → PRICE_CALCULATED → MANUFACTURING_APPROVED →
@@ -658,6 +899,35 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description No such subscription or delivery for your seller account
+         *     (`FACET_ERR_NOT_FOUND`): it does not exist or belongs to another
+         *     seller.
+         */
+        WebhookNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The webhook store is unavailable (`FACET_ERR_STATE_UNAVAILABLE`), or
+         *     the gateway is overloaded (`FACET_ERR_OVERLOADED`) or shutting down
+         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         */
+        WebhookStoreUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description A parameter is malformed or out of range (`FACET_ERR_VALIDATION`); `errors` lists which. */
         BadRequest: {
             headers: {
@@ -932,6 +1202,11 @@ export interface components {
     };
     parameters: {
         /**
+         * @description The webhook subscription's id.
+         * @example wh_8k2m4q6s1v3x
+         */
+        WebhookId: string;
+        /**
          * @description Only orders in one of these statuses. Repeat the parameter for several:
          *     `?status=SHIPPED&status=CLOSED`.
          * @example [
@@ -1061,6 +1336,17 @@ export interface components {
     };
     pathItems: never;
 }
+export type SchemaWebhookEventType = components['schemas']['WebhookEventType'];
+export type SchemaWebhookCreateRequest = components['schemas']['WebhookCreateRequest'];
+export type SchemaRotateSecretRequest = components['schemas']['RotateSecretRequest'];
+export type SchemaWebhook = components['schemas']['Webhook'];
+export type SchemaWebhookWithSecret = components['schemas']['WebhookWithSecret'];
+export type SchemaWebhookList = components['schemas']['WebhookList'];
+export type SchemaOrderStatusChangedWebhook = components['schemas']['OrderStatusChangedWebhook'];
+export type SchemaWebhookDeliveryAttempt = components['schemas']['WebhookDeliveryAttempt'];
+export type SchemaWebhookDelivery = components['schemas']['WebhookDelivery'];
+export type SchemaWebhookDeliveryList = components['schemas']['WebhookDeliveryList'];
+export type SchemaReplayAccepted = components['schemas']['ReplayAccepted'];
 export type SchemaOrderStatus = components['schemas']['OrderStatus'];
 export type SchemaMaterial = components['schemas']['Material'];
 export type SchemaFinish = components['schemas']['Finish'];
@@ -1085,6 +1371,8 @@ export type SchemaUsageWindow = components['schemas']['UsageWindow'];
 export type SchemaUsage = components['schemas']['Usage'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
+export type ResponseWebhookNotFound = components['responses']['WebhookNotFound'];
+export type ResponseWebhookStoreUnavailable = components['responses']['WebhookStoreUnavailable'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUploadBadRequest = components['responses']['UploadBadRequest'];
 export type ResponseQuoteBadRequest = components['responses']['QuoteBadRequest'];
@@ -1103,6 +1391,7 @@ export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
+export type ParameterWebhookId = components['parameters']['WebhookId'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
 export type ParameterCreatedFrom = components['parameters']['CreatedFrom'];
 export type ParameterCreatedTo = components['parameters']['CreatedTo'];
@@ -1505,6 +1794,299 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["GatewayUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your subscriptions. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["WebhookStoreUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description Subscribed. `secret` is shown only now. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    /**
+                     * @description The subscription, `/v1/webhooks/{id}`.
+                     * @example /v1/webhooks/wh_8k2m4q6s1v3x
+                     */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description You already have 10 subscriptions (`FACET_ERR_WEBHOOK_LIMIT`). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is refused (`FACET_ERR_WEBHOOK_URL_REFUSED`); `errors` says why. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["WebhookStoreUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook subscription's id.
+                 * @example wh_8k2m4q6s1v3x
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["WebhookStoreUnavailable"];
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook subscription's id.
+                 * @example wh_8k2m4q6s1v3x
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateSecretRequest"];
+            };
+        };
+        responses: {
+            /** @description The new secret (shown only now) and when the previous one stops signing. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["WebhookStoreUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Maximum number of deliveries.
+                 * @example 20
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook subscription's id.
+                 * @example wh_8k2m4q6s1v3x
+                 */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries, newest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["WebhookStoreUnavailable"];
+        };
+    };
+    replayWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The webhook subscription's id.
+                 * @example wh_8k2m4q6s1v3x
+                 */
+                id: components["parameters"]["WebhookId"];
+                /**
+                 * @description The delivery's id (its `webhook-id`).
+                 * @example msg_2Xb8kQ1yP0cR5sT7uV9wA3zD4eF
+                 */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery is queued to be sent again. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            429: components["responses"]["TooManyRequests"];
+            /**
+             * @description The message broker did not take the replay
+             *     (`FACET_ERR_BUS_UNAVAILABLE`), the webhook store is unavailable,
+             *     or the gateway is overloaded or shutting down. Retry after
+             *     `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    orderStatusChangedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The delivery's id, the same on every retry and replay; deduplicate on it.
+                 * @example msg_2Xb8kQ1yP0cR5sT7uV9wA3zD4eF
+                 */
+                "webhook-id": string;
+                /**
+                 * @description Seconds since the epoch when this attempt was signed; reject values far from your clock (e.g. 5 min).
+                 * @example 1793958067
+                 */
+                "webhook-timestamp": string;
+                /**
+                 * @description Space-separated `v1,<base64 signature>` values (two during a
+                 *     secret rotation's overlap); one valid signature is enough.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderStatusChangedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). The answer body is ignored (at most 4 KiB of it is read). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, including your own rejection of a bad signature, counts as a failure and is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

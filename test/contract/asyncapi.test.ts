@@ -21,7 +21,11 @@ import { parseDocument } from 'yaml';
 import type { Bus, ConsumerSpec, Subscription } from '../../adapters/bus/types.ts';
 import { Topology } from '../../adapters/bus/topology.ts';
 import { ROUTING } from '../../adapters/contracts/messages.ts';
+import type { MesClient } from '../../adapters/mes/client.ts';
 import { startMesTranslator } from '../../adapters/mes/consumer.ts';
+import { startTakeConsumer } from '../../adapters/mes/take.ts';
+import { MemoryWebhookStore } from '../../adapters/webhooks/store.ts';
+import { startWebhooks } from '../../adapters/webhooks/start.ts';
 import { parseLegacyEvent } from '../../adapters/mes/legacy.ts';
 import { translateLegacyEvent } from '../../adapters/mes/translate.ts';
 import { startSagaConsumers } from '../../adapters/saga/consumer.ts';
@@ -206,6 +210,9 @@ async function consumerSpecs(): Promise<{ owner: string; spec: ConsumerSpec }[]>
   await startSagaConsumers(bus, { logger: silentLogger } as unknown as SagaDeps, {} as OrderLocks);
   owner = 'mes-adapter';
   await startMesTranslator(bus, silentLogger);
+  await startTakeConsumer(bus, {} as MesClient, silentLogger);
+  owner = 'webhooks';
+  await startWebhooks({ bus, store: new MemoryWebhookStore(), policy: { requireHttps: true, allowLoopback: false } });
   return captured;
 }
 
@@ -310,7 +317,7 @@ describe('AsyncAPI contract (openapi/asyncapi.yaml)', () => {
     }
     // Commands on commands, everything else on events.
     for (const { exchange, info } of onBus) {
-      const isCommand = info.address === ROUTING.placeOrder || info.address === ROUTING.cancelOrder;
+      const isCommand = info.address === ROUTING.placeOrder || info.address === ROUTING.cancelOrder || info.address === ROUTING.takeOrder || info.address === ROUTING.webhookDeliver;
       assert.equal(exchange, isCommand ? 'commands' : 'events', `channel ${info.name}: exchange`);
     }
   });
@@ -360,7 +367,7 @@ describe('AsyncAPI contract (openapi/asyncapi.yaml)', () => {
 
   test('the consumer queues and their bindings are those the gateway, the saga and the MES adapter subscribe with', async () => {
     const specs = await consumerSpecs();
-    assert.deepEqual([...new Set(specs.map((s) => s.owner))], ['gateway', 'saga', 'mes-adapter'], 'every consumer was captured');
+    assert.deepEqual([...new Set(specs.map((s) => s.owner))], ['gateway', 'saga', 'mes-adapter', 'webhooks'], 'every consumer was captured');
     const consumerChannels = channelInfos().filter((i) => i.amqp.is === 'queue' && i.address !== topology.deadQueue && !i.address.includes('{'));
     const documented = new Map(consumerChannels.map((i) => [i.address, i]));
     for (const { owner, spec: consumer } of specs) {

@@ -3,8 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
+import type { Bus } from '../../adapters/bus/types.ts';
+import type { UrlPolicy } from '../../adapters/webhooks/url-guard.ts';
 import { buildGateway, type Gateway } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
+import type { ValidatedConfig } from '../../gateway/config/validate.ts';
 import { demoOperatorToken } from '../../gateway/demo.ts';
 import { POLICIES } from '../../policies/index.ts';
 import { startCrmSim, type CrmSimHandle } from '../../sim/crm/start.ts';
@@ -20,6 +23,8 @@ export interface Stack {
   mes: MesSimHandle;
   url: string;
   operatorToken: string;
+  /** The validated config the gateway runs, for starting more replicas of it. */
+  validated: ValidatedConfig;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,10 @@ export interface StackOptions {
   mesDashboardLatency?: { baseMs: number; perOrderMs: number };
   /** Use this Redis for shared state (quotas); default: in-process stores. */
   redisUrl?: string;
+  /** The gateway's bus (e.g. RabbitMQ with a test prefix); default: in process. */
+  bus?: Bus;
+  /** SSRF rules for webhook URLs (default: from the environment). */
+  webhookPolicy?: UrlPolicy;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -51,7 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl });
+  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   // Tests start from a connected Redis (start-up without one is tested on its own).
   for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
@@ -63,6 +72,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mes,
     url: `http://127.0.0.1:${port}`,
     operatorToken: await demoOperatorToken(TEST_JWT_SECRET),
+    validated,
     async close() {
       await gateway.close();
       await Promise.all([crm.close(), mes.close()]);

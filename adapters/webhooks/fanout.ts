@@ -1,0 +1,44 @@
+// Turns order events into webhook deliveries: for each subscription of the
+// order's seller that wants the event type, a delivery record (the exact
+// payload, signed on every attempt) and a `webhook.deliver` command. The
+// delivery id is derived from the subscription and the event's message id,
+// so a redelivered event creates nothing twice (the command may be sent
+// again; the sender skips deliveries that already succeeded). Only the
+// seller's own subscriptions are looked at.
+
+import { createHash } from 'node:crypto';
+import type { Bus, Delivery as BusDelivery, HandlerResult } from '../bus/types.ts';
+import { ROUTING, type OrderStatusChangedEvent, type WebhookDeliverCommand } from '../contracts/messages.ts';
+import type { WebhookStore } from './store.ts';
+
+export const WEBHOOK_EVENTS_QUEUE = 'webhooks.order-events';
+
+/** Event types a subscription can ask for. */
+export const WEBHOOK_EVENT_TYPES = [ROUTING.statusChanged] as const;
+
+export function deliveryIdOf(subscriptionId: string, eventId: string): string {
+  return `msg_${createHash('sha256').update(`${subscriptionId}|${eventId}`).digest('base64url').slice(0, 27)}`;
+}
+
+/** The Standard Webhooks payload: type, timestamp, data. */
+export function statusPayload(event: OrderStatusChangedEvent): string {
+  const { order_id, status, previous_status, reason, at } = event;
+  return JSON.stringify({ type: ROUTING.statusChanged, timestamp: at, data: { order_id, status, previous_status, reason, at } });
+}
+
+export function fanoutHandler(bus: Bus, store: WebhookStore): (delivery: BusDelivery) => Promise<HandlerResult> {
+  return async ({ message }) => {
+    if (message.type !== ROUTING.statusChanged) return 'ack';
+    const event = message.body as OrderStatusChangedEvent;
+    if (typeof event?.seller_id !== 'string' || typeof event.order_id !== 'string') return { dead: 'order.status_changed without seller_id/order_id' };
+    const subscriptions = (await store.listSubscriptions(event.seller_id)).filter((s) => s.event_types.includes(message.type));
+    const now = new Date().toISOString();
+    for (const subscription of subscriptions) {
+      const id = deliveryIdOf(subscription.id, message.id);
+      await store.createDelivery({ id, subscription_id: subscription.id, seller_id: subscription.seller_id, event_type: message.type, payload: statusPayload(event), status: 'pending', attempts: [], created_at: now, updated_at: now });
+      const command: WebhookDeliverCommand = { delivery_id: id, replay: false };
+      await bus.publish('commands', ROUTING.webhookDeliver, { id, type: ROUTING.webhookDeliver, body: command, headers: message.headers ?? {} });
+    }
+    return 'ack';
+  };
+}

@@ -1,0 +1,161 @@
+// Webhook subscriptions and their deliveries, shared by the gateway (the
+// seller's API) and the adapters (fan-out and delivery): Redis, or one
+// in-process store per process for the embedded default. A subscription
+// belongs to one seller; every read by the API checks it.
+//
+//   facet:wh:sub:<id>          subscription JSON (secrets included: they sign)
+//   facet:wh:seller:<seller>   SET of the seller's subscription ids
+//   facet:wh:dlv:<id>          delivery JSON: payload, status, attempts
+//   facet:wh:log:<sub>         LIST of delivery ids, newest first, capped
+
+import type { Redis } from 'ioredis';
+
+export interface WebhookSecret {
+  secret: string;
+  /** ISO time after which it no longer signs; null for the current one. */
+  expires_at: string | null;
+}
+
+export interface Subscription {
+  id: string;
+  seller_id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  created_at: string;
+  secrets: WebhookSecret[];
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface Delivery {
+  /** The `webhook-id`: the same on every attempt and replay. */
+  id: string;
+  subscription_id: string;
+  seller_id: string;
+  event_type: string;
+  /** The exact body sent (and signed) on every attempt. */
+  payload: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: DeliveryAttempt[];
+  created_at: string;
+  updated_at: string;
+}
+
+export const LOG_LENGTH = 500;
+const DELIVERY_TTL_SEC = 30 * 86_400;
+const MAX_ATTEMPTS_KEPT = 50;
+
+export interface WebhookStore {
+  putSubscription(subscription: Subscription): Promise<void>;
+  getSubscription(id: string): Promise<Subscription | undefined>;
+  listSubscriptions(sellerId: string): Promise<Subscription[]>;
+  deleteSubscription(subscription: Subscription): Promise<void>;
+  /** Creates the delivery unless one with its id exists; true when created. */
+  createDelivery(delivery: Delivery): Promise<boolean>;
+  getDelivery(id: string): Promise<Delivery | undefined>;
+  putDelivery(delivery: Delivery): Promise<void>;
+  /** Newest first. */
+  listDeliveries(subscriptionId: string, limit: number): Promise<Delivery[]>;
+}
+
+export function withAttempt(delivery: Delivery, attempt: DeliveryAttempt, status: Delivery['status']): Delivery {
+  return { ...delivery, status, attempts: [...delivery.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT), updated_at: attempt.at };
+}
+
+export class RedisWebhookStore implements WebhookStore {
+  private readonly redis: Redis;
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
+
+  async putSubscription(s: Subscription): Promise<void> {
+    await this.redis.multi().set(`facet:wh:sub:${s.id}`, JSON.stringify(s)).sadd(`facet:wh:seller:${s.seller_id}`, s.id).exec();
+  }
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    const raw = await this.redis.get(`facet:wh:sub:${id}`);
+    return raw ? (JSON.parse(raw) as Subscription) : undefined;
+  }
+  async listSubscriptions(sellerId: string): Promise<Subscription[]> {
+    const ids = await this.redis.smembers(`facet:wh:seller:${sellerId}`);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => `facet:wh:sub:${id}`));
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Subscription).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  }
+  async deleteSubscription(s: Subscription): Promise<void> {
+    await this.redis.multi().del(`facet:wh:sub:${s.id}`).srem(`facet:wh:seller:${s.seller_id}`, s.id).exec();
+  }
+  async createDelivery(d: Delivery): Promise<boolean> {
+    const created = await this.redis.set(`facet:wh:dlv:${d.id}`, JSON.stringify(d), 'EX', DELIVERY_TTL_SEC, 'NX');
+    if (created !== 'OK') return false;
+    await this.redis.multi().lpush(`facet:wh:log:${d.subscription_id}`, d.id).ltrim(`facet:wh:log:${d.subscription_id}`, 0, LOG_LENGTH - 1).exec();
+    return true;
+  }
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const raw = await this.redis.get(`facet:wh:dlv:${id}`);
+    return raw ? (JSON.parse(raw) as Delivery) : undefined;
+  }
+  async putDelivery(d: Delivery): Promise<void> {
+    await this.redis.set(`facet:wh:dlv:${d.id}`, JSON.stringify(d), 'EX', DELIVERY_TTL_SEC);
+  }
+  async listDeliveries(subscriptionId: string, limit: number): Promise<Delivery[]> {
+    const ids = await this.redis.lrange(`facet:wh:log:${subscriptionId}`, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => `facet:wh:dlv:${id}`));
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Delivery);
+  }
+}
+
+export class MemoryWebhookStore implements WebhookStore {
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly deliveries = new Map<string, Delivery>();
+  private readonly logs = new Map<string, string[]>();
+
+  async putSubscription(s: Subscription): Promise<void> {
+    this.subscriptions.set(s.id, structuredClone(s));
+  }
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    const s = this.subscriptions.get(id);
+    return s && structuredClone(s);
+  }
+  async listSubscriptions(sellerId: string): Promise<Subscription[]> {
+    return [...this.subscriptions.values()].filter((s) => s.seller_id === sellerId).map((s) => structuredClone(s));
+  }
+  async deleteSubscription(s: Subscription): Promise<void> {
+    this.subscriptions.delete(s.id);
+  }
+  async createDelivery(d: Delivery): Promise<boolean> {
+    if (this.deliveries.has(d.id)) return false;
+    this.deliveries.set(d.id, structuredClone(d));
+    const log = this.logs.get(d.subscription_id) ?? [];
+    log.unshift(d.id);
+    this.logs.set(d.subscription_id, log.slice(0, LOG_LENGTH));
+    return true;
+  }
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const d = this.deliveries.get(id);
+    return d && structuredClone(d);
+  }
+  async putDelivery(d: Delivery): Promise<void> {
+    this.deliveries.set(d.id, structuredClone(d));
+  }
+  async listDeliveries(subscriptionId: string, limit: number): Promise<Delivery[]> {
+    return (this.logs.get(subscriptionId) ?? []).slice(0, limit).flatMap((id) => {
+      const d = this.deliveries.get(id);
+      return d ? [structuredClone(d)] : [];
+    });
+  }
+}
+
+let processStore: MemoryWebhookStore | undefined;
+
+/** Without Redis, the gateway and the in-process adapters of `npm start` share this one. */
+export function processWebhookStore(): MemoryWebhookStore {
+  processStore ??= new MemoryWebhookStore();
+  return processStore;
+}
