@@ -20,6 +20,13 @@ export const UNIT_COST = {
   getQuote: 1,
   createOrder: 2,
   cancelOrder: 1,
+  // Webhook management: not in the load mix (sellers register a few), listed so the table matches the contract.
+  createWebhook: 1,
+  listWebhooks: 1,
+  deleteWebhook: 1,
+  rotateWebhookSecret: 1,
+  listWebhookDeliveries: 1,
+  replayWebhookDelivery: 1,
 } as const;
 
 export function listOrders(who: Seller, query = '', options?: CallOptions): Answer {
