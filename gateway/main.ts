@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import { POLICIES } from '../policies/index.ts';
 import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
-import { startCrmSim, startMesSim } from '../sim/index.ts';
+import { startCrmSim, startMesSim, type MesSimHandle } from '../sim/index.ts';
 import { createBus, waitForConnection, type Bus } from '../adapters/bus/index.ts';
 import { startAdapters } from '../adapters/index.ts';
 import { busMetricsFor } from '../adapters/bus/metrics.ts';
@@ -17,7 +17,7 @@ import { MemoryKeyValueStore, RedisKeyValueStore } from './state/kv.ts';
 import { buildGateway } from './app.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConfigError } from './config/validate.ts';
-import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
+import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken, seedDemoRecords } from './demo.ts';
 import { loggerOptions } from './logging.ts';
 import { shutdownTelemetry } from './telemetry/api.ts';
 
@@ -26,16 +26,19 @@ const log = pino(loggerOptions('facet'));
 const production = env.NODE_ENV === 'production';
 const closers: (() => Promise<void>)[] = [];
 
-async function startSimulators(bus: Bus): Promise<void> {
+/** Starts the simulators not given by URL; returns the in-process MES, if any. */
+async function startSimulators(bus: Bus): Promise<MesSimHandle | undefined> {
   // Demo speed: the slowest (30 min) price job takes 15 s. SIM_TIME_SCALE=1 is real time.
   const timeScale = Number(env.SIM_TIME_SCALE || 120);
   // One dataset for both (generating 50,000 orders takes about a second).
   const dataset = env.MES_URL && env.CRM_URL ? undefined : generateDataset(seedFromEnv(env));
+  let mes: MesSimHandle | undefined;
   if (!env.MES_URL) {
-    const mes = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale, dataset, bus });
-    env.MES_URL = mes.url;
-    closers.push(() => mes.close());
-    log.info({ url: mes.url, admin: mes.adminUrl, timeScale }, 'MES simulator started in-process (set MES_URL to use a real MES)');
+    const started = await startMesSim({ port: Number(env.MES_PORT || 8091), adminPort: Number(env.MES_ADMIN_PORT || 8191), timeScale, dataset, bus });
+    mes = started;
+    env.MES_URL = started.url;
+    closers.push(() => started.close());
+    log.info({ url: started.url, admin: started.adminUrl, timeScale }, 'MES simulator started in-process (set MES_URL to use a real MES)');
   }
   if (!env.CRM_URL) {
     const crm = await startCrmSim({ port: Number(env.CRM_PORT || 8092), adminPort: Number(env.CRM_ADMIN_PORT || 8192), dataset });
@@ -43,6 +46,7 @@ async function startSimulators(bus: Bus): Promise<void> {
     closers.push(() => crm.close());
     log.info({ url: crm.url, admin: crm.adminUrl }, 'CRM simulator started in-process (set CRM_URL to use a real CRM)');
   }
+  return mes;
 }
 
 async function main(): Promise<void> {
@@ -56,7 +60,7 @@ async function main(): Promise<void> {
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
   const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
   if (env.AMQP_URL) await waitForConnection(bus, 30_000);
-  await startSimulators(bus);
+  const mes = await startSimulators(bus);
   // The adapters and the saga run in this process unless they run on their own (`npm run adapters`).
   if (env.FACET_ADAPTERS !== 'external') {
     const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
@@ -80,6 +84,8 @@ async function main(): Promise<void> {
   const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus, metrics });
   const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
   closers.unshift(() => gateway.close());
+  // The spec's write examples (Try it out) refer to a demo model and quote: record them.
+  if (!production && mes) await seedDemoRecords(gateway.services.state, mes.store.models);
 
   const base = `http://127.0.0.1:${validated.config.http.port}`;
   const lines = [

@@ -66,6 +66,11 @@ export class ModelStore {
     return this.models.get(id);
   }
 
+  /** Knows a model without its file, as the seeded ones (the demo's example upload). */
+  register(meta: ModelMeta): void {
+    this.models.set(meta.id, { ...meta });
+  }
+
   get size(): number {
     return this.models.size;
   }

@@ -18,7 +18,7 @@ import { parse } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.ts';
 import type { GatewayConfig, PlanConfig, PolicyStepConfig } from '../../gateway/config/types.ts';
 import { routesOf } from '../../gateway/config/validate.ts';
-import { DEMO_KEYS } from '../../gateway/demo.ts';
+import { DEMO_KEYS, DEMO_UPLOAD } from '../../gateway/demo.ts';
 import { PROBLEMS, problemType, type ProblemCode } from '../../gateway/errors/catalogue.ts';
 import { compileCondition } from '../../gateway/pipeline/conditions.ts';
 import { POLICIES } from '../../policies/index.ts';
@@ -292,6 +292,18 @@ describe('OpenAPI contract and gateway agree', () => {
     }
     const scheme = String((((specs.seller.components as Json).securitySchemes as Json).ApiKeyAuth as Json).description);
     for (const { key } of DEMO_KEYS) assert.ok(scheme.includes(`\`${key}\``), `the ApiKeyAuth description names ${key}`);
+  });
+
+  test('the demo records npm start seeds are the write examples’ upload and ready quote (Try it out)', () => {
+    const paths = specs.seller.paths as Record<string, Json>;
+    const upload = ((((((paths['/v1/models'] as Json).post as Json).responses as Json)['201'] as Json).content as Json)['application/json'] as Json).examples as Record<string, Json>;
+    const uploaded = upload.binaryStl!.value as Json;
+    const { created_at: _created, ...model } = uploaded;
+    assert.deepEqual(model, { ...DEMO_UPLOAD.model });
+    const quoteExamples = ((((((paths['/v1/quotes/{id}'] as Json).get as Json).responses as Json)['200'] as Json).content as Json)['application/json'] as Json).examples as Record<string, Json>;
+    const ready = quoteExamples.ready!.value as Json;
+    assert.deepEqual({ id: ready.id, model_id: ready.model_id, parameters: ready.parameters, price: ready.price }, { id: DEMO_UPLOAD.quote.id, model_id: DEMO_UPLOAD.model.id, parameters: { ...DEMO_UPLOAD.quote.parameters }, price: { ...DEMO_UPLOAD.quote.price } });
+    assert.equal(DEMO_KEYS.find((k) => k.key === 'demo-pro-key')?.seller, DEMO_UPLOAD.seller);
   });
 
   test(`the usage and RateLimit examples are what the gateway answers ${EXAMPLE_SELLER} (demo-pro-key)`, () => {

@@ -1,8 +1,14 @@
 // The embedded default as a newcomer runs it: one process, real HTTP.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { freePort, startProcess, type RunningProcess } from '../helpers/processes.ts';
+
+interface Spec {
+  paths: Record<string, { post?: { requestBody: { content: Record<string, { examples: Record<string, { value: unknown }> }> } } }>;
+}
 
 describe('npm start (gateway + simulators in one process)', () => {
   let proc: RunningProcess;
@@ -31,6 +37,23 @@ describe('npm start (gateway + simulators in one process)', () => {
     const res = await fetch(`${base}/v1/orders/ord_jzsbc0p7cvze`, { headers: { 'X-API-Key': 'demo-pro-key' } });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { id: string }).id, 'ord_jzsbc0p7cvze');
+  });
+
+  it('the spec’s write examples work with demo-pro-key (Try it out): quote of the example upload (known price), its status, orders from quote and from model', async () => {
+    const spec = parse(readFileSync('openapi/seller-api.yaml', 'utf8')) as Spec;
+    const example = (path: string, name: string) => spec.paths[path]!.post!.requestBody.content['application/json']!.examples[name]!.value;
+    const headers = { 'X-API-Key': 'demo-pro-key', 'content-type': 'application/json' };
+    const quote = await fetch(`${base}/v1/quotes`, { method: 'POST', headers, body: JSON.stringify(example('/v1/quotes', 'signet')) });
+    assert.equal(quote.status, 200, 'a known price answers at once');
+    assert.equal(((await quote.json()) as { status: string }).status, 'ready');
+    const orderExample = example('/v1/orders', 'fromQuote') as { quote_id: string };
+    const status = await fetch(`${base}/v1/quotes/${orderExample.quote_id}`, { headers });
+    assert.equal(status.status, 200);
+    assert.equal(((await status.json()) as { status: string }).status, 'ready');
+    for (const name of ['fromQuote', 'fromModel']) {
+      const order = await fetch(`${base}/v1/orders`, { method: 'POST', headers: { ...headers, 'Idempotency-Key': `try-it-${name}-${Date.now()}` }, body: JSON.stringify(example('/v1/orders', name)) });
+      assert.equal(order.status, 202, `${name}: ${await order.clone().text()}`);
+    }
   });
 
   it('serves the docs portal', async () => {
