@@ -30,9 +30,19 @@ export function problemBody(error: FacetError, requestId: string, instance?: str
   return body;
 }
 
+/**
+ * The request path as a valid URI reference for `instance`: a stray `%`
+ * (as in `/v1/orders/%ZZ`) and characters RFC 3986 does not allow are
+ * percent-encoded, so the problem document still validates.
+ */
+export function instanceOf(url: string): string {
+  const path = url.split('?', 1)[0] ?? '';
+  return path.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~:/@!$&'()*+,;=%]/gu, (c) => encodeURIComponent(c === '%' ? '%' : c.isWellFormed() ? c : '\ufffd'));
+}
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: FacetError): FastifyReply {
   if (error.headers) reply.headers(error.headers);
-  const path = request.url.split('?', 1)[0];
+  const path = instanceOf(request.url);
   return reply
     .code(error.statusCode)
     .header('content-type', PROBLEM_CONTENT_TYPE)
