@@ -61,6 +61,9 @@ describe('operators, upstream failures, health and docs', () => {
     it('validates internal queries too', async () => {
       const res = await request(stack.url).get('/internal/v1/dashboard/orders?limit=1000').set('Authorization', `Bearer ${stack.operatorToken}`);
       assertProblem(res, 400, 'FACET_ERR_VALIDATION');
+      // Coerced by ajv to Infinity, this used to pass `maximum` and answer 502 from the MES (found by fuzzing).
+      const infinite = await request(stack.url).get('/internal/v1/dashboard/orders?limit=1e999').set('Authorization', `Bearer ${stack.operatorToken}`);
+      assertProblem(infinite, 400, 'FACET_ERR_VALIDATION');
     });
   });
 
