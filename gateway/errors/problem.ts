@@ -136,9 +136,12 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new FacetError('FACET_ERR_HEADERS_TOO_LARGE')
       : new FacetError('FACET_ERR_BAD_REQUEST', { detail: 'The request could not be parsed as HTTP' });
-  const body = JSON.stringify(problemBody(problem, randomUUID()));
+  const requestId = randomUUID();
+  const body = JSON.stringify(problemBody(problem, requestId));
+  // The same headers as any other answer: the request id the body quotes, no caching, no sniffing.
   socket.end(
     `HTTP/1.1 ${problem.statusCode} ${problem.code === 'FACET_ERR_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+      `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   );
 }

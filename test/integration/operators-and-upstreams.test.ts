@@ -161,5 +161,10 @@ describe('operators, upstream failures, health and docs', () => {
     assert.match(raw, /^HTTP\/1\.1 431 /);
     assert.match(raw, /content-type: application\/problem\+json/i);
     assert.match(raw, /"code":"FACET_ERR_HEADERS_TOO_LARGE"/);
+    // Like every other answer, it carries the request id its body quotes (found by fuzzing) and is not cached.
+    const requestId = /"request_id":"([^"]+)"/.exec(raw)?.[1];
+    assert.ok(requestId && raw.toLowerCase().includes(`x-request-id: ${requestId}`), raw.slice(0, 400));
+    assert.match(raw, /cache-control: no-store/i);
+    assert.match(raw, /x-content-type-options: nosniff/i);
   });
 });
