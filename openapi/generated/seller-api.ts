@@ -813,6 +813,32 @@ export interface components {
             };
         };
         /**
+         * @description The JSON body is larger than the gateway accepts, 1 MiB
+         *     (`FACET_ERR_BODY_TOO_LARGE`). Answered before the body is parsed.
+         */
+        BodyTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     send JSON with `Content-Type: application/json`.
+         */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description This `Idempotency-Key` was used in the last 24 hours with a different
          *     body (`FACET_ERR_IDEMPOTENCY_KEY_REUSED`). Nothing was placed: use a
          *     new key for a new order.
@@ -1096,6 +1122,8 @@ export type ResponseIdempotencyInFlight = components['responses']['IdempotencyIn
 export type ResponseOrderNotCancellable = components['responses']['OrderNotCancellable'];
 export type ResponseModelTooLarge = components['responses']['ModelTooLarge'];
 export type ResponseUnsupportedModel = components['responses']['UnsupportedModel'];
+export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
+export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponseIdempotencyKeyReused = components['responses']['IdempotencyKeyReused'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyRequestsPriceJobs'];
@@ -1231,6 +1259,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyInFlight"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1310,6 +1340,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["OrderNotCancellable"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1408,6 +1440,8 @@ export interface operations {
             400: components["responses"]["QuoteBadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequestsPriceJobs"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
