@@ -162,9 +162,10 @@ export interface paths {
          * @description Asks the manufacturer's price for one of your models made with the
          *     given parameters.
          *
-         *     - If a price is known for the same model content (same `sha256`) and
+         *     - If you had a price for the same model content (same `sha256`) and
          *       the same parameters, the answer is `200` with a `ready` quote and
-         *       its `price`, at once.
+         *       its `price`, at once. Prices are never shared between sellers:
+         *       another seller's quote for the same file tells you nothing.
          *     - Otherwise the answer is `202` with a `pending` quote, its
          *       `Location` and a `Retry-After`, and the manufacturer's MES prices
          *       the model in the background: typically 2 to 3 minutes, up to 30
