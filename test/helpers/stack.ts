@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { buildGateway, type Gateway } from '../../gateway/app.ts';
+import { buildGateway, type Gateway, type GatewayOptions } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { demoOperatorToken } from '../../gateway/demo.ts';
 import { POLICIES } from '../../policies/index.ts';
@@ -30,6 +30,8 @@ export interface StackOptions {
   mesDashboardLatency?: { baseMs: number; perOrderMs: number };
   /** Use this Redis for shared state (quotas); default: in-process stores. */
   redisUrl?: string;
+  /** Told of every route the gateway adds. */
+  onRoute?: GatewayOptions['onRoute'];
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -51,7 +53,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl });
+  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, onRoute: options.onRoute });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   // Tests start from a connected Redis (start-up without one is tested on its own).
   for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
