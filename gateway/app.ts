@@ -10,6 +10,7 @@ import { registerDocs } from './docs.ts';
 import { FacetError } from './errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from './errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
+import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from './logging.ts';
 import { createRedis } from './redis.ts';
 import { consumeEvents } from './events.ts';
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** SSRF rules for webhook URLs; default from NODE_ENV and WEBHOOKS_ALLOW_LOOPBACK. */
   webhookPolicy?: UrlPolicy;
+  /** Told of every route as it is added (tests compare the routes with the specs). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
 
 export interface Gateway {
@@ -98,7 +101,9 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
 
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
   installProblemHandlers(app);
+  installSecurityHeaders(app);
   // Server spans of this app say `facet.component: gateway` (npm start runs the simulators in the same process).
   tagServer(app.server, 'gateway');
   // Model uploads arrive as raw streams and are piped on, never buffered.
@@ -130,7 +135,6 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     }
   });
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
     // While draining, answers close their connection so keep-alive clients move on.
     if (health.draining) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

@@ -40,7 +40,7 @@ export async function seedDemoRecords(state: KeyValueStore, mesModels: { registe
   mesModels?.register({ ...model, created_at: at });
   await records.model.put(state, { ...model, seller_id: seller, created_at: at });
   // Priced already: the quote example answers 200 at once, as a repeated quote does.
-  await records.price.put(state, model.sha256, quote.parameters, quote.price);
+  await records.price.put(state, seller, model.sha256, quote.parameters, quote.price);
   await records.quote.put(state, {
     id: quote.id,
     seller_id: seller,

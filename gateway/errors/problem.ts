@@ -30,9 +30,19 @@ export function problemBody(error: FacetError, requestId: string, instance?: str
   return body;
 }
 
+/**
+ * The request path as a valid URI reference for `instance`: a stray `%`
+ * (as in `/v1/orders/%ZZ`) and characters RFC 3986 does not allow are
+ * percent-encoded, so the problem document still validates.
+ */
+export function instanceOf(url: string): string {
+  const path = url.split('?', 1)[0] ?? '';
+  return path.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~:/@!$&'()*+,;=%]/gu, (c) => encodeURIComponent(c === '%' ? '%' : c.isWellFormed() ? c : '\ufffd'));
+}
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: FacetError): FastifyReply {
   if (error.headers) reply.headers(error.headers);
-  const path = request.url.split('?', 1)[0];
+  const path = instanceOf(request.url);
   return reply
     .code(error.statusCode)
     .header('content-type', PROBLEM_CONTENT_TYPE)
@@ -126,9 +136,12 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new FacetError('FACET_ERR_HEADERS_TOO_LARGE')
       : new FacetError('FACET_ERR_BAD_REQUEST', { detail: 'The request could not be parsed as HTTP' });
-  const body = JSON.stringify(problemBody(problem, randomUUID()));
+  const requestId = randomUUID();
+  const body = JSON.stringify(problemBody(problem, requestId));
+  // The same headers as any other answer: the request id the body quotes, no caching, no sniffing.
   socket.end(
     `HTTP/1.1 ${problem.statusCode} ${problem.code === 'FACET_ERR_HEADERS_TOO_LARGE' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+      `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   );
 }

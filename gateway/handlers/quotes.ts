@@ -1,5 +1,5 @@
-// Quotes: a price for a model and parameters. A price known for the same
-// model content (sha256) and parameters answers 200 at once; otherwise the
+// Quotes: a price for a model and parameters. A price the same seller got
+// for the same model content (sha256) and parameters answers 200 at once; otherwise the
 // MES price job is submitted (202 + Location + Retry-After) and its result
 // arrives as a quote.ready event (gateway/events.ts) or, as a fallback, is
 // read from the MES when the seller polls.
@@ -57,7 +57,7 @@ export async function settleQuote(services: GatewayServices, quote: QuoteRecord,
     updated_at: new Date().toISOString(),
   };
   await records.quote.put(services.state, settled);
-  if (settled.price) await records.price.put(services.state, quote.sha256, quote.parameters, settled.price);
+  if (settled.price) await records.price.put(services.state, quote.seller_id, quote.sha256, quote.parameters, settled.price);
   await services.state.removeMember(records.priceJobs.key(quote.seller_id), quote.id);
   return settled;
 }
@@ -78,7 +78,7 @@ export const createQuote: HandlerFactory = ({ upstream, services }) =>
     const now = new Date().toISOString();
     const quote: QuoteRecord = { id: newId('qt_'), seller_id: sellerId, status: 'pending', model_id: model.id, sha256: model.sha256, parameters: body.parameters, price: null, error: null, price_job_id: null, created_at: now, updated_at: now };
 
-    const known = await records.price.get(services.state, model.sha256, body.parameters);
+    const known = await records.price.get(services.state, sellerId, model.sha256, body.parameters);
     if (known) {
       const ready: QuoteRecord = { ...quote, status: 'ready', price: known };
       await records.quote.put(services.state, ready);

@@ -56,14 +56,19 @@ export const records = {
     byPriceJob: async (state: KeyValueStore, priceJobId: string) => state.get(`facet:pricejob:${priceJobId}`),
     linkPriceJob: (state: KeyValueStore, priceJobId: string, quoteId: string) => state.set(`facet:pricejob:${priceJobId}`, quoteId, 7 * DAY),
   },
-  /** Known prices by model content and parameters: a repeated quote answers at once. */
+  /**
+   * Known prices by seller, model content and parameters: a repeated quote
+   * answers at once. Scoped per seller: shared across sellers, an instant
+   * 200 would tell one seller that another had priced the same file.
+   */
   price: {
-    key: (sha256: string, p: OrderParameters) => `facet:price:${sha256}:${p.material}:${p.size_mm}:${p.finish}`,
-    async get(state: KeyValueStore, sha256: string, p: OrderParameters): Promise<Price | undefined> {
-      return read<Price>(state, this.key(sha256, p));
+    key: (sellerId: string, sha256: string, p: OrderParameters) => `facet:price:${sellerId}:${sha256}:${p.material}:${p.size_mm}:${p.finish}`,
+    async get(state: KeyValueStore, sellerId: string, sha256: string, p: OrderParameters): Promise<Price | undefined> {
+      return read<Price>(state, this.key(sellerId, sha256, p));
     },
-    put: (state: KeyValueStore, sha256: string, p: OrderParameters, price: Price) =>
-      state.set(`facet:price:${sha256}:${p.material}:${p.size_mm}:${p.finish}`, JSON.stringify(price), 30 * DAY),
+    put(state: KeyValueStore, sellerId: string, sha256: string, p: OrderParameters, price: Price) {
+      return state.set(this.key(sellerId, sha256, p), JSON.stringify(price), 30 * DAY);
+    },
   },
   /** Live price jobs per seller (for the plan's cap); members expire on their own. */
   priceJobs: {

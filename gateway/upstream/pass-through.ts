@@ -1,6 +1,7 @@
 // Streaming pass-through with @fastify/reply-from: the body is never
-// buffered. Only safe headers cross in either direction, and an upstream
-// 5xx or network failure becomes a problem+json without the upstream's body.
+// buffered. Only safe headers cross in either direction, and anything but a
+// JSON success (a 5xx, a 4xx, a redirect, an HTML page) or a network failure
+// becomes a problem+json without the upstream's body.
 //
 // Each call runs under the upstream's `stream` policy (resilience.ts): the
 // same breaker and bulkhead as the JSON calls, no retry (it streams) and
@@ -54,12 +55,21 @@ export function passThrough(upstream: UpstreamClient, path: string, timeoutMs: n
               onResponse: (_req, _res, upstreamResponse) => {
                 answered = true;
                 const code = upstreamResponse.statusCode;
-                if (code >= 500) {
+                // Only a JSON success (or a 304) streams through: an error page, a redirect or a 4xx
+                // body is the upstream's words, never the client's answer (every pass-through serves JSON).
+                const type = String(reply.getHeader('content-type') ?? ''); // copied from the upstream (rewriteHeaders) before onResponse
+                const usable = code === 304 || (code >= 200 && code < 300 && /^application\/([a-z0-9.+-]+\+)?json\b/i.test(type));
+                if (!usable) {
                   upstreamResponse.stream.resume();
                   reply.removeHeader('content-length');
                   reply.removeHeader('content-type');
+                  reply.removeHeader('etag');
+                  reply.removeHeader('last-modified');
+                  reply.removeHeader('content-encoding');
                   sendProblem(request, reply, new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${upstream.name} answered ${code}` }));
-                  reject(new UpstreamStatusError(upstream.name, code));
+                  // A 5xx counts against the breaker; a 4xx or an odd success is an upstream that answers.
+                  if (code >= 500) reject(new UpstreamStatusError(upstream.name, code));
+                  else resolve(code);
                   return;
                 }
                 reply.send(upstreamResponse.stream);

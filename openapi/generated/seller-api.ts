@@ -162,9 +162,10 @@ export interface paths {
          * @description Asks the manufacturer's price for one of your models made with the
          *     given parameters.
          *
-         *     - If a price is known for the same model content (same `sha256`) and
+         *     - If you had a price for the same model content (same `sha256`) and
          *       the same parameters, the answer is `200` with a `ready` quote and
-         *       its `price`, at once.
+         *       its `price`, at once. Prices are never shared between sellers:
+         *       another seller's quote for the same file tells you nothing.
          *     - Otherwise the answer is `202` with a `pending` quote, its
          *       `Location` and a `Retry-After`, and the manufacturer's MES prices
          *       the model in the background: typically 2 to 3 minutes, up to 30
@@ -1083,6 +1084,32 @@ export interface components {
             };
         };
         /**
+         * @description The JSON body is larger than the gateway accepts, 1 MiB
+         *     (`FACET_ERR_BODY_TOO_LARGE`). Answered before the body is parsed.
+         */
+        BodyTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     send JSON with `Content-Type: application/json`.
+         */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description This `Idempotency-Key` was used in the last 24 hours with a different
          *     body (`FACET_ERR_IDEMPOTENCY_KEY_REUSED`). Nothing was placed: use a
          *     new key for a new order.
@@ -1384,6 +1411,8 @@ export type ResponseIdempotencyInFlight = components['responses']['IdempotencyIn
 export type ResponseOrderNotCancellable = components['responses']['OrderNotCancellable'];
 export type ResponseModelTooLarge = components['responses']['ModelTooLarge'];
 export type ResponseUnsupportedModel = components['responses']['UnsupportedModel'];
+export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
+export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponseIdempotencyKeyReused = components['responses']['IdempotencyKeyReused'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyRequestsPriceJobs'];
@@ -1520,6 +1549,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyInFlight"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1599,6 +1630,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["OrderNotCancellable"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1697,6 +1730,8 @@ export interface operations {
             400: components["responses"]["QuoteBadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequestsPriceJobs"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];

@@ -2,10 +2,37 @@
 // serialisation come from the OpenAPI operation with the same path and
 // method, so what is enforced is exactly what the portal documents.
 
+import type { onRequestHookHandler } from 'fastify';
+import { FacetError } from '../../gateway/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
 
 export interface ValidateAction {
   contract: string;
+}
+
+const DECIMAL = { integer: /^-?\d{1,15}$/, number: /^-?\d{1,15}(\.\d{1,15})?$/ } as const;
+
+/**
+ * ajv's type coercion turns `?limit=1e999` into Infinity, which then passes
+ * `maximum` (and `0x10` into 16): numeric query parameters must be plain
+ * decimals before ajv sees them.
+ */
+function plainNumbers(querystring: unknown): onRequestHookHandler | undefined {
+  const properties = (querystring as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {};
+  const numeric = Object.entries(properties).filter((entry): entry is [string, { type: 'integer' | 'number' }] => entry[1].type === 'integer' || entry[1].type === 'number');
+  if (numeric.length === 0) return undefined;
+  return async (request) => {
+    const query = request.query as Record<string, string | string[] | undefined>;
+    for (const [name, { type }] of numeric) {
+      const raw = query[name];
+      if (raw === undefined) continue;
+      for (const value of Array.isArray(raw) ? raw : [raw]) {
+        if (!DECIMAL[type].test(value)) {
+          throw new FacetError('FACET_ERR_VALIDATION', { detail: `query.${name} must be ${type}`, errors: [{ field: `query.${name}`, message: `must be ${type}` }] });
+        }
+      }
+    }
+  };
 }
 
 export const validatePolicy: PolicyDefinition<ValidateAction> = {
@@ -27,6 +54,8 @@ export const validatePolicy: PolicyDefinition<ValidateAction> = {
     // Validation is structural: one contract per route, whichever step.
     const contract = steps[0]?.action.contract ?? '';
     const operation = services.contracts.operation(contract, route.method, route.path);
-    return operation ? { schema: operation.schema } : {};
+    if (!operation) return {};
+    const numbers = plainNumbers(operation.schema.querystring);
+    return numbers ? { schema: operation.schema, onRequest: [numbers] } : { schema: operation.schema };
   },
 };

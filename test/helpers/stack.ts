@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Bus } from '../../adapters/bus/types.ts';
 import type { UrlPolicy } from '../../adapters/webhooks/url-guard.ts';
-import { buildGateway, type Gateway } from '../../gateway/app.ts';
+import { buildGateway, type Gateway, type GatewayOptions } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import type { ValidatedConfig } from '../../gateway/config/validate.ts';
 import { demoOperatorToken } from '../../gateway/demo.ts';
@@ -39,6 +39,8 @@ export interface StackOptions {
   bus?: Bus;
   /** SSRF rules for webhook URLs (default: from the environment). */
   webhookPolicy?: UrlPolicy;
+  /** Told of every route the gateway adds. */
+  onRoute?: GatewayOptions['onRoute'];
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -60,7 +62,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
+  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, onRoute: options.onRoute, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   // Tests start from a connected Redis (start-up without one is tested on its own).
   for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));

@@ -61,6 +61,9 @@ describe('operators, upstream failures, health and docs', () => {
     it('validates internal queries too', async () => {
       const res = await request(stack.url).get('/internal/v1/dashboard/orders?limit=1000').set('Authorization', `Bearer ${stack.operatorToken}`);
       assertProblem(res, 400, 'FACET_ERR_VALIDATION');
+      // Coerced by ajv to Infinity, this used to pass `maximum` and answer 502 from the MES (found by fuzzing).
+      const infinite = await request(stack.url).get('/internal/v1/dashboard/orders?limit=1e999').set('Authorization', `Bearer ${stack.operatorToken}`);
+      assertProblem(infinite, 400, 'FACET_ERR_VALIDATION');
     });
   });
 
@@ -158,5 +161,10 @@ describe('operators, upstream failures, health and docs', () => {
     assert.match(raw, /^HTTP\/1\.1 431 /);
     assert.match(raw, /content-type: application\/problem\+json/i);
     assert.match(raw, /"code":"FACET_ERR_HEADERS_TOO_LARGE"/);
+    // Like every other answer, it carries the request id its body quotes (found by fuzzing) and is not cached.
+    const requestId = /"request_id":"([^"]+)"/.exec(raw)?.[1];
+    assert.ok(requestId && raw.toLowerCase().includes(`x-request-id: ${requestId}`), raw.slice(0, 400));
+    assert.match(raw, /cache-control: no-store/i);
+    assert.match(raw, /x-content-type-options: nosniff/i);
   });
 });

@@ -94,6 +94,10 @@ describe('seller API, read side (gateway + real simulators)', () => {
       ['/v1/orders?limit=0', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
       ['/v1/orders?limit=101', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
       ['/v1/orders?limit=abc', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
+      // ajv coerces these to Infinity and 16; Infinity used to pass `maximum` and reach the CRM (502). Found by fuzzing.
+      ['/v1/orders?limit=1e999', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
+      ['/v1/orders?limit=0x10', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
+      ['/v1/orders?limit=5&limit=1e999', 400, 'FACET_ERR_VALIDATION', 'query.limit'],
       ['/v1/orders?sort=price', 400, 'FACET_ERR_VALIDATION', 'query.sort'],
       ['/v1/orders?status=LOST', 400, 'FACET_ERR_VALIDATION', 'query.status[0]'],
       ['/v1/orders?created_from=yesterday', 400, 'FACET_ERR_VALIDATION', 'query.created_from'],

@@ -100,6 +100,14 @@ describe('write path: models, quotes, orders (gateway side)', () => {
       const mine = await request(stack.url).post('/v1/quotes').set(PRO).send({ model_id: modelId, parameters }).expect(200);
       assertProblem(await request(stack.url).get(`/v1/quotes/${mine.body.id}`).set(FREE), 404, 'FACET_ERR_NOT_FOUND');
     });
+    it('a known price is not shared across sellers: the same file quoted by another seller starts its own price job', async () => {
+      // modelId's content was priced for PRO above; another seller uploads the very same bytes.
+      const ENTERPRISE = { 'X-API-Key': 'demo-enterprise-key' };
+      const same = await request(stack.url).post('/v1/models').set(ENTERPRISE).set('content-type', 'application/octet-stream').send(binaryStl(200)).expect(201);
+      const quote = await request(stack.url).post('/v1/quotes').set(ENTERPRISE).send({ model_id: same.body.id, parameters }).expect(202);
+      assert.equal(quote.body.price, null);
+      await request(stack.url).post('/v1/quotes').set(PRO).send({ model_id: modelId, parameters }).expect(200);
+    });
     it('concurrent price jobs are capped by plan', async () => {
       const free = await request(stack.url).post('/v1/models').set(FREE).set('content-type', 'application/octet-stream').send(binaryStl(50, 7)).expect(201);
       const sizes = [10, 11, 12];

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { PROBLEMS } from '../../gateway/errors/catalogue.ts';
 import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { installProblemHandlers, toFacetError } from '../../gateway/errors/problem.ts';
+import { installProblemHandlers, instanceOf, toFacetError } from '../../gateway/errors/problem.ts';
 
 function app() {
   const server = Fastify({ bodyLimit: 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } } });
@@ -49,6 +49,12 @@ describe('problem+json answers (RFC 9457)', () => {
     assert.equal(res.statusCode, 500);
     assert.equal(res.json().code, 'FACET_ERR_INTERNAL');
     assert.doesNotMatch(res.body, /hunter2|Error|at /);
+  });
+  it('instance is a valid URI reference even for a path with a stray % (found by the fuzzer: /v1/orders/%ZZ)', () => {
+    assert.equal(instanceOf('/v1/orders/%ZZ?x=1'), '/v1/orders/%25ZZ');
+    assert.equal(instanceOf('/v1/orders/%E0%A4%A'), '/v1/orders/%E0%A4%25A');
+    assert.equal(instanceOf('/v1/orders/ord_abc"<>{}|\\^`'), '/v1/orders/ord_abc%22%3C%3E%7B%7D%7C%5C%5E%60');
+    assert.equal(instanceOf('/v1/orders/ord_ok-1.2~_:@'), '/v1/orders/ord_ok-1.2~_:@');
   });
   it('keeps FacetErrors as they are, with their headers', () => {
     const e = new FacetError('FACET_ERR_UPSTREAM_UNAVAILABLE', { headers: { 'retry-after': '5' } });
