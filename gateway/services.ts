@@ -77,7 +77,7 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     shedding: createSheddingService(config),
     state: (deps.stateRedis ?? deps.redis) ? new RedisKeyValueStore((deps.stateRedis ?? deps.redis)!) : new MemoryKeyValueStore(),
     bus: deps.bus ?? createBus(),
-    webhooks: deps.redis ? new RedisWebhookStore(deps.redis) : processWebhookStore(),
+    webhooks: (deps.stateRedis ?? deps.redis) ? new RedisWebhookStore((deps.stateRedis ?? deps.redis)!) : processWebhookStore(),
     webhookPolicy: deps.webhookPolicy ?? urlPolicyFromEnv(process.env),
     feed: new OrderFeed(feedLog, { heartbeatMs: stream.heartbeatMs, maxBufferedBytes: stream.maxBufferedBytes, replayLimit: stream.bufferSize }),
     cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),

@@ -37,6 +37,7 @@ export function buildRoutes(app: FastifyInstance, services: GatewayServices, pol
         url: route.path,
         handler,
         onRequest: parts.flatMap((p) => p.onRequest ?? []),
+        preValidation: parts.flatMap((p) => p.preValidation ?? []),
         preHandler: parts.flatMap((p) => p.preHandler ?? []),
         onResponse: parts.flatMap((p) => p.onResponse ?? []),
         config: { pipeline: pipelineName, apiEndpoint: route.apiEndpoint },

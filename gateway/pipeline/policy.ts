@@ -2,7 +2,7 @@
 // compiles its steps for one route into Fastify hooks (STYLE.md: a policy
 // returns only the hooks it needs).
 
-import type { FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, RouteHandlerMethod } from 'fastify';
+import type { FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
 import type { GatewayConfig } from '../config/types.ts';
 import type { ContractRegistry } from '../openapi/contracts.ts';
 import type { GatewayServices } from '../services.ts';
@@ -23,6 +23,8 @@ export interface PolicyStep<A> {
 
 export interface RouteContribution {
   onRequest?: onRequestHookHandler[];
+  /** After the body is parsed, before the route schema validates it. */
+  preValidation?: preValidationHookHandler[];
   preHandler?: preHandlerHookHandler[];
   /** Runs after the answer is sent (also after errors): release what onRequest took. */
   onResponse?: onResponseHookHandler[];

@@ -388,6 +388,32 @@ export interface components {
             };
         };
         /**
+         * @description The JSON body is larger than the gateway accepts, 1 MiB
+         *     (`FACET_ERR_BODY_TOO_LARGE`). Answered before the body is parsed.
+         */
+        BodyTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     send JSON with `Content-Type: application/json`.
+         */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description CRM or MES answered with something the gateway could not use
          *     (`FACET_ERR_UPSTREAM_BAD_RESPONSE`). Temporary: retry later.
          */
@@ -491,6 +517,8 @@ export type SchemaProblem = components['schemas']['Problem'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
+export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
+export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
@@ -642,6 +670,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             502: components["responses"]["BadGateway"];
             /**
              * @description The CRM is unavailable (the order could not be checked), the

@@ -2,7 +2,7 @@
 // serialisation come from the OpenAPI operation with the same path and
 // method, so what is enforced is exactly what the portal documents.
 
-import type { onRequestHookHandler } from 'fastify';
+import type { preValidationHookHandler, onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../gateway/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
 
@@ -56,6 +56,12 @@ export const validatePolicy: PolicyDefinition<ValidateAction> = {
     const operation = services.contracts.operation(contract, route.method, route.path);
     if (!operation) return {};
     const numbers = plainNumbers(operation.schema.querystring);
-    return numbers ? { schema: operation.schema, onRequest: [numbers] } : { schema: operation.schema };
+    // An optional JSON body that was not sent is validated as `{}` (the schema
+    // describes an object; "no body" must not read as "body must be object").
+    const bodyOptional = operation.schema.body !== undefined && (operation.operation.requestBody as { required?: boolean } | undefined)?.required !== true;
+    const emptyBody: preValidationHookHandler = async (request) => {
+      if (request.body === undefined) request.body = {};
+    };
+    return { schema: operation.schema, ...(numbers && { onRequest: [numbers] }), ...(bodyOptional && { preValidation: [emptyBody] }) };
   },
 };

@@ -3,6 +3,8 @@
 // demo seller's own resources, created through the API.
 
 import { SignJWT } from 'jose';
+import type { OrderStatusChangedEvent } from '../../adapters/contracts/messages.ts';
+import { statusPayload } from '../../adapters/webhooks/fanout.ts';
 import { sha256Hex } from '../../gateway/consumers.ts';
 import { DEMO_KEYS } from '../../gateway/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
@@ -93,7 +95,27 @@ export async function startSecurityStack(options: StackOptions = {}): Promise<Se
       body: JSON.stringify({ model_id: modelId, parameters: PARAMETERS, ...ORDER_BODY }),
     });
     add(seller, (order.json as { id: string }).id);
-    for (const prefix of ['ord_', 'mdl_', 'qt_']) if (!seller.ids.get(prefix)?.length) throw new Error(`setup: ${seller.id} has no ${prefix} id (${model.status} ${quote.status} ${order.status})`);
+    // Two webhooks: a DELETE check removes one, the others keep using the first.
+    let webhook: Awaited<ReturnType<Http['send']>> | undefined;
+    for (const n of [1, 2]) {
+      webhook = await http.send({
+        method: 'POST',
+        path: '/v1/webhooks',
+        headers: { ...headers, 'content-type': 'application/json' },
+        // A public address, registered only: the adapters, which would deliver, do not run in this stack.
+        body: JSON.stringify({ url: `https://93.184.215.14/hooks/${seller.id}/${n}`, event_types: ['order.status_changed'] }),
+      });
+      add(seller, (webhook.json as { id: string }).id);
+    }
+    const webhookId = seller.ids.get('wh_')?.[0] as string;
+    // A delivery as the adapters' fan-out records it (they do not run in this stack).
+    const at = new Date().toISOString();
+    const deliveryId = `msg_security${seller.id.replace('_', '')}`;
+    const orderId = seller.ids.get('ord_')?.[0] as string;
+    const payload = statusPayload({ order_id: orderId, seller_id: seller.id, status: 'PRICE_CALCULATED', previous_status: 'SUBMITTED', reason: null, at } as OrderStatusChangedEvent);
+    await stack.gateway.services.webhooks.createDelivery({ id: deliveryId, subscription_id: webhookId, seller_id: seller.id, event_type: 'order.status_changed', payload, status: 'failed', attempts: [], created_at: at, updated_at: at });
+    add(seller, deliveryId);
+    for (const prefix of ['ord_', 'mdl_', 'qt_', 'wh_', 'msg_']) if (!seller.ids.get(prefix)?.length) throw new Error(`setup: ${seller.id} has no ${prefix} id (${model.status} ${quote.status} ${order.status} ${webhook?.status})`);
   }
   return {
     stack,

@@ -58,7 +58,9 @@ export class Http {
   }
 
   close(): Promise<void> {
-    return this.client.close();
+    // destroy, not close: close() waits for every request undici still counts as
+    // running, and a cut-off event stream may stay one forever.
+    return this.client.destroy();
   }
 }
 
