@@ -15,17 +15,17 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
+import { createBus, waitForConnection, type Bus } from '../../adapters/bus/index.ts';
 import type { OrderStatus } from '../../adapters/contracts/messages.ts';
-import { MES_EVENTS_QUEUE, SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE } from '../../adapters/index.ts';
 import { buildGateway, type Gateway } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { POLICIES } from '../../policies/index.ts';
 import { generateDataset } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle } from '../../sim/index.ts';
 import { FAST_LATENCY, FAST_MES, crmHistory, waitFor } from '../adapters/helpers.ts';
-import { AMQP_URL, RabbitSideDoor, run, testLogger, uniquePrefix } from '../bus/helpers.ts';
+import { AMQP_URL, run, testLogger, uniquePrefix } from '../bus/helpers.ts';
 import { binaryStl } from '../helpers/models.ts';
+import { closeBusAndTopology } from '../helpers/cluster.ts';
 import { startProcess, type RunningProcess } from '../helpers/processes.ts';
 import { REDIS_URL } from '../helpers/redis.ts';
 import { TEST_JWT_SECRET } from '../helpers/stack.ts';
@@ -81,16 +81,7 @@ describe('1,000 orders through the gateway under faults', () => {
     await gateway?.close();
     await mes?.close();
     await crm?.close();
-    const door = await RabbitSideDoor.open((bus as RabbitBus).topology);
-    await bus?.close();
-    const ch = await door.channel();
-    for (const q of [SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, MES_EVENTS_QUEUE, 'gateway.events']) await ch.deleteQueue(`${prefix}.${q}`);
-    for (const ms of RETRY_DELAYS_MS) {
-      await ch.deleteQueue(`${prefix}.retry.${ms}ms`);
-      await ch.deleteExchange(`${prefix}.retry.${ms}ms`);
-    }
-    await ch.close();
-    await door.cleanup();
+    await closeBusAndTopology(bus, prefix, RETRY_DELAYS_MS);
   });
 
   it('every order answered 202 ends in the CRM exactly once, in a final state', { timeout: 600_000 }, async (t) => {

@@ -53,6 +53,24 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
+/**
+ * Closes the bus and deletes what the gateway, the adapters and the saga
+ * declared under `prefix` (their queues, the delay levels in use), then the
+ * bus's own topology.
+ */
+export async function closeBusAndTopology(bus: Bus, prefix: string, retryDelaysMs: readonly number[]): Promise<void> {
+  const door = await RabbitSideDoor.open((bus as RabbitBus).topology);
+  await bus.close();
+  const ch = await door.channel();
+  for (const q of [SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, MES_EVENTS_QUEUE, 'gateway.events']) await ch.deleteQueue(`${prefix}.${q}`);
+  for (const ms of new Set(retryDelaysMs)) {
+    await ch.deleteQueue(`${prefix}.retry.${ms}ms`);
+    await ch.deleteExchange(`${prefix}.retry.${ms}ms`);
+  }
+  await ch.close();
+  await door.cleanup();
+}
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const prefix = uniquePrefix();
   const retryDelaysMs = options.retryDelaysMs ?? [200, 500, 1000];
@@ -105,16 +123,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await Promise.all([...gateways, ...adapters].map((p) => p?.stop('SIGKILL')));
       await mes.close();
       await crm.close();
-      const door = await RabbitSideDoor.open((bus as RabbitBus).topology);
-      await bus.close();
-      const ch = await door.channel();
-      for (const q of [SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, MES_EVENTS_QUEUE, 'gateway.events']) await ch.deleteQueue(`${prefix}.${q}`);
-      for (const ms of new Set(retryDelaysMs)) {
-        await ch.deleteQueue(`${prefix}.retry.${ms}ms`);
-        await ch.deleteExchange(`${prefix}.retry.${ms}ms`);
-      }
-      await ch.close();
-      await door.cleanup();
+      await closeBusAndTopology(bus, prefix, retryDelaysMs);
     },
   };
   try {
