@@ -19,6 +19,7 @@ import { busMetricsFor } from '../adapters/bus/metrics.ts';
 import { renderMetrics } from './metrics/exposition.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
 import { installRequestMetrics } from './metrics/request-timing.ts';
+import { registerSheddingGauges } from './metrics/shedding.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import type { UrlPolicy } from '../adapters/webhooks/url-guard.ts';
 import { kConsumer } from './request-state.ts';
@@ -155,6 +156,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     );
   });
   installRequestMetrics(app, metrics);
+  registerSheddingGauges(metrics.registry, services.shedding);
 
   await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
   registerHealthRoutes(app, services, health);

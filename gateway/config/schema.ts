@@ -202,6 +202,7 @@ export const configSchema = {
             maxLimit: { ...positiveInt, default: 1024 },
             smoothing: { ...share, default: 0.2 },
             rttTolerance: { type: 'number', minimum: 1, default: 2 },
+            probeIntervalSec: { ...positiveInt, default: 30 },
           },
         },
       },

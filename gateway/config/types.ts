@@ -127,6 +127,8 @@ export interface AdaptiveConcurrencySettings {
   smoothing: number;
   /** Latency growth tolerated over the no-load latency before the limit shrinks. */
   rttTolerance: number;
+  /** Longest gap between two measurements of the no-load latency (the limit held at light load for a few requests); default 30. */
+  probeIntervalSec?: number;
 }
 
 export interface SheddingSettings {

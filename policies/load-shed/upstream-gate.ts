@@ -7,7 +7,7 @@ import type { AdaptiveConcurrencySettings, PriorityClass } from '../../gateway/c
 import { GradientLimit } from './gradient-limit.ts';
 
 /** rttMs null: free the slot without a sample. */
-type Settle = (rttMs: number | null, inflight: number, dropped: boolean) => void;
+type Settle = (rttMs: number | null, inflight: number, dropped: boolean, now: number) => void;
 
 /** One admitted request's slot. Release it exactly once; later calls do nothing. */
 export class Ticket {
@@ -39,7 +39,7 @@ export class Ticket {
     const settle = this.#settle;
     if (settle === null) return;
     this.#settle = null;
-    settle(now - this.#start, this.inflight, dropped);
+    settle(now - this.#start, this.inflight, dropped, now);
   }
 
   /** Done without a verdict on the upstream (never reached it, client went away): free the slot only. */
@@ -47,7 +47,7 @@ export class Ticket {
     const settle = this.#settle;
     if (settle === null) return;
     this.#settle = null;
-    settle(null, this.inflight, false);
+    settle(null, this.inflight, false, 0);
   }
 }
 
@@ -66,9 +66,9 @@ export class UpstreamGate {
     this.limiter = new GradientLimit(adaptive);
     this.#shares = { ...classShares };
     // One function per gate, shared by its tickets: admitting allocates only the ticket.
-    this.#settle = (rttMs, inflight, dropped) => {
+    this.#settle = (rttMs, inflight, dropped, now) => {
       this.#inflight--;
-      if (rttMs !== null) this.limiter.onSample(rttMs, inflight, dropped);
+      if (rttMs !== null) this.limiter.onSample(rttMs, inflight, dropped, now);
     };
   }
 

@@ -11,7 +11,7 @@ import { startCrmSim } from './start.ts';
 import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
 import type { CrmSimHandle, CrmSimOptions } from './start.ts';
 
-/** CRM options from CRM_PORT, CRM_ADMIN_PORT, SIM_HOST, SIM_SEED, CRM_FAULTS, ... */
+/** CRM options from CRM_PORT, CRM_ADMIN_PORT, SIM_HOST, SIM_SEED, CRM_FAULTS, CRM_WORKERS, ... */
 export function crmOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CrmSimOptions {
   const common = simEnv(env);
   return {
@@ -21,6 +21,7 @@ export function crmOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): CrmSimO
     seed: seedFromEnv(env),
     latency: latencyFromEnv('CRM_LATENCY', DEFAULT_LATENCY, env),
     faults: faultsFromEnv('CRM_FAULTS', env),
+    workers: intFromEnv('CRM_WORKERS', 0, env),
   };
 }
 

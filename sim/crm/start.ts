@@ -25,6 +25,8 @@ export interface CrmSimOptions {
   latency?: LatencyConfig;
   faults?: Partial<Faults>;
   logger?: Logger | false;
+  /** Requests worked on at once, the rest queue (default 0: unbounded); see SimServerOptions.workers. */
+  workers?: number;
 }
 
 export interface CrmSimHandle extends SimHandle {
@@ -52,6 +54,7 @@ export async function startCrmSim(opts: CrmSimOptions = {}): Promise<CrmSimHandl
     faults: opts.faults,
     logger: opts.logger,
     baseLatencyMs: () => sampleLatency(latency),
+    workers: opts.workers ?? 0,
     registerApi: (app) => registerCrmRoutes(app, store),
   });
   return { url: server.url, adminUrl: server.adminUrl, close: server.close, store, faults: server.faults, requests: server.requests };

@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bulkhead, isBulkheadRejectedError } from 'cockatiel';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -36,6 +37,14 @@ export interface SimServerOptions {
   logger?: Logger | false | undefined;
   /** Base latency of one API request in ms (fault latency is added on top). */
   baseLatencyMs: (request: FastifyRequest) => number;
+  /**
+   * Requests the system works on at once (0: unbounded). Like a legacy
+   * server's worker pool: an API request waits, first come first served, for
+   * a free worker and holds it for its latency, so throughput is capped at
+   * workers ÷ latency and an overload turns into queueing delay. Past
+   * WORKER_QUEUE waiting requests it answers 503 (its accept queue is full).
+   */
+  workers?: number;
   registerApi: (app: FastifyInstance) => void | Promise<void>;
   bodyLimit?: number;
   /** Runs after both servers are closed. */
@@ -65,6 +74,9 @@ export interface SimServer extends SimHandle {
   faults: SimFaultsApi;
   requests: RequestCounter;
 }
+
+/** Requests that may wait for a worker (see SimServerOptions.workers). */
+export const WORKER_QUEUE = 10_000;
 
 type RouteKind = 'control' | 'health' | 'api';
 
@@ -102,6 +114,7 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
   const closing = new AbortController();
 
   installErrorHandlers(api);
+  const workerPool = options.workers ? bulkhead(options.workers, WORKER_QUEUE) : undefined;
   const requests = new RequestCounter();
   api.addHook('onRequest', async (request) => {
     if (routeKind(request.url) === 'api') requests.count(`${request.method} ${request.routeOptions.url ?? request.url}`);
@@ -118,10 +131,12 @@ export async function createSimServer(options: SimServerOptions): Promise<SimSer
     if (kind === 'health') return;
     const current = faults.get();
     const delay = options.baseLatencyMs(request) + current.latency_ms;
-    if (delay > 0) {
+    if (delay > 0 || workerPool) {
+      const work = (): Promise<void> => sleep(delay, undefined, { signal: closing.signal });
       try {
-        await sleep(delay, undefined, { signal: closing.signal });
-      } catch {
+        await (workerPool ? workerPool.execute(work, closing.signal) : work());
+      } catch (error) {
+        if (isBulkheadRejectedError(error)) return reply.code(503).send({ error: 'all workers busy and the queue is full' });
         reply.hijack();
         return;
       }

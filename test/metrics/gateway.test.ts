@@ -85,6 +85,20 @@ describe('gateway /metrics', () => {
     assert.ok(sumOf(samples, 'facet_cache_requests_total', { route: 'GET /v1/orders/:id', outcome: 'hit' }) >= 1);
   });
 
+  it('shows the load shedder: each upstream\'s adaptive limit, slots in flight, its RTTs and the event-loop delay', () => {
+    for (const upstream of ['crm', 'mes']) {
+      const limit = valueOf(samples, 'facet_shed_concurrency_limit', { upstream });
+      assert.ok(limit >= 1, `${upstream} limit ${limit}`);
+      assert.ok(samples.some((s) => s.name === 'facet_shed_inflight' && s.labels.upstream === upstream), `no facet_shed_inflight for ${upstream}`);
+      assert.equal(valueOf(samples, 'facet_shed_inflight', { upstream }), 0);
+    }
+    // The CRM answered reads above: its RTT averages are learned, in seconds.
+    const baseline = valueOf(samples, 'facet_shed_rtt_baseline_seconds', { upstream: 'crm' });
+    assert.ok(baseline > 0 && baseline < 5, `crm baseline ${baseline} s`);
+    assert.ok(valueOf(samples, 'facet_shed_rtt_recent_seconds', { upstream: 'crm' }) > 0);
+    assert.ok(valueOf(samples, 'facet_shed_event_loop_delay_seconds', {}) >= 0);
+  });
+
   it('never shows a seller id, an order id or a raw URL', async () => {
     const openMetrics = (await request(stack.url).get('/metrics').set('Accept', OPENMETRICS_ACCEPT)).text;
     for (const text of [classic, openMetrics]) {

@@ -128,3 +128,28 @@ describe('fault injection', () => {
     }
   });
 });
+
+describe('worker pool (CRM_WORKERS)', () => {
+  it('works on `workers` requests at once and queues the rest in order', async () => {
+    const crm = await startCrmSim({ orderCount: 300, sellerCount: 3, latency: { baseMs: 150, jitterMs: 0 }, workers: 2 });
+    try {
+      const started = performance.now();
+      const done: number[] = [];
+      // Six requests, two workers, 150 ms each: three waves, at ~150, ~300 and ~450 ms.
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          const res = await http(`${crm.url}/crm/sellers`);
+          assert.equal(res.status, 200);
+          done.push(performance.now() - started);
+        }),
+      );
+      done.sort((a, b) => a - b);
+      const waves = done.map((ms) => Math.round(ms / 150));
+      assert.deepEqual(waves, [1, 1, 2, 2, 3, 3], `finished at ${done.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+      // /healthz takes no worker.
+      assert.equal((await http(`${crm.url}/healthz`)).status, 200);
+    } finally {
+      await crm.close();
+    }
+  });
+});
