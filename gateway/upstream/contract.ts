@@ -19,7 +19,8 @@ const OPTIONS = { strict: true, allowUnionTypes: true, allErrors: false, coerceT
 
 const tolerant = new Ajv({ ...OPTIONS, removeAdditional: false });
 const stripping = new Ajv({ ...OPTIONS, removeAdditional: 'all' });
-for (const ajv of [tolerant, stripping]) ajvFormats.default(ajv, ['date-time']);
+// RFC 3339's shape (ajv-formats' fast mode: the pattern; full mode's calendar check costs ~0.5 µs a field).
+for (const ajv of [tolerant, stripping]) ajvFormats.default(ajv, { mode: 'fast', formats: ['date-time'] });
 
 /** A 2xx answer that does not keep the upstream's contract: not JSON, too large, or the wrong shape. */
 export class UpstreamContractError extends Error {

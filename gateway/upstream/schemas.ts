@@ -4,7 +4,7 @@
 // sim/data/seed.ts: the simulators stand in for the real systems), narrowed
 // to what the gateway reads: every field a handler uses is required with its
 // type, closed vocabularies (statuses, materials, finishes, formats,
-// currency) are enums, times are RFC 3339 date-times. Fields the gateway does
+// currency) are enums, times are RFC 3339 date-times (by pattern). Fields the gateway does
 // not read are not checked, and extra fields are allowed (tolerant reader).
 // test/unit/upstream-contract.test.ts checks the simulators' real answers
 // against these schemas and the vocabularies against the public specs.
