@@ -8,19 +8,10 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { limitsFor } from '../../policies/quota/limits.ts';
 import { FacetError } from '../errors/facet-error.ts';
+import { MES } from '../upstream/schemas.ts';
 import { consumerOf } from './orders.ts';
 import { records, type ModelRecord } from './records.ts';
 import type { HandlerFactory } from './types.ts';
-
-interface MesModel {
-  id: string;
-  sha256: string;
-  size_bytes: number;
-  format: ModelRecord['format'];
-  polygons: number;
-  filename: string;
-  created_at: string;
-}
 
 export type PublicModel = Omit<ModelRecord, 'seller_id'>;
 
@@ -60,7 +51,8 @@ export const uploadModel: HandlerFactory = ({ upstream, services }) =>
     source.pipe(counted);
     let response;
     try {
-      response = await upstream.json<MesModel>({
+      response = await upstream.json({
+        contract: MES.uploadModel,
         method: 'POST',
         path: '/mes/models',
         stream: { body: counted, contentType: 'application/octet-stream' },

@@ -10,11 +10,11 @@ import { isBusError } from '../../adapters/bus/index.ts';
 import type { OrderParameters, OrderStatus } from '../../sim/data/seed.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import type { GatewayServices } from '../services.ts';
+import { CRM } from '../upstream/schemas.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
 import { derivedId, newId } from './quotes.ts';
 import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
-import type { Order as CrmOrder } from '../../sim/data/seed.ts';
 
 interface CreateOrderBody {
   quote_id?: string;
@@ -92,7 +92,7 @@ export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
     const sellerId = consumerOf(request).id;
     const { id } = request.params as { id: string };
     const reason = (request.body as { reason?: string } | undefined)?.reason ?? 'cancelled by the seller';
-    const crm = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
+    const crm = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
     let status: OrderStatus | undefined;
     if (crm.status === 200 && crm.body.seller_id === sellerId) status = toPublicOrder(crm.body).status;
     else status = (await records.pendingOrder.get(services.state, id, sellerId))?.status;

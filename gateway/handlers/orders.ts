@@ -3,10 +3,10 @@
 // is built field by field so none can leak.
 
 import type { components } from '../../openapi/generated/seller-api.ts';
-import type { Order as CrmOrder } from '../../sim/data/seed.ts';
 import type { Consumer } from '../consumers.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import { kConsumer } from '../request-state.ts';
+import { CRM, type CrmOrderAnswer } from '../upstream/schemas.ts';
 import { decodeCursor } from './cursor.ts';
 import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
@@ -14,11 +14,6 @@ import type { HandlerFactory } from './types.ts';
 type Order = components['schemas']['Order'];
 export type PublicOrder = Order;
 type OrderList = components['schemas']['OrderList'];
-
-interface CrmOrderList {
-  items: CrmOrder[];
-  next_cursor: string | null;
-}
 
 interface ListOrdersQuery {
   status?: Order['status'][];
@@ -30,7 +25,7 @@ interface ListOrdersQuery {
 
 const ENDED: ReadonlySet<string> = new Set(['REJECTED', 'CANCELLED']);
 
-export function toPublicOrder(o: CrmOrder & { history?: { reason?: string | null }[] }): Order {
+export function toPublicOrder(o: CrmOrderAnswer): Order {
   // The reason the saga recorded with the final status (the CRM keeps it in the order's history).
   const reason = ENDED.has(o.status) ? o.history?.at(-1)?.reason : undefined;
   return {
@@ -69,7 +64,8 @@ export const listOrders: HandlerFactory = ({ upstream }) =>
         errors: [{ field: 'query.created_to', message: 'must be later than created_from' }],
       });
     }
-    const response = await upstream.json<CrmOrderList>({
+    const response = await upstream.json({
+      contract: CRM.listOrders,
       path: '/crm/orders',
       query: { seller_id: sellerId, status: query.status, created_from: query.created_from, created_to: query.created_to, limit: query.limit, cursor: query.cursor },
       caller: request,
@@ -82,7 +78,7 @@ export const getOrder: HandlerFactory = ({ upstream, services }) =>
   async function getOrderHandler(request): Promise<Order> {
     const sellerId = sellerOf(request);
     const { id } = request.params as { id: string };
-    const response = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
+    const response = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
     if (response.status === 404) {
       // Accepted by Facet, not in the CRM yet: the gateway's pending record answers.
       const pending = await records.pendingOrder.get(services.state, id, sellerId);

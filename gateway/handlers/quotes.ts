@@ -10,7 +10,8 @@ import { limitsFor } from '../../policies/quota/limits.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import type { UpstreamWaitSink } from '../metrics/request-timing.ts';
 import type { GatewayServices } from '../services.ts';
-import type { UpstreamClient } from '../upstream/client.ts';
+import type { ContractedUpstream } from '../upstream/client.ts';
+import { MES } from '../upstream/schemas.ts';
 import { consumerOf } from './orders.ts';
 import { records, type QuoteRecord } from './records.ts';
 import type { HandlerFactory } from './types.ts';
@@ -38,14 +39,6 @@ export function toPublicQuote(q: QuoteRecord): PublicQuote {
   return { id: q.id, status: q.status, model_id: q.model_id, parameters: q.parameters, price: q.price, error: q.error, created_at: q.created_at, updated_at: q.updated_at };
 }
 
-interface PriceJob {
-  id: string;
-  status: 'pending' | 'ready' | 'failed';
-  estimated_seconds?: number;
-  price?: Price | null;
-  error?: string | null;
-}
-
 /** Records a finished price job on its quote (idempotent: events and polls may both do it). */
 export async function settleQuote(services: GatewayServices, quote: QuoteRecord, outcome: { price: Price | null; error: string | null }): Promise<QuoteRecord> {
   if (quote.status !== 'pending') return quote;
@@ -62,9 +55,9 @@ export async function settleQuote(services: GatewayServices, quote: QuoteRecord,
   return settled;
 }
 
-async function pollPriceJob(upstream: UpstreamClient, services: GatewayServices, quote: QuoteRecord, caller: UpstreamWaitSink): Promise<QuoteRecord> {
+async function pollPriceJob(upstream: ContractedUpstream, services: GatewayServices, quote: QuoteRecord, caller: UpstreamWaitSink): Promise<QuoteRecord> {
   if (quote.status !== 'pending' || !quote.price_job_id) return quote;
-  const job = await upstream.json<PriceJob>({ path: `/mes/price-jobs/${encodeURIComponent(quote.price_job_id)}`, caller });
+  const job = await upstream.json({ contract: MES.getPriceJob, path: `/mes/price-jobs/${encodeURIComponent(quote.price_job_id)}`, caller });
   if (job.status !== 200 || job.body.status === 'pending') return quote;
   return settleQuote(services, quote, { price: job.body.price ?? null, error: job.body.error ?? null });
 }
@@ -95,7 +88,7 @@ export const createQuote: HandlerFactory = ({ upstream, services }) =>
     }
     let job;
     try {
-      job = await upstream.json<PriceJob>({ method: 'POST', path: '/mes/price-jobs', body: { model_id: model.id, parameters: body.parameters, seller_id: sellerId }, caller: request });
+      job = await upstream.json({ contract: MES.submitPriceJob, method: 'POST', path: '/mes/price-jobs', body: { model_id: model.id, parameters: body.parameters, seller_id: sellerId }, caller: request });
     } catch (error) {
       await services.state.removeMember(jobsKey, quote.id);
       throw error;

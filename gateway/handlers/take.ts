@@ -8,10 +8,10 @@
 
 import { isBusError } from '../../adapters/bus/index.ts';
 import { ROUTING, type OrderTakeRefusedEvent, type TakeOrderCommand } from '../../adapters/contracts/messages.ts';
-import type { Order as CrmOrder } from '../../sim/data/seed.ts';
 import { FacetError } from '../errors/facet-error.ts';
 import { kOperator } from '../request-state.ts';
 import type { GatewayServices } from '../services.ts';
+import { CRM } from '../upstream/schemas.ts';
 import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
 
@@ -32,7 +32,7 @@ export const takeOrder: HandlerFactory = ({ upstream, services }) =>
     const operatorId = request[kOperator]?.subject ?? '';
     if (!OPERATOR_ID.test(operatorId)) throw new FacetError('FACET_ERR_AUTH_FORBIDDEN', { detail: "Taking an order needs a token whose sub is an operator id (1-64 of A-Z a-z 0-9 _ -)" });
     // The order must exist: in the CRM, or still pending at the gateway.
-    const crm = await upstream.json<CrmOrder>({ path: `/crm/orders/${encodeURIComponent(id)}` });
+    const crm = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}` });
     if (crm.status !== 200 && !(await records.pendingOrder.getAny(services.state, id))) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });
 
     if (!(await services.state.setIfAbsent(claimKey(id), operatorId, CLAIM_TTL_SEC))) {

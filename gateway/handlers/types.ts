@@ -1,9 +1,10 @@
 import type { RouteHandlerMethod } from 'fastify';
 import type { GatewayServices } from '../services.ts';
-import type { UpstreamClient } from '../upstream/client.ts';
+import type { ContractedUpstream } from '../upstream/client.ts';
 
 export interface HandlerContext {
-  upstream: UpstreamClient;
+  /** JSON calls only, each naming its upstream contract (gateway/upstream/schemas.ts). */
+  upstream: ContractedUpstream;
   services: GatewayServices;
 }
 

@@ -54,7 +54,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     upstreamRequests: new Counter({
       name: 'facet_upstream_requests_total',
-      help: 'Calls to an upstream (after retries) by outcome (ok|client_error|server_error|timeout|unavailable|circuit_open|saturated|cancelled).',
+      help: 'Calls to an upstream (after retries) by outcome (ok|client_error|server_error|contract_violation|timeout|unavailable|circuit_open|saturated|cancelled).',
       labelNames: ['upstream', 'outcome'],
       registers: [registry],
     }),

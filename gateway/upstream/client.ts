@@ -1,13 +1,16 @@
 // One keep-alive undici pool per service endpoint, behind that endpoint's
 // resilience policies (resilience.ts). Upstream failures become FacetErrors
 // here (failures.ts), so no upstream body or stack ever reaches a client.
+// A call that names its upstream contract (contract.ts) has its 2xx answer
+// checked inside the attempt, so the breaker counts an answer of the wrong
+// shape like any other failure.
 
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from '../config/types.ts';
-import { FacetError } from '../errors/facet-error.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/request-timing.ts';
+import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
 import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
 import { UpstreamResilience } from './resilience.ts';
 
@@ -30,6 +33,18 @@ export interface UpstreamRequest {
 export interface UpstreamResponse<T> {
   status: number;
   body: T;
+}
+
+/** A call whose 2xx answer is checked against the upstream operation's contract before anyone reads it. */
+export type ContractedRequest<T> = UpstreamRequest & { contract: UpstreamOperation<T> };
+
+/**
+ * What operation handlers get (gateway/handlers): every JSON call names its
+ * upstream contract, so an unchecked CRM/MES answer never reaches a handler.
+ */
+export interface ContractedUpstream {
+  readonly name: string;
+  json<T>(request: ContractedRequest<T>): Promise<UpstreamResponse<T>>;
 }
 
 export function buildQuery(query: Record<string, QueryValue> | undefined): string {
@@ -68,11 +83,12 @@ export class UpstreamClient {
   }
 
   /**
-   * Sends a request and parses a JSON answer; 5xx and network failures throw.
+   * Sends a request and parses a JSON answer; 5xx, network failures, a body
+   * that is not JSON and (with `contract`) a 2xx answer of the wrong shape throw.
    * GET/HEAD run under the read policy (retried), anything else under the write
    * policy (never retried); both share the endpoint's breaker and bulkhead.
    */
-  async json<T>(request: UpstreamRequest): Promise<UpstreamResponse<T>> {
+  async json<T>(request: UpstreamRequest & { contract?: UpstreamOperation<T> }): Promise<UpstreamResponse<T>> {
     const method = request.method ?? 'GET';
     const policy = this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
     const started = performance.now();
@@ -92,7 +108,7 @@ export class UpstreamClient {
   }
 
   /** One attempt; `signal` is the attempt's timeout (and the caller's cancel), honoured by undici. */
-  private async attempt<T>(method: string, request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse<T>> {
+  private async attempt<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, signal: AbortSignal): Promise<UpstreamResponse<T>> {
     const response = await this.pool.request({
       method,
       path: this.basePath + request.path + buildQuery(request.query),
@@ -109,12 +125,16 @@ export class UpstreamClient {
       // Thrown, so the breaker counts it; reported as FACET_ERR_UPSTREAM_BAD_RESPONSE once retries are spent.
       throw new UpstreamStatusError(this.name, response.statusCode);
     }
+    let body: unknown;
     try {
-      return { status: response.statusCode, body: (await response.body.json()) as T };
+      body = await response.body.json();
     } catch (error) {
       if (signal.aborted || isTransportFailure(error)) throw error;
-      throw new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: `${this.name} answered with a body that is not JSON`, cause: error });
+      const operation = request.contract?.name ?? `${method} ${request.path}`;
+      throw new UpstreamContractError(this.name, operation, response.statusCode, `${this.name} answered with a body that is not JSON`, ['body is not JSON']);
     }
+    const status = response.statusCode;
+    return { status, body: request.contract ? request.contract.check(this.name, status, body) : (body as T) };
   }
 
   close(): Promise<void> {

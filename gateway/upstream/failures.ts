@@ -4,6 +4,7 @@
 
 import { isBrokenCircuitError, isBulkheadRejectedError, isIsolatedCircuitError, isTaskCancelledError } from 'cockatiel';
 import { FacetError } from '../errors/facet-error.ts';
+import { UpstreamContractError } from './contract.ts';
 
 /** How long a client should wait before retrying after an upstream outage. */
 export const UPSTREAM_RETRY_AFTER_SECONDS = 5;
@@ -65,24 +66,30 @@ function isTimeout(error: unknown): boolean {
   return (code !== undefined && TIMEOUT_CODES.has(code)) || (error as { name?: string } | null)?.name === 'TimeoutError';
 }
 
-/** What the breaker counts: connection errors, timeouts, 5xx. A 4xx is a healthy upstream. */
+/**
+ * What the breaker counts: connection errors, timeouts, 5xx, and answers that
+ * break the upstream's contract (not JSON, wrong shape). A 4xx is a healthy upstream.
+ */
 export function isUpstreamFailure(error: unknown): boolean {
   if (error instanceof UpstreamStatusError) return error.status >= 500;
+  if (error instanceof UpstreamContractError) return true;
   if (error instanceof CallerCancelledError) return false;
   return isTaskCancelledError(error) || isTransportFailure(error);
 }
 
 /**
  * What a read may retry: connection errors and resets, timeouts, 502/503/504.
- * Not a 500 (the upstream decided), and never an open circuit or a full
- * bulkhead (cockatiel issue #107: retrying those only hammers the breaker).
+ * Not a 500 nor an answer outside the contract (the upstream decided), and
+ * never an open circuit or a full bulkhead (cockatiel issue #107: retrying
+ * those only hammers the breaker).
  */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof UpstreamStatusError) return RETRYABLE_STATUSES.has(error.status);
+  if (error instanceof UpstreamContractError) return false;
   return isUpstreamFailure(error);
 }
 
-export type UpstreamOutcome = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'unavailable' | 'circuit_open' | 'saturated' | 'cancelled';
+export type UpstreamOutcome = 'ok' | 'client_error' | 'server_error' | 'contract_violation' | 'timeout' | 'unavailable' | 'circuit_open' | 'saturated' | 'cancelled';
 
 export function outcomeOfStatus(status: number): UpstreamOutcome {
   if (status >= 500) return 'server_error';
@@ -129,6 +136,9 @@ export function classify(upstream: string, error: unknown, circuitRetryAfter: ()
   }
   if (error instanceof UpstreamStatusError) {
     return { outcome: 'server_error', problem: new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: error.message, cause: error }) };
+  }
+  if (error instanceof UpstreamContractError) {
+    return { outcome: 'contract_violation', problem: new FacetError('FACET_ERR_UPSTREAM_BAD_RESPONSE', { detail: error.detail, cause: error }) };
   }
   if (isTimeout(error)) {
     return { outcome: 'timeout', problem: new FacetError('FACET_ERR_UPSTREAM_TIMEOUT', { detail: `${upstream} did not answer in time`, cause: error }) };

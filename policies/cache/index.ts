@@ -6,7 +6,7 @@
 // cache GET and the quota counters that follow share one Redis round trip.
 
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { isFacetError } from '../../gateway/errors/facet-error.ts';
+import { isFacetError, type FacetError } from '../../gateway/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
 import type { GatewayServices } from '../../gateway/services.ts';
 import { Ajv } from 'ajv';
@@ -55,7 +55,7 @@ const UPSTREAM_FAILURES = new Set([
   'FACET_ERR_UPSTREAM_SATURATED',
 ]);
 
-function isUpstreamFailure(error: unknown): boolean {
+function isUpstreamFailure(error: unknown): error is FacetError {
   return isFacetError(error) && UPSTREAM_FAILURES.has(error.code);
 }
 
@@ -221,7 +221,11 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
             // An error is worse than an older page, marked stale with its age: even one
             // from before a generation bump (a seller's busy orders bump it constantly).
             const fallback = cached ?? (await cache.store.get(lookup.latestKey));
-            if (fallback && Date.now() - fallback.storedAt < freshMs + sieMs) return send(request, reply, fallback, 'stale_if_error');
+            if (fallback && Date.now() - fallback.storedAt < freshMs + sieMs) {
+              // Logged as the error handler would have (an answer outside the contract carries its validation errors).
+              request.log.warn({ code: error.code, err: error.cause ?? error }, 'upstream problem; stale entry served');
+              return send(request, reply, fallback, 'stale_if_error');
+            }
           }
           throw error;
         }

@@ -1,6 +1,8 @@
 // proxy: the terminal policy. A step either names an operation handler
 // (translation between the public contract and the upstream's API, over a
-// keep-alive undici pool) or a `path` to stream through with reply-from.
+// keep-alive undici pool) or a `path` whose answer is relayed with
+// reply-from, checked against that upstream operation's contract first
+// (gateway/upstream/schemas.ts: a path without one is a configuration error).
 
 import type { RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../../gateway/errors/facet-error.ts';
@@ -8,12 +10,20 @@ import { HANDLERS } from '../../gateway/handlers/index.ts';
 import { ALWAYS } from '../../gateway/pipeline/conditions.ts';
 import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
 import { pathOf } from '../../gateway/request-state.ts';
+import type { UpstreamClient } from '../../gateway/upstream/client.ts';
 import { passThrough } from '../../gateway/upstream/pass-through.ts';
+import { RELAYED } from '../../gateway/upstream/schemas.ts';
 
 export interface ProxyAction {
   serviceEndpoint: string;
   handler?: string;
   path?: string;
+}
+
+function relay(upstream: UpstreamClient, method: string, path: string, timeoutMs: number): RouteHandlerMethod {
+  const contract = RELAYED.get(`${method} ${path}`);
+  if (!contract) throw new Error(`proxy: no upstream contract for ${method} ${path}`); // check() refuses such a config first
+  return passThrough({ upstream, path, timeoutMs, contract });
 }
 
 export const proxyPolicy: PolicyDefinition<ProxyAction> = {
@@ -29,8 +39,15 @@ export const proxyPolicy: PolicyDefinition<ProxyAction> = {
       path: { type: 'string', pattern: '^/[^\\s?#]*$' },
     },
   },
-  check(action, { config }) {
+  check(action, { config, routes }) {
     const problems: string[] = [];
+    if (action.path !== undefined) {
+      for (const method of new Set(routes.map((r) => r.method))) {
+        if (!RELAYED.has(`${method} ${action.path}`)) {
+          problems.push(`path: no upstream contract for ${method} ${action.path}, so its answer could not be checked (relayed: ${[...RELAYED.keys()].join(', ')}; gateway/upstream/schemas.ts)`);
+        }
+      }
+    }
     if ((action.handler === undefined) === (action.path === undefined)) problems.push('handler: give exactly one of handler (an operation) or path (stream through)');
     if (!config.serviceEndpoints[action.serviceEndpoint]) {
       problems.push(`serviceEndpoint: unknown service endpoint "${action.serviceEndpoint}" (known: ${Object.keys(config.serviceEndpoints).join(', ')})`);
@@ -40,13 +57,12 @@ export const proxyPolicy: PolicyDefinition<ProxyAction> = {
     }
     return problems;
   },
-  build(steps, _route, services) {
+  build(steps, route, services) {
     const compiled = steps.map((step) => {
       const upstream = services.upstreams.get(step.action.serviceEndpoint);
       const timeoutMs = services.config.serviceEndpoints[step.action.serviceEndpoint]?.timeoutMs ?? 5000;
       const factory = step.action.handler ? HANDLERS[step.action.handler] : undefined;
-      const handler: RouteHandlerMethod = factory ? factory({ upstream, services }) : passThrough(upstream, step.action.path ?? '/', timeoutMs);
-      return { condition: step.condition, handler };
+      return { condition: step.condition, handler: factory ? factory({ upstream, services }) : relay(upstream, route.method, step.action.path ?? '/', timeoutMs) };
     });
     const only = compiled[0];
     if (compiled.length === 1 && only && only.condition === ALWAYS) return { handler: only.handler };

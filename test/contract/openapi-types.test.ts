@@ -10,13 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import type { ValidateFunction } from 'ajv';
-import ajvFormats from 'ajv-formats';
+import type { Ajv, ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { generateDataset } from '../../sim/data/seed.ts';
 import type { Order } from '../../sim/data/seed.ts';
 import { CATALOGUE, computePrice, pricingSeconds } from '../../sim/mes/catalogue.ts';
+import { absoluteRefs, makeAjv, SCHEMA_BASE } from '../helpers/openapi-schemas.ts';
 
 type Json = Record<string, unknown>;
 
@@ -102,40 +101,9 @@ function label(op: OperationInfo): string {
   return op.operationId ?? `${op.method.toUpperCase()} ${op.path}`;
 }
 
-// ---- ajv, configured like the gateway's (ajv 8, draft-07) but strict ----
+// ---- ajv, configured like the gateway's (ajv 8, draft-07) but strict (test/helpers/openapi-schemas.ts) ----
 
-const SCHEMA_BASE = 'https://facet.invalid/';
-
-/** A deep copy with `#/components/schemas/X` turned into the absolute id ajv knows X by. */
-function absoluteRefs(spec: SpecName, node: unknown): unknown {
-  if (Array.isArray(node)) return node.map((item) => absoluteRefs(spec, item));
-  if (!isObject(node)) return node;
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '$ref' && typeof value === 'string') {
-      const match = /^#\/components\/schemas\/([^/]+)$/.exec(value);
-      assert.ok(match, `schema $ref must point at #/components/schemas/<name>, got ${value}`);
-      out[key] = `${SCHEMA_BASE}${spec}/schemas/${match[1]}`;
-    } else {
-      out[key] = absoluteRefs(spec, value);
-    }
-  }
-  return out;
-}
-
-function makeAjv(spec: SpecName): Ajv {
-  // strict: unknown keywords (`nullable`, `example`, ...) and unknown formats
-  // are errors, so whatever compiles here compiles in Fastify too.
-  const ajv = new Ajv({ strict: true, allErrors: true });
-  ajvFormats.default(ajv);
-  const schemas = ((specs[spec].components as Json | undefined)?.schemas as Json | undefined) ?? {};
-  for (const [name, schema] of Object.entries(schemas)) {
-    ajv.addSchema({ ...(absoluteRefs(spec, schema) as Json), $id: `${SCHEMA_BASE}${spec}/schemas/${name}` });
-  }
-  return ajv;
-}
-
-const ajvs: Record<SpecName, Ajv> = { seller: makeAjv('seller'), internal: makeAjv('internal') };
+const ajvs: Record<SpecName, Ajv> = { seller: makeAjv('seller', specs.seller), internal: makeAjv('internal', specs.internal) };
 
 function validator(spec: SpecName, schema: unknown): ValidateFunction {
   return ajvs[spec].compile(absoluteRefs(spec, schema) as Json);

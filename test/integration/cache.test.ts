@@ -2,6 +2,8 @@
 // sellers, coalescing, stale serving, ETags, generations, refresh-ahead.
 
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { clearRedis, CuttableProxy, REDIS_URL } from '../helpers/redis.ts';
@@ -192,6 +194,75 @@ describe('dashboard: refresh-ahead and MES outage', () => {
     const res = await request(stack.url).get('/internal/v1/dashboard/orders').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
     assert.match(res.headers['cache-status'] ?? '', /hit/);
     await stack.mes.faults.reset();
+  });
+});
+
+describe('answers outside the upstream contract are never cached', () => {
+  let stack: Stack;
+  let garbled = false;
+  let crmCalls = 0;
+  // In front of the CRM simulator: forwards, or answers a well-formed JSON 200 of the wrong shape.
+  const front = createServer((req, res) => {
+    crmCalls++;
+    if (garbled) {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [{ id: 'ord_garbled00', seller_id: 'slr_0002' }], next_cursor: 7 }));
+      return;
+    }
+    fetch(`${stack.crm.url}${req.url}`, { headers: { accept: 'application/json' } })
+      .then(async (upstream) => res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text()))
+      .catch(() => res.writeHead(599).end());
+  });
+
+  before(async () => {
+    await clearRedis();
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port } = front.address() as AddressInfo;
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      mutateConfig: (doc) => {
+        roomyLimits(doc);
+        doc.serviceEndpoints.crm.url = `http://127.0.0.1:${port}`;
+        doc.pipelines.sellerReads.policies[1].cache.action = { scope: 'seller', freshSec: 1, staleWhileRevalidateSec: 1, staleIfErrorSec: 60 };
+      },
+    });
+  });
+  afterEach(() => {
+    garbled = false;
+  });
+  after(async () => {
+    await stack?.close();
+    front.closeAllConnections();
+    await new Promise<void>((resolve) => front.close(() => resolve()));
+  });
+
+  it('a wrong-shaped answer is a 502, stored nowhere: once the CRM answers well, the same read fetches again', async () => {
+    garbled = true;
+    let calls = crmCalls;
+    assertProblem(await request(stack.url).get('/v1/orders?limit=3').set(PRO), 502, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+    assertProblem(await request(stack.url).get('/v1/orders?limit=3').set(PRO), 502, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+    assert.equal(crmCalls, calls + 2, 'one call each: an answer outside the contract is not retried');
+    garbled = false;
+    calls = crmCalls;
+    const good = await request(stack.url).get('/v1/orders?limit=3').set(PRO).expect(200);
+    assert.match(good.headers['cache-status'] ?? '', /fwd=miss/);
+    assert.equal(crmCalls, calls + 1);
+    assert.equal(good.body.items.length, 3);
+    assert.ok(good.body.items.every((o: { id: string }) => o.id !== 'ord_garbled00'));
+  });
+
+  it('stale-if-error covers it: a cached page answers 200 marked stale; an uncached read is a 502', async () => {
+    const first = await request(stack.url).get('/v1/orders?limit=5').set(PRO).expect(200);
+    await sleep(2200); // past fresh + stale-while-revalidate
+    garbled = true;
+    const stale = await request(stack.url).get('/v1/orders?limit=5').set(PRO).expect(200);
+    assert.match(stale.headers['cache-status'] ?? '', /detail=stale-if-error/);
+    assert.deepEqual(stale.body, first.body);
+    assertProblem(await request(stack.url).get('/v1/orders?limit=8').set(PRO), 502, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+    garbled = false;
+    const back = await request(stack.url).get('/v1/orders?limit=5').set(PRO).expect(200);
+    assert.match(back.headers['cache-status'] ?? '', /fwd=miss/);
+    assert.deepEqual(back.body, first.body);
   });
 });
 

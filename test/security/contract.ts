@@ -5,9 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
-import ajvFormats from 'ajv-formats';
+import type { Ajv, ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
+import { absoluteRefs, makeAjv } from '../helpers/openapi-schemas.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -15,7 +15,6 @@ export const SPEC_FILES = { seller: 'openapi/seller-api.yaml', internal: 'openap
 export type SpecName = keyof typeof SPEC_FILES;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
-const SCHEMA_BASE = 'https://facet.invalid/';
 
 export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -151,33 +150,7 @@ export function documentedResponse(op: Operation, status: number): DocumentedRes
   return op.responses.get(String(status)) ?? op.responses.get(`${String(status)[0]}XX`) ?? op.responses.get('default');
 }
 
-/** `#/components/schemas/X` → the absolute id ajv knows X by. */
-function absoluteRefs(spec: SpecName, node: unknown): unknown {
-  if (Array.isArray(node)) return node.map((item) => absoluteRefs(spec, item));
-  if (!isObject(node)) return node;
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '$ref' && typeof value === 'string') {
-      const match = /^#\/components\/schemas\/([^/]+)$/.exec(value);
-      assert.ok(match, `schema $ref must point at #/components/schemas/<name>, got ${value}`);
-      out[key] = `${SCHEMA_BASE}${spec}/schemas/${match[1]}`;
-    } else {
-      out[key] = absoluteRefs(spec, value);
-    }
-  }
-  return out;
-}
-
-function makeAjv(spec: SpecName): Ajv {
-  const ajv = new Ajv({ strict: true, allErrors: true });
-  ajvFormats.default(ajv);
-  for (const [name, schema] of Object.entries(((specs[spec].components as Json | undefined)?.schemas as Json | undefined) ?? {})) {
-    ajv.addSchema({ ...(absoluteRefs(spec, schema) as Json), $id: `${SCHEMA_BASE}${spec}/schemas/${name}` });
-  }
-  return ajv;
-}
-
-const ajvs: Record<SpecName, Ajv> = { seller: makeAjv('seller'), internal: makeAjv('internal') };
+const ajvs: Record<SpecName, Ajv> = { seller: makeAjv('seller', specs.seller), internal: makeAjv('internal', specs.internal) };
 const compiled = new Map<unknown, ValidateFunction>();
 
 /** A validator for a schema of the spec (compiled once per schema object). */

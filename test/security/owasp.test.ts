@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { records } from '../../gateway/handlers/records.ts';
 import { toFastifyPath } from '../../gateway/openapi/contracts.ts';
 import { binaryStl } from '../helpers/models.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
@@ -554,13 +555,24 @@ describe('OWASP API4 and API2 with the shipped limits: quotas, price jobs and ke
   });
 });
 
-/** Operations served by a streamed pass-through (gateway/upstream/pass-through.ts): JSON successes are not validated. */
-const STREAMED = new Set(['listMaterials']);
+/** `METHOD /fastify/:path` of every route whose pipeline ends in `proxy`: the reads that consume a CRM/MES answer. */
+function proxiedRoutes(doc: Json): Set<string> {
+  const out = new Set<string>();
+  const apiEndpoints = doc.apiEndpoints as Record<string, { paths: string[]; methods: string[] }>;
+  for (const pipeline of Object.values(doc.pipelines as Record<string, { apiEndpoints: string[]; policies: Json[] }>)) {
+    if (!pipeline.policies.some((policy) => 'proxy' in policy)) continue;
+    for (const name of pipeline.apiEndpoints) {
+      const endpoint = apiEndpoints[name];
+      for (const path of endpoint?.paths ?? []) for (const method of endpoint?.methods ?? []) out.add(`${method} ${path}`);
+    }
+  }
+  return out;
+}
 
 describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never reach the client', () => {
   const MARKER = 'UPSTREAM-SECRET-7f3a';
   let mode = 0;
-  // `shape`: a well-formed JSON success of the wrong shape (see the todo test below).
+  // `shape`: a well-formed JSON success of the wrong shape (or too large for a relayed answer).
   const modes: { status: number; type: string; body: string; headers?: Record<string, string>; shape?: boolean }[] = [
     { status: 500, type: 'text/html', body: `<html><body>${MARKER} java.lang.NullPointerException at com.mes.Orders.list(Orders.java:42)</body></html>` },
     { status: 500, type: 'application/json', body: JSON.stringify({ error: MARKER, stack: 'at Object.<anonymous> (/srv/crm/index.js:1:1)' }) },
@@ -576,6 +588,10 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
   let upstream: Server;
   let stack: Stack;
   let http: Http;
+  let proxied = new Set<string>();
+  const PENDING_QUOTE = 'qt_api10pending';
+  /** Path ids that exist (by prefix): the rest match their pattern and exist nowhere. */
+  const existing: Record<string, string> = { qt_: PENDING_QUOTE };
 
   before(async () => {
     upstream = createServer((req, res) => {
@@ -592,6 +608,7 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
     stack = await startStack({
       redisUrl: REDIS_URL,
       mutateConfig: (doc) => {
+        proxied = proxiedRoutes(doc as Json);
         for (const name of ['crm', 'mes']) {
           doc.serviceEndpoints[name].url = url;
           // Keep the breakers closed so every odd answer is handled, not short-circuited.
@@ -600,6 +617,21 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
       },
     });
     http = new Http(stack.url);
+    // A pending quote of demo-pro-key's seller: reading it polls the MES for its price job.
+    const now = new Date().toISOString();
+    await records.quote.put(stack.gateway.services.state, {
+      id: PENDING_QUOTE,
+      seller_id: 'slr_0002',
+      status: 'pending',
+      model_id: 'mdl_zzzzzzzzzzzz',
+      sha256: 'f'.repeat(64),
+      parameters: { material: 'gold_18k_yellow', size_mm: 18, finish: 'polished' },
+      price: null,
+      error: null,
+      price_job_id: 'pj_zzzzzzzzzzzz',
+      created_at: now,
+      updated_at: now,
+    });
   });
   after(async () => {
     await http?.close();
@@ -608,42 +640,59 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
     await new Promise<void>((resolve) => upstream?.close(() => resolve()));
   });
 
-  async function check(t: { diagnostic(message: string): void }, selected: number[]): Promise<void> {
+  /**
+   * Every read (with path ids that match their pattern) under each selected
+   * upstream answer. With `badResponse`, a read that consumes the upstream's
+   * answer (its pipeline ends in `proxy`) must be exactly 502
+   * FACET_ERR_UPSTREAM_BAD_RESPONSE; the others answer on their own.
+   */
+  async function check(t: { diagnostic(message: string): void }, selected: number[], badResponse: boolean): Promise<void> {
     // Event streams never end, and relay no upstream answer: not reads for this check.
-    const reads = operations.filter((op) => op.method === 'GET' && op.secured && !op.path.includes('{') && !op.streaming);
-    assert.ok(reads.length >= 4);
+    const reads = operations.filter((op) => op.method === 'GET' && op.secured && !op.streaming);
+    const upstreamReads = reads.filter((op) => proxied.has(`GET ${toFastifyPath(op.path)}`));
+    for (const operationId of ['listOrders', 'getOrder', 'getQuote', 'listMaterials', 'listDashboardOrders']) {
+      assert.ok(upstreamReads.some((op) => op.operationId === operationId), `${operationId} is a read of an upstream answer`);
+    }
     const statuses: number[] = [];
-    let knownGaps = 0;
     for (const index of selected) {
       mode = index;
       const m = modes[index] as (typeof modes)[number];
       for (const op of reads) {
-        // Known gap (docs/security.md): a streamed pass-through forwards a success labelled JSON unvalidated.
-        if (STREAMED.has(op.operationId) && m.status === 200 && m.type === 'application/json') {
-          knownGaps++;
-          continue;
-        }
         const credentials: Record<string, string> = op.spec === 'seller' ? { 'x-api-key': 'demo-pro-key' } : { authorization: `Bearer ${stack.operatorToken}` };
         // A distinct page size per mode: no answer comes from the cache.
         const limited = op.parameters.some((p) => p.name === 'limit');
-        const answer = await http.send({ method: 'GET', path: `${op.path}${limited ? `?limit=${index + 1}` : ''}`, headers: credentials });
+        const ids: Record<string, string> = {};
+        for (const p of op.parameters.filter((p) => p.in === 'path')) ids[p.name] = encodeURIComponent(existing[idPrefix(p.schema.pattern) ?? ''] ?? missingId(p.schema.pattern));
+        const answer = await http.send({ method: 'GET', path: `${fillPath(op.path, ids)}${limited ? `?limit=${index + 1}` : ''}`, headers: credentials });
         statuses.push(answer.status);
         const where = `mode ${index} (${m.status} ${m.type}) ${op.operationId}`;
         assert.ok(!answer.text.includes(MARKER) && !Object.values(answer.headers).some((v) => v.includes(MARKER)), `${where}: the upstream's words reached the client: ${answer.status} ${answer.text.slice(0, 200)}`);
         assert.notEqual(answer.status, 500, `${where}: ${answer.text}`);
         assert.ok(answer.status < 300 || answer.status >= 400, `${where}: ${answer.status}`);
         assert.deepEqual(conformanceErrors(op, answer).filter((e) => !e.startsWith('5xx')), [], where);
+        if (badResponse && upstreamReads.includes(op)) {
+          assert.equal(answer.status, 502, `${where}: ${answer.text.slice(0, 300)}`);
+          assert.equal(isObject(answer.json) && answer.json.code, 'FACET_ERR_UPSTREAM_BAD_RESPONSE', where);
+          assert.match(String(isObject(answer.json) && answer.json.detail), /^(crm|mes) (sent .* that does not match its contract|sent .* larger than its contract allows|answered with a body that is not JSON)$/, where);
+        }
       }
     }
-    t.diagnostic(`odd upstream answers: ${selected.length} × ${reads.length} reads → ${[...new Set(statuses)].sort().join(', ')}; known gap skipped: ${knownGaps}`);
-    assert.equal(statuses.length + knownGaps, selected.length * reads.length);
+    t.diagnostic(`odd upstream answers: ${selected.length} × ${reads.length} reads (${upstreamReads.length} of upstream answers) → ${[...new Set(statuses)].sort().join(', ')}`);
+    assert.equal(statuses.length, selected.length * reads.length);
   }
 
   test('upstream errors, error pages, redirects and non-JSON become a clean problem+json, without the upstream’s words', async (t) => {
-    await check(t, [...modes.keys()].filter((i) => !modes[i]?.shape));
+    await check(t, [...modes.keys()].filter((i) => !modes[i]?.shape), false);
   });
 
-  test('a JSON success of the wrong shape becomes 502, not 500', { todo: 'handlers map CRM/MES JSON without checking its shape: 500 FACET_ERR_INTERNAL (no upstream words leak); see docs/security.md' }, async (t) => {
-    await check(t, [...modes.keys()].filter((i) => modes[i]?.shape));
+  test('a JSON success of the wrong shape becomes 502, not 500: every read of an upstream answer, the relayed catalogue included', async (t) => {
+    const violations = async (upstream: string) => {
+      const metrics = await http.send({ method: 'GET', path: '/metrics', headers: {} });
+      return Number(new RegExp(`facet_upstream_requests_total\\{upstream="${upstream}",outcome="contract_violation"\\} (\\d+)`).exec(metrics.text)?.[1] ?? 0);
+    };
+    const before = { crm: await violations('crm'), mes: await violations('mes') };
+    await check(t, [...modes.keys()].filter((i) => modes[i]?.shape), true);
+    // Counted where upstream failures are counted: one per answer outside the contract, never retried.
+    for (const upstream of ['crm', 'mes'] as const) assert.ok((await violations(upstream)) > before[upstream], `${upstream}: facet_upstream_requests_total{outcome="contract_violation"}`);
   });
 });

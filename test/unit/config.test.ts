@@ -96,6 +96,16 @@ describe('gateway.config.yml', () => {
     assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[5].proxy[0].action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
   });
 
+  it('relays only upstream answers that have a contract to check them against', () => {
+    const problems = problemsFor((d) => {
+      d.pipelines.sellerCatalogue.policies.at(-1).proxy.action.path = '/mes/models';
+    });
+    assert.ok(
+      problems.some((p) => p.startsWith('pipelines.sellerCatalogue.policies[4].proxy.action.path: no upstream contract for GET /mes/models, so its answer could not be checked (relayed: GET /mes/materials;')),
+      problems.join('\n'),
+    );
+  });
+
   it('requires a referenced environment variable', () => {
     // Every operator pipeline reads JWT_SECRET: each reports it.
     const problems = problemsFor(() => {}, {});

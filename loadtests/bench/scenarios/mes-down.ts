@@ -112,7 +112,7 @@ export const mesDown: Scenario = {
         },
         {
           name: MATERIALS,
-          description: `GET /v1/materials (no cache step: streamed from the MES), X-API-Key of ${SELLER.id}; 503 expected`,
+          description: `GET /v1/materials (no cache step: relayed from the MES), X-API-Key of ${SELLER.id}; 503 expected`,
           request: { url: `${gateway.url}/v1/materials`, headers: seller },
           load,
           expected: fastFails,
