@@ -201,7 +201,7 @@ export const configSchema = {
             minLimit: { ...positiveInt, default: 8 },
             maxLimit: { ...positiveInt, default: 1024 },
             smoothing: { ...share, default: 0.2 },
-            rttTolerance: { type: 'number', minimum: 1, default: 2 },
+            rttTolerance: { type: 'number', minimum: 1, default: 1.5 },
             probeIntervalSec: { ...positiveInt, default: 30 },
           },
         },
