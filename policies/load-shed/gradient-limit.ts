@@ -42,7 +42,9 @@
 // flight) until PROBE_SAMPLES requests started under light load have
 // completed; their mean RTT becomes the baseline and the limit goes back to
 // where it was. A probe sheds more for about one round trip (~100 ms at
-// 25 ms RTTs) per interval. Between probes, each window's mean pulls the
+// 25 ms RTTs), so it runs only when due and the limit binds (a window with
+// more than light load and at least half the limit in flight); a lightly
+// used upstream needs none. Between probes, each window's mean pulls the
 // baseline down when lower, and up only when the window ran under light load.
 // Without the probes (Gradient2 feeds every sample to its baseline; an
 // earlier version of this file learned from windows with up to half the limit
@@ -159,19 +161,22 @@ export class GradientLimit {
       if (++probe.count >= PROBE_SAMPLES) this.#endProbe(probe, now);
       return;
     }
-    if (now >= this.#nextProbeAt) {
-      this.#probe = { resumeLimit: this.#limit, sum: 0, count: 0 };
-      this.#limit = this.#lightLoad;
-      this.#windowCount = 0;
-      this.#windowSum = 0;
-      this.#windowMaxInflight = 0;
-      return;
-    }
     this.#windowSum += rttMs;
     this.#windowCount++;
     if (inflight > this.#windowMaxInflight) this.#windowMaxInflight = inflight;
     const length = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, 2 * this.#shortRtt));
-    if (this.#windowCount >= MIN_WINDOW_SAMPLES && now - this.#windowStart >= length) this.#closeWindow(now);
+    if (this.#windowCount >= MIN_WINDOW_SAMPLES && now - this.#windowStart >= length) {
+      const busy = this.#windowMaxInflight > this.#lightLoad && this.#windowMaxInflight >= this.#limit / 2;
+      this.#closeWindow(now);
+      // A probe only when it is due and the limit binds: a lightly used upstream
+      // teaches the baseline by itself, and needs no requests shed to measure it.
+      if (busy && now >= this.#nextProbeAt) this.#startProbe();
+    }
+  }
+
+  #startProbe(): void {
+    this.#probe = { resumeLimit: this.#limit, sum: 0, count: 0 };
+    this.#limit = this.#lightLoad;
   }
 
   #endProbe(probe: { resumeLimit: number; sum: number; count: number }, now: number): void {
