@@ -165,7 +165,8 @@ export interface DeliveryBatch {
   close(): Promise<void>;
 }
 
-export interface DeliveryMeasurement {
+/** How many events were sent and what became of their deliveries: one measurement's, or the totals over its rounds. */
+export interface DeliveryCounts {
   sent: number;
   expected: number;
   delivered: number;
@@ -174,17 +175,27 @@ export interface DeliveryMeasurement {
   duplicates: number;
   sendErrors: number;
   strays: number;
+}
+
+export const DELIVERY_COUNTS: readonly (keyof DeliveryCounts)[] = ['sent', 'expected', 'delivered', 'lost', 'duplicates', 'sendErrors', 'strays'];
+
+/** Send → arrival of the deliveries that arrived, ms: one measurement's, or the medians over its rounds. */
+export interface DeliveryLatency {
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export const DELIVERY_LATENCY: readonly (keyof DeliveryLatency)[] = ['p50Ms', 'p95Ms', 'p99Ms', 'maxMs'];
+
+export interface DeliveryMeasurement extends DeliveryCounts, DeliveryLatency {
   durationS: number;
   /** Deliveries per second from the first send to the last delivery. */
   deliveriesPerSec: number;
   /** Events per second actually sent (over the sending time), and the rate aimed at. */
   sentPerSec: number;
   offeredPerSec?: number;
-  /** Send → receipt of the deliveries that arrived. */
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   /** lost / expected: what the error budget counts. */
   errorRate: number;
   /** µs of CPU per delivery, by probe label (and LOAD_GENERATOR); undefined when unreadable. */

@@ -5,8 +5,8 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isExpected, problemCode } from './answers.ts';
-import { measureDeliveries } from './deliveries.ts';
-import type { DeliveryMeasurement } from './deliveries.ts';
+import { DELIVERY_COUNTS, DELIVERY_LATENCY, measureDeliveries } from './deliveries.ts';
+import type { DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from './deliveries.ts';
 import { measureStreams } from './measure.ts';
 import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
@@ -62,11 +62,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-function medianCpu(rounds: readonly Measurement[]): Record<string, number | undefined> {
-  const labels = new Set(rounds.flatMap((m) => Object.keys(m.cpuMicrosPerRequest)));
+/** Per label, the median of the rounds' CPU figures; undefined where a round could not read it. */
+function medianCpu(rounds: readonly Record<string, number | undefined>[]): Record<string, number | undefined> {
+  const labels = new Set(rounds.flatMap((m) => Object.keys(m)));
   const out: Record<string, number | undefined> = {};
   for (const label of labels) {
-    const values = rounds.map((m) => m.cpuMicrosPerRequest[label]);
+    const values = rounds.map((m) => m[label]);
     out[label] = values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
   }
   return out;
@@ -76,11 +77,12 @@ function medianOf(rounds: readonly Measurement[], pick: (m: Measurement) => numb
   return median(rounds.map((m) => pick(m) ?? Number.NaN));
 }
 
-function medianCounters(rounds: readonly Measurement[]): Record<string, number> {
+/** Per counter, the median over the rounds of its difference per unit of work (a request, an event sent). */
+function medianCounters(rounds: readonly { counters: Record<string, number>; units: number }[]): Record<string, number> {
   const keys = new Set(rounds.flatMap((m) => Object.keys(m.counters)));
   const out: Record<string, number> = {};
   for (const key of keys) {
-    out[key] = medianOf(rounds, (m) => (m.counters[key] === undefined || m.requests === 0 ? undefined : (m.counters[key] as number) / m.requests));
+    out[key] = median(rounds.map((m) => (m.counters[key] === undefined || m.units === 0 ? Number.NaN : (m.counters[key] as number) / m.units)));
   }
   return out;
 }
@@ -113,8 +115,8 @@ export function summarise(name: string, rounds: readonly Measurement[]): Variant
     refusedP50Ms: medianOf(rounds, (m) => m.refusedP50Ms),
     refusedP99Ms: medianOf(rounds, (m) => m.refusedP99Ms),
     refusedShare: medianOf(rounds, (m) => m.refusedShare),
-    cpuMicrosPerRequest: medianCpu(rounds),
-    countersPerRequest: medianCounters(rounds),
+    cpuMicrosPerRequest: medianCpu(rounds.map((m) => m.cpuMicrosPerRequest)),
+    countersPerRequest: medianCounters(rounds.map((m) => ({ counters: m.counters, units: m.requests }))),
     requests,
     timeouts: rounds.reduce((sum, m) => sum + m.timeouts, 0),
     failures,
@@ -130,38 +132,20 @@ export function summarise(name: string, rounds: readonly Measurement[]): Variant
 }
 
 export function summariseDeliveries(name: string, rounds: readonly DeliveryMeasurement[]): DeliverySummary {
-  const total = (pick: (m: DeliveryMeasurement) => number): number => rounds.reduce((sum, m) => sum + pick(m), 0);
-  const cpuLabels = new Set(rounds.flatMap((m) => Object.keys(m.cpuMicrosPerDelivery)));
-  const cpuMicrosPerDelivery: Record<string, number | undefined> = {};
-  for (const label of cpuLabels) {
-    const values = rounds.map((m) => m.cpuMicrosPerDelivery[label]);
-    cpuMicrosPerDelivery[label] = values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
-  }
-  const countersPerEvent: Record<string, number> = {};
-  for (const key of new Set(rounds.flatMap((m) => Object.keys(m.counters)))) {
-    countersPerEvent[key] = median(rounds.map((m) => (m.counters[key] === undefined || m.sent === 0 ? Number.NaN : (m.counters[key] as number) / m.sent)));
-  }
-  const expected = total((m) => m.expected);
-  const lost = total((m) => m.lost);
+  const totals = {} as DeliveryCounts;
+  for (const key of DELIVERY_COUNTS) totals[key] = rounds.reduce((sum, m) => sum + m[key], 0);
+  const latency = {} as DeliveryLatency;
+  for (const key of DELIVERY_LATENCY) latency[key] = median(rounds.map((m) => m[key]));
   const summary: DeliverySummary = {
     name,
     rounds: [...rounds],
+    ...totals,
+    ...latency,
     deliveriesPerSec: median(rounds.map((m) => m.deliveriesPerSec)),
     sentPerSec: median(rounds.map((m) => m.sentPerSec)),
-    p50Ms: median(rounds.map((m) => m.p50Ms)),
-    p95Ms: median(rounds.map((m) => m.p95Ms)),
-    p99Ms: median(rounds.map((m) => m.p99Ms)),
-    maxMs: median(rounds.map((m) => m.maxMs)),
-    cpuMicrosPerDelivery,
-    countersPerEvent,
-    sent: total((m) => m.sent),
-    expected,
-    delivered: total((m) => m.delivered),
-    lost,
-    duplicates: total((m) => m.duplicates),
-    sendErrors: total((m) => m.sendErrors),
-    strays: total((m) => m.strays),
-    errorRate: expected === 0 ? 1 : lost / expected,
+    cpuMicrosPerDelivery: medianCpu(rounds.map((m) => m.cpuMicrosPerDelivery)),
+    countersPerEvent: medianCounters(rounds.map((m) => ({ counters: m.counters, units: m.sent }))),
+    errorRate: totals.expected === 0 ? 1 : totals.lost / totals.expected,
   };
   if (rounds.some((m) => m.offeredPerSec !== undefined)) summary.offeredPerSec = median(rounds.map((m) => m.offeredPerSec ?? Number.NaN));
   return summary;

@@ -5,7 +5,7 @@
 // against one request, answers timed) or deliveries (events sent and timed
 // to where they arrive: deliveries.ts).
 
-import type { DeliveryBatch, DeliveryMeasurement } from '../deliveries.ts';
+import type { DeliveryBatch, DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from '../deliveries.ts';
 import type { CounterProbe, CpuProbe, ExpectedAnswer, HeaderTally, LoadShape, Measurement, RequestSpec, StreamSpec } from '../measure.ts';
 import type { ProcessGroup } from '../processes.ts';
 import type { BenchSettings } from '../runner.ts';
@@ -107,29 +107,17 @@ export interface VariantSummary {
 
 export type Summaries = ReadonlyMap<string, VariantSummary>;
 
-export interface DeliverySummary {
+/** Medians over the rounds of a delivery variant (latency, rates, CPU), and totals of the counts. */
+export interface DeliverySummary extends DeliveryCounts, DeliveryLatency {
   name: string;
   /** One measurement per round, in run order. */
   rounds: DeliveryMeasurement[];
-  /** Medians over the rounds. */
   deliveriesPerSec: number;
   sentPerSec: number;
   offeredPerSec?: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
   cpuMicrosPerDelivery: Record<string, number | undefined>;
   /** Counter probe differences per event sent (median over rounds), as `label.key`. */
   countersPerEvent: Record<string, number>;
-  /** Totals over the rounds. */
-  sent: number;
-  expected: number;
-  delivered: number;
-  lost: number;
-  duplicates: number;
-  sendErrors: number;
-  strays: number;
   /** lost / expected over the rounds. */
   errorRate: number;
 }
