@@ -12,13 +12,14 @@
 //                           in µs (process.hrtime: the harness's clock too)
 //   GET /healthz            200
 
-import { createServer } from 'node:http';
 import { Webhook } from 'standardwebhooks';
+import { portArgument, serveSink } from './sink-server.ts';
 
-const port = Number(process.argv[2]);
+const usage = 'node loadtests/bench/webhook-receiver.ts <port> <whsec_ secret>';
+const port = portArgument(usage);
 const secret = process.argv[3];
-if (!Number.isInteger(port) || port <= 0 || !secret) {
-  console.error('usage: node loadtests/bench/webhook-receiver.ts <port> <whsec_ secret>');
+if (!secret) {
+  console.error(`usage: ${usage}`);
   process.exit(2);
 }
 
@@ -30,40 +31,30 @@ function header(value: string | string[] | undefined): string {
   return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
 }
 
-const server = createServer((request, response) => {
-  const [path, query = ''] = (request.url ?? '').split('?', 2);
-  if (request.method === 'GET' && path === '/healthz') {
-    response.end('ok');
-    return;
-  }
-  if (request.method === 'GET' && path === '/stats') {
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ ...stats, receipts: receipts.length }));
-    return;
-  }
-  if (request.method === 'GET' && path === '/receipts') {
-    const from = Math.max(0, Number(new URLSearchParams(query).get('from')) || 0);
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ receipts: receipts.slice(from), next: receipts.length }));
-    return;
-  }
-  if (request.method !== 'POST') {
-    response.statusCode = 404;
-    response.end();
-    return;
-  }
-  const chunks: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => {
+serveSink(
+  port,
+  () => ({ ...stats, receipts: receipts.length }),
+  ({ method, path, query, headers, body }, response) => {
+    // The time the delivery's body had fully arrived.
     const atUs = Number(process.hrtime.bigint() / 1000n);
-    const body = Buffer.concat(chunks).toString('utf8');
+    if (method === 'GET' && path === '/receipts') {
+      const from = Math.max(0, Number(query.get('from')) || 0);
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ receipts: receipts.slice(from), next: receipts.length }));
+      return;
+    }
+    if (method !== 'POST') {
+      response.statusCode = 404;
+      response.end();
+      return;
+    }
     stats.received++;
     let payload: { data?: { order_id?: unknown } };
     try {
-      payload = verifier.verify(body, {
-        'webhook-id': header(request.headers['webhook-id']),
-        'webhook-timestamp': header(request.headers['webhook-timestamp']),
-        'webhook-signature': header(request.headers['webhook-signature']),
+      payload = verifier.verify(body.toString('utf8'), {
+        'webhook-id': header(headers['webhook-id']),
+        'webhook-timestamp': header(headers['webhook-timestamp']),
+        'webhook-signature': header(headers['webhook-signature']),
       }) as typeof payload;
     } catch {
       // Answered 200 all the same: a refusal would only make the sender retry what the run counts as not delivered.
@@ -75,11 +66,5 @@ const server = createServer((request, response) => {
     if (typeof key === 'string') receipts.push([key, atUs]);
     else stats.unreadable++;
     response.end();
-  });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(port, '127.0.0.1');
-process.on('SIGTERM', () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-});
+  },
+);
