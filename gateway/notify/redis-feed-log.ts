@@ -9,8 +9,9 @@
 import type { Redis } from 'ioredis';
 import { compareIds, type Backlog, type FeedEntry, type FeedLog, type FeedRecord } from './feed-log.ts';
 
-const STREAM_KEY = 'facet:{orderfeed}:stream';
-const SEEN_PREFIX = 'facet:{orderfeed}:seen:';
+/** The feed's stream and the prefix of its dedupe keys (exported for the benchmark's clean-up). */
+export const STREAM_KEY = 'facet:{orderfeed}:stream';
+export const SEEN_PREFIX = 'facet:{orderfeed}:seen:';
 const SEEN_TTL_SEC = 7 * 86_400;
 const READ_BLOCK_MS = 5_000;
 const READ_COUNT = 500;

@@ -300,38 +300,55 @@ async function readCounters(probes: readonly CounterProbe[]): Promise<Record<str
   return out;
 }
 
+export interface Probed<T> {
+  result: T;
+  /** CPU time each probe's process spent during the work (µs), by label, and the load generator's (LOAD_GENERATOR); undefined when unreadable. */
+  cpuMicros: Record<string, number | undefined>;
+  /** Differences of the counter probes over the work, as `label.key`. */
+  counters: Record<string, number>;
+}
+
+/** Runs `work` with the CPU probes and counters read just before and just after it. */
+export async function probed<T>(cpu: readonly CpuProbe[], counterProbes: readonly CounterProbe[], work: () => Promise<T>): Promise<Probed<T>> {
+  const countersBefore = await readCounters(counterProbes);
+  const cpuBefore = cpu.map((probe) => processCpuMicros(probe.pid));
+  const ownBefore = ownCpuMicros();
+  const result = await work();
+  const ownAfter = ownCpuMicros();
+  const cpuAfter = cpu.map((probe) => processCpuMicros(probe.pid));
+  const countersAfter = await readCounters(counterProbes);
+  const spent = (before: number | undefined, after: number | undefined): number | undefined => (before === undefined || after === undefined ? undefined : after - before);
+  const cpuMicros: Record<string, number | undefined> = {};
+  cpu.forEach((probe, i) => (cpuMicros[probe.label] = spent(cpuBefore[i], cpuAfter[i])));
+  cpuMicros[LOAD_GENERATOR] = ownAfter - ownBefore;
+  const counters: Record<string, number> = {};
+  for (const [key, after] of Object.entries(countersAfter)) {
+    const before = countersBefore[key];
+    if (before !== undefined) counters[key] = after - before;
+  }
+  return { result, cpuMicros, counters };
+}
+
+/** CPU µs per unit of work (request, delivery), by label; undefined where unreadable or nothing was done. */
+export function perUnit(cpuMicros: Record<string, number | undefined>, units: number): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const [label, us] of Object.entries(cpuMicros)) out[label] = us === undefined || units === 0 ? undefined : us / units;
+  return out;
+}
+
 /**
  * One measurement of `main`, with `alongside` streams (by name) running at
  * the same time. CPU per request is over every stream's completed requests.
  */
 export async function measureStreams(main: StreamSpec, alongside: Readonly<Record<string, StreamSpec>>, options: LoadOptions): Promise<Measurement> {
   const defaults: LoadDefaults = { durationS: options.durationS, connections: options.connections };
-  const countersBefore = await readCounters(options.counters ?? []);
-  const cpuBefore = options.cpu.map((probe) => processCpuMicros(probe.pid));
-  const ownBefore = ownCpuMicros();
   const names = Object.keys(alongside);
-  const [mainResult, ...others] = await Promise.all([
-    runStream(main, defaults, options.signal),
-    ...names.map((name) => runStream(alongside[name] as StreamSpec, defaults, options.signal)),
-  ]);
-  const ownAfter = ownCpuMicros();
-  const cpuAfter = options.cpu.map((probe) => processCpuMicros(probe.pid));
-  const countersAfter = await readCounters(options.counters ?? []);
-
-  const all = [mainResult as StreamResult, ...others];
-  const requests = all.reduce((sum, r) => sum + r.requests, 0);
-  const perRequest = (before: number | undefined, after: number | undefined): number | undefined =>
-    before === undefined || after === undefined || requests === 0 ? undefined : (after - before) / requests;
-  const cpuMicrosPerRequest: Record<string, number | undefined> = {};
-  options.cpu.forEach((probe, i) => (cpuMicrosPerRequest[probe.label] = perRequest(cpuBefore[i], cpuAfter[i])));
-  cpuMicrosPerRequest[LOAD_GENERATOR] = perRequest(ownBefore, ownAfter);
-  const counters: Record<string, number> = {};
-  for (const [key, after] of Object.entries(countersAfter)) {
-    const before = countersBefore[key];
-    if (before !== undefined) counters[key] = after - before;
-  }
-
-  const measurement = toMeasurement(main, mainResult as StreamResult, cpuMicrosPerRequest, counters);
+  const { result: results, cpuMicros, counters } = await probed(options.cpu, options.counters ?? [], () =>
+    Promise.all([runStream(main, defaults, options.signal), ...names.map((name) => runStream(alongside[name] as StreamSpec, defaults, options.signal))]),
+  );
+  const [mainResult, ...others] = results;
+  const requests = results.reduce((sum, r) => sum + r.requests, 0);
+  const measurement = toMeasurement(main, mainResult as StreamResult, perUnit(cpuMicros, requests), counters);
   names.forEach((name, i) => (measurement.alongside[name] = toMeasurement(alongside[name] as StreamSpec, others[i] as StreamResult, {}, {})));
   return measurement;
 }

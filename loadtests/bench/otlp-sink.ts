@@ -13,14 +13,10 @@
 // (2) → ScopeSpans.spans (2). JSON payloads (OTLP/HTTP JSON) are counted by
 // parsing them. gzip bodies are inflated first.
 
-import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { portArgument, serveSink } from './sink-server.ts';
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
-  console.error('usage: node loadtests/bench/otlp-sink.ts <port>');
-  process.exit(2);
-}
+const port = portArgument('node loadtests/bench/otlp-sink.ts <port>');
 
 interface Counts {
   requests: number;
@@ -83,33 +79,22 @@ function countJsonSpans(text: string): number {
   return (doc.resourceSpans ?? []).reduce((sum, r) => sum + (r.scopeSpans ?? []).reduce((s, ss) => s + (ss.spans?.length ?? 0), 0), 0);
 }
 
-const server = createServer((request, response) => {
-  const path = (request.url ?? '').split('?', 1)[0];
-  if (request.method === 'GET' && path === '/healthz') {
-    response.end('ok');
-    return;
-  }
-  if (request.method === 'GET' && path === '/stats') {
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify(stats));
-    return;
-  }
-  if (request.method !== 'POST' || !path?.endsWith('/v1/traces')) {
-    response.statusCode = 404;
-    response.end();
-    return;
-  }
-  const chunks: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => {
-    const raw = Buffer.concat(chunks);
+serveSink(
+  port,
+  () => stats,
+  ({ method, path, headers, body: raw }, response) => {
+    if (method !== 'POST' || !path.endsWith('/v1/traces')) {
+      response.statusCode = 404;
+      response.end();
+      return;
+    }
     const name = path.slice(1, -'/v1/traces'.length);
     const counts = (stats[name] ??= { requests: 0, bytes: 0, spans: 0, undecodable: 0 });
     counts.requests++;
     counts.bytes += raw.length;
-    const json = /json/i.test(request.headers['content-type'] ?? '');
+    const json = /json/i.test(headers['content-type'] ?? '');
     try {
-      const body = /gzip/i.test(request.headers['content-encoding'] ?? '') ? gunzipSync(raw) : raw;
+      const body = /gzip/i.test(headers['content-encoding'] ?? '') ? gunzipSync(raw) : raw;
       counts.spans += json ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
     } catch {
       counts.undecodable++;
@@ -117,8 +102,5 @@ const server = createServer((request, response) => {
     // An empty ExportTraceServiceResponse: no partial_success, everything accepted.
     response.setHeader('content-type', json ? 'application/json' : 'application/x-protobuf');
     response.end(json ? '{}' : '');
-  });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(port, '127.0.0.1');
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  },
+);

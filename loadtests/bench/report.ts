@@ -7,8 +7,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { LOAD_GENERATOR } from './measure.ts';
 import type { LoadShape } from './measure.ts';
+import { median } from './runner.ts';
 import type { BenchSettings, ScenarioResult } from './runner.ts';
-import type { Variant } from './scenarios/types.ts';
+import { isDeliveryVariant } from './scenarios/types.ts';
+import type { DeliveryVariant, RequestVariant, Variant } from './scenarios/types.ts';
 
 export interface RunEnvironment {
   cpus: number;
@@ -74,8 +76,16 @@ interface Columns {
   refusals: boolean;
 }
 
+function requestVariants(result: ScenarioResult): RequestVariant[] {
+  return result.prepared.variants.filter((v): v is RequestVariant => !isDeliveryVariant(v));
+}
+
+function deliveryVariants(result: ScenarioResult): DeliveryVariant[] {
+  return result.prepared.variants.filter(isDeliveryVariant);
+}
+
 function columnsOf(result: ScenarioResult): Columns {
-  const variants = result.prepared.variants;
+  const variants = requestVariants(result);
   return {
     offered: variants.some((v) => v.load?.kind === 'open'),
     refusals: variants.some((v) => (v.expected?.length ?? 0) > 0),
@@ -83,12 +93,13 @@ function columnsOf(result: ScenarioResult): Columns {
 }
 
 /** The p50/p99 cells: of 2xx answers, or (marked †) of the expected refusals for a fast-fail variant. */
-function latencyCells(variant: Variant | undefined, s: { p50Ms: number; p99Ms: number; refusedP50Ms: number; refusedP99Ms: number }): string[] {
+function latencyCells(variant: RequestVariant | undefined, s: { p50Ms: number; p99Ms: number; refusedP50Ms: number; refusedP99Ms: number }): string[] {
   if (variant?.latencyOf === 'refused') return [`${ms(s.refusedP50Ms)} †`, `${ms(s.refusedP99Ms)} †`];
   return [ms(s.p50Ms), ms(s.p99Ms)];
 }
 
 function resultsTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
+  if (requestVariants(result).length === 0) return [];
   const cols = columnsOf(result);
   const header = [
     'variant',
@@ -102,7 +113,7 @@ function resultsTable(result: ScenarioResult, cpuLabels: readonly string[]): str
     ...cpuLabels.map((l) => `${l} CPU µs/req`),
   ];
   const lines = [row(header), row(header.map((_, i) => (i === 0 ? '---' : '---:')))];
-  for (const variant of result.prepared.variants) {
+  for (const variant of requestVariants(result)) {
     const s = result.summaries.get(variant.name);
     if (!s) continue;
     lines.push(
@@ -123,8 +134,9 @@ function resultsTable(result: ScenarioResult, cpuLabels: readonly string[]): str
 
 /** Every measurement in run order (the order flips each round), to show the spread. */
 function roundsTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
+  if (result.runs.length === 0) return [];
   const cols = columnsOf(result);
-  const byName = new Map(result.prepared.variants.map((v) => [v.name, v]));
+  const byName = new Map(requestVariants(result).map((v) => [v.name, v]));
   const header = [
     'round',
     'variant',
@@ -163,7 +175,7 @@ function counts(record: Record<string, number> | undefined): string {
 /** The streams sent alongside a variant (e.g. a noisy neighbour), medians over the rounds. */
 function alongsideTable(result: ScenarioResult): string[] {
   const lines: string[] = [];
-  for (const variant of result.prepared.variants) {
+  for (const variant of requestVariants(result)) {
     const s = result.summaries.get(variant.name);
     for (const [stream, a] of Object.entries(s?.alongside ?? {})) {
       if (lines.length === 0) {
@@ -178,14 +190,14 @@ function alongsideTable(result: ScenarioResult): string[] {
 
 /** Answers by status and problem code, and header tallies, over all rounds; only when something was not a plain 2xx. */
 function answersTable(result: ScenarioResult): string[] {
-  const interesting = result.prepared.variants.some((v) => {
+  const interesting = requestVariants(result).some((v) => {
     const s = result.summaries.get(v.name);
     const streams = s ? [s, ...Object.values(s.alongside)] : [];
     return v.tally !== undefined || streams.some((x) => x.timeouts > 0 || Object.keys(x.statusCounts).some((k) => !k.startsWith('2')));
   });
   if (!interesting) return [];
   const lines = [row(['variant', 'answers, all rounds (status and problem code)', 'header values']), row(['---', '---', '---'])];
-  for (const variant of result.prepared.variants) {
+  for (const variant of requestVariants(result)) {
     const s = result.summaries.get(variant.name);
     if (!s) continue;
     const tally = variant.tally ? `${variant.tally.header}: ${counts(s.tally)}` : '—';
@@ -194,6 +206,64 @@ function answersTable(result: ScenarioResult): string[] {
       x.timeouts > 0 && !Object.keys(x.statusCounts).some((k) => k.startsWith('no answer')) ? `, no answer within 10 s: ${x.timeouts.toLocaleString('en-US')}` : '';
     lines.push(row([variant.name, counts(s.statusCounts) + unanswered(s), tally]));
     for (const [stream, a] of Object.entries(s.alongside)) lines.push(row([`${variant.name} (alongside: ${stream})`, counts(a.statusCounts) + unanswered(a), '—']));
+  }
+  return lines;
+}
+
+const medianOf = (values: readonly number[]): number => median(values);
+
+/** The delivery variants: events sent, timed to where they arrived; figures per delivery (one event reaching one receiver). */
+function deliveriesTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
+  const variants = deliveryVariants(result);
+  if (variants.length === 0) return [];
+  const offered = [...result.deliveries.values()].some((s) => s.offeredPerSec !== undefined);
+  const header = [
+    'variant',
+    ...(offered ? ['offered events/s'] : []),
+    'events',
+    'receivers',
+    'deliveries/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'max ms',
+    'lost',
+    'duplicates',
+    ...cpuLabels.map((l) => `${l} CPU µs/delivery`),
+  ];
+  const lines = [row(header), row(header.map((_, i) => (i === 0 ? '---' : '---:')))];
+  for (const variant of variants) {
+    const s = result.deliveries.get(variant.name);
+    if (!s) continue;
+    const events = medianOf(s.rounds.map((m) => m.sent));
+    lines.push(
+      row([
+        variant.name,
+        ...(offered ? [s.offeredPerSec === undefined ? '—' : int(s.offeredPerSec)] : []),
+        int(events),
+        s.sent > 0 ? int(s.expected / s.sent) : 'n/a',
+        int(s.deliveriesPerSec),
+        ms(s.p50Ms),
+        ms(s.p95Ms),
+        ms(s.p99Ms),
+        ms(s.maxMs),
+        pct(s.errorRate),
+        s.duplicates.toLocaleString('en-US'),
+        ...cpuLabels.map((l) => us(s.cpuMicrosPerDelivery[l])),
+      ]),
+    );
+  }
+  return lines;
+}
+
+function deliveryRoundsTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
+  if (result.deliveryRuns.length === 0) return [];
+  const header = ['round', 'variant', 'events', 'deliveries', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', ...cpuLabels.map((l) => `${l} µs/delivery`)];
+  const lines = [row(header), row(header.map((_, i) => (i < 2 ? '---' : '---:')))];
+  for (const { round, variant, measurement: m } of result.deliveryRuns) {
+    lines.push(
+      row([String(round), variant, int(m.sent), `${int(m.delivered)} / ${int(m.expected)}`, int(m.deliveriesPerSec), ms(m.p50Ms), ms(m.p99Ms), ms(m.maxMs), ...cpuLabels.map((l) => us(m.cpuMicrosPerDelivery[l]))]),
+    );
   }
   return lines;
 }
@@ -207,13 +277,14 @@ export function describeLoad(load: LoadShape | undefined, settings: BenchSetting
 
 function variantLine(variant: Variant, settings: BenchSettings): string {
   const warmupS = variant.warmupS ?? settings.warmupS;
+  if (isDeliveryVariant(variant)) return `- **${variant.name}**: ${variant.description} (${variant.load(settings.durationS)}${warmupS > 0 ? '' : ', no warm-up'})`;
   const extra = Object.entries(variant.alongside ?? {}).map(([name, spec]) => `; at the same time **${name}**: ${describeLoad(spec.load, settings)}`);
   return `- **${variant.name}**: ${variant.description} (${describeLoad(variant.load, settings)}${warmupS > 0 ? '' : ', no warm-up'}${extra.join('')})`;
 }
 
 /** Whether every variant uses the run's own load settings (then the header line says it all). */
 function uniformLoad(result: ScenarioResult): boolean {
-  return result.prepared.variants.every((v) => v.load === undefined && v.alongside === undefined && v.warmupS === undefined);
+  return result.prepared.variants.every((v) => !isDeliveryVariant(v) && v.load === undefined && v.alongside === undefined && v.warmupS === undefined);
 }
 
 /** One scenario's section (without the markers). */
@@ -233,22 +304,25 @@ export function renderSection(result: ScenarioResult, settings: BenchSettings, e
           `${settings.connections} connections; each figure is the median of the rounds. `
         : `${settings.rounds} interleaved round${settings.rounds === 1 ? '' : 's'} per variant, each with the load given above, after a ${settings.warmupS} s warm-up of each variant unless noted; each figure is the median of the rounds. `) +
       `1-minute load average before the run: ${result.loadBefore.toFixed(2)} (other work on the machine; ${env.cpus} CPUs).`,
-    '',
-    ...resultsTable(result, cpuLabels),
   ];
-  if (prepared.variants.some((v) => v.latencyOf === 'refused')) lines.push('', '† latency of the expected non-2xx answers (the fast-fails), not of 2xx answers.');
+  const results = resultsTable(result, cpuLabels);
+  if (results.length > 0) lines.push('', ...results);
+  const deliveries = deliveriesTable(result, cpuLabels);
+  if (deliveries.length > 0) lines.push('', ...deliveries);
+  if (requestVariants(result).some((v) => v.latencyOf === 'refused')) lines.push('', '† latency of the expected non-2xx answers (the fast-fails), not of 2xx answers.');
   const alongside = alongsideTable(result);
   if (alongside.length > 0) lines.push('', ...alongside);
   const answers = answersTable(result);
   if (answers.length > 0) lines.push('', ...answers);
-  const comparisons = prepared.compare?.(result.summaries) ?? [];
+  const comparisons = prepared.compare?.(result.summaries, result.deliveries) ?? [];
   if (comparisons.length > 0) lines.push('', row(['comparison', 'value']), row(['---', '---:']), ...comparisons.map((c) => row([c.label, c.value])));
-  const targets = prepared.targets?.(result.summaries) ?? [];
+  const targets = prepared.targets?.(result.summaries, result.deliveries) ?? [];
   if (targets.length > 0) {
     lines.push('', row(['target (reported, not enforced)', 'measured', '']), row(['---', '---:', '---']));
     lines.push(...targets.map((t) => row([t.target, t.value, t.met ? 'met' : '**not met**'])));
   }
-  lines.push('', '<details><summary>Each measurement, in run order</summary>', '', ...roundsTable(result, cpuLabels), '', '</details>');
+  const rounds = [roundsTable(result, cpuLabels), deliveryRoundsTable(result, cpuLabels)].filter((t) => t.length > 0).flatMap((t) => ['', ...t]);
+  lines.push('', '<details><summary>Each measurement, in run order</summary>', ...rounds, '', '</details>');
   // A note indented by two spaces is a sub-item of the one before.
   if (prepared.notes?.length) lines.push('', ...prepared.notes.map((n) => (n.startsWith('  ') ? `  - ${n.trim()}` : `- ${n}`)));
   return lines.join('\n');

@@ -5,10 +5,13 @@
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isExpected, problemCode } from './answers.ts';
+import { DELIVERY_COUNTS, DELIVERY_LATENCY, measureDeliveries } from './deliveries.ts';
+import type { DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from './deliveries.ts';
 import { measureStreams } from './measure.ts';
 import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
-import type { PreparedScenario, Scenario, Variant, VariantSummary } from './scenarios/types.ts';
+import { isDeliveryVariant } from './scenarios/types.ts';
+import type { DeliverySummary, DeliveryVariant, PreparedScenario, RequestVariant, Scenario, VariantSummary } from './scenarios/types.ts';
 
 export interface BenchSettings {
   mode: 'full' | 'smoke';
@@ -28,9 +31,14 @@ export interface BenchSettings {
 export interface ScenarioResult {
   scenario: Scenario;
   prepared: PreparedScenario;
+  /** The request variants'. */
   summaries: Map<string, VariantSummary>;
-  /** Every measured run in the order it ran (warm-ups excluded). */
+  /** The delivery variants'. */
+  deliveries: Map<string, DeliverySummary>;
+  /** Every measured run of a request variant in the order it ran (warm-ups excluded). */
   runs: { round: number; variant: string; measurement: Measurement }[];
+  /** The same for the delivery variants. */
+  deliveryRuns: { round: number; variant: string; measurement: DeliveryMeasurement }[];
   /** 1-minute load average before the scenario started anything: other work competing for the CPUs. */
   loadBefore: number;
   /** Runs over the error budget; non-empty fails the benchmark. */
@@ -54,11 +62,12 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-function medianCpu(rounds: readonly Measurement[]): Record<string, number | undefined> {
-  const labels = new Set(rounds.flatMap((m) => Object.keys(m.cpuMicrosPerRequest)));
+/** Per label, the median of the rounds' CPU figures; undefined where a round could not read it. */
+function medianCpu(rounds: readonly Record<string, number | undefined>[]): Record<string, number | undefined> {
+  const labels = new Set(rounds.flatMap((m) => Object.keys(m)));
   const out: Record<string, number | undefined> = {};
   for (const label of labels) {
-    const values = rounds.map((m) => m.cpuMicrosPerRequest[label]);
+    const values = rounds.map((m) => m[label]);
     out[label] = values.every((v) => v !== undefined) ? median(values as number[]) : undefined;
   }
   return out;
@@ -68,11 +77,12 @@ function medianOf(rounds: readonly Measurement[], pick: (m: Measurement) => numb
   return median(rounds.map((m) => pick(m) ?? Number.NaN));
 }
 
-function medianCounters(rounds: readonly Measurement[]): Record<string, number> {
+/** Per counter, the median over the rounds of its difference per unit of work (a request, an event sent). */
+function medianCounters(rounds: readonly { counters: Record<string, number>; units: number }[]): Record<string, number> {
   const keys = new Set(rounds.flatMap((m) => Object.keys(m.counters)));
   const out: Record<string, number> = {};
   for (const key of keys) {
-    out[key] = medianOf(rounds, (m) => (m.counters[key] === undefined || m.requests === 0 ? undefined : (m.counters[key] as number) / m.requests));
+    out[key] = median(rounds.map((m) => (m.counters[key] === undefined || m.units === 0 ? Number.NaN : (m.counters[key] as number) / m.units)));
   }
   return out;
 }
@@ -105,8 +115,8 @@ export function summarise(name: string, rounds: readonly Measurement[]): Variant
     refusedP50Ms: medianOf(rounds, (m) => m.refusedP50Ms),
     refusedP99Ms: medianOf(rounds, (m) => m.refusedP99Ms),
     refusedShare: medianOf(rounds, (m) => m.refusedShare),
-    cpuMicrosPerRequest: medianCpu(rounds),
-    countersPerRequest: medianCounters(rounds),
+    cpuMicrosPerRequest: medianCpu(rounds.map((m) => m.cpuMicrosPerRequest)),
+    countersPerRequest: medianCounters(rounds.map((m) => ({ counters: m.counters, units: m.requests }))),
     requests,
     timeouts: rounds.reduce((sum, m) => sum + m.timeouts, 0),
     failures,
@@ -121,6 +131,26 @@ export function summarise(name: string, rounds: readonly Measurement[]): Variant
   return summary;
 }
 
+export function summariseDeliveries(name: string, rounds: readonly DeliveryMeasurement[]): DeliverySummary {
+  const totals = {} as DeliveryCounts;
+  for (const key of DELIVERY_COUNTS) totals[key] = rounds.reduce((sum, m) => sum + m[key], 0);
+  const latency = {} as DeliveryLatency;
+  for (const key of DELIVERY_LATENCY) latency[key] = median(rounds.map((m) => m[key]));
+  const summary: DeliverySummary = {
+    name,
+    rounds: [...rounds],
+    ...totals,
+    ...latency,
+    deliveriesPerSec: median(rounds.map((m) => m.deliveriesPerSec)),
+    sentPerSec: median(rounds.map((m) => m.sentPerSec)),
+    cpuMicrosPerDelivery: medianCpu(rounds.map((m) => m.cpuMicrosPerDelivery)),
+    countersPerEvent: medianCounters(rounds.map((m) => ({ counters: m.counters, units: m.sent }))),
+    errorRate: totals.expected === 0 ? 1 : totals.lost / totals.expected,
+  };
+  if (rounds.some((m) => m.offeredPerSec !== undefined)) summary.offeredPerSec = median(rounds.map((m) => m.offeredPerSec ?? Number.NaN));
+  return summary;
+}
+
 async function checkAnswer(name: string, spec: StreamSpec, signal: AbortSignal): Promise<void> {
   const { url, method = 'GET', body, perRequestHeaders } = spec.request;
   const headers = { ...spec.request.headers, ...perRequestHeaders?.() };
@@ -130,13 +160,13 @@ async function checkAnswer(name: string, spec: StreamSpec, signal: AbortSignal):
   throw new Error(`${name}: ${method} ${url} answered ${response.status} before the load started: ${text.slice(0, 300)}`);
 }
 
-async function checkAnswers(variant: Variant, signal: AbortSignal): Promise<void> {
+async function checkAnswers(variant: RequestVariant, signal: AbortSignal): Promise<void> {
   await checkAnswer(variant.name, variant, signal);
   for (const [stream, spec] of Object.entries(variant.alongside ?? {})) await checkAnswer(`${variant.name} (${stream})`, spec, signal);
 }
 
 /** One measurement of a variant (its own stream and those alongside), for `durationS` unless the variant sets its own. */
-export function measureVariant(variant: Variant, options: LoadOptions, durationOverrideS?: number): Promise<Measurement> {
+export function measureVariant(variant: RequestVariant, options: LoadOptions, durationOverrideS?: number): Promise<Measurement> {
   const withDuration = (spec: StreamSpec): StreamSpec => {
     if (durationOverrideS === undefined) return spec;
     const load = spec.load ?? {};
@@ -165,6 +195,30 @@ function describe(m: Measurement): string {
   return `${offered}${Math.round(m.reqPerSec)} req/s (2xx ${Math.round(m.okPerSec)}/s), p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${cpu ? `, CPU/req: ${cpu}` : ''}${refused}${bad}${others}`;
 }
 
+function describeDeliveries(m: DeliveryMeasurement): string {
+  const cpu = Object.entries(m.cpuMicrosPerDelivery)
+    .map(([label, us]) => `${label} ${us === undefined ? 'n/a' : Math.round(us)} µs`)
+    .join(', ');
+  const extra = [m.duplicates > 0 ? `${m.duplicates} duplicates` : '', m.sendErrors > 0 ? `${m.sendErrors} send errors` : '', m.strays > 0 ? `${m.strays} stray receipts` : ''].filter(Boolean).join(', ');
+  return (
+    `${m.sent} events (${Number.isFinite(m.sentPerSec) ? `${Math.round(m.sentPerSec)}/s` : 'at once'}), ${m.delivered}/${m.expected} deliveries in ${m.durationS.toFixed(2)} s (${Math.round(m.deliveriesPerSec)}/s), ` +
+    `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, max ${m.maxMs.toFixed(2)} ms${cpu ? `, CPU/delivery: ${cpu}` : ''}${extra ? `, ${extra}` : ''}`
+  );
+}
+
+function deliveriesOverBudget(scenario: string, variant: string, what: string, m: DeliveryMeasurement, settings: BenchSettings): string[] {
+  if (m.sent > 0 && m.errorRate <= settings.maxErrorRate) return [];
+  return [
+    `${scenario}/${variant} ${what}: ${(m.errorRate * 100).toFixed(3)}% of ${m.expected} deliveries lost (${m.delivered} arrived of ${m.sent} events sent; ${m.sendErrors} send errors) > ${(settings.maxErrorRate * 100).toFixed(1)}%`,
+  ];
+}
+
+/** One measurement of a delivery variant: prepared (not measured), run with the probes read around it, closed. */
+async function measureDeliveryVariant(variant: DeliveryVariant, load: LoadOptions, durationS: number): Promise<DeliveryMeasurement> {
+  const batch = await variant.open(durationS, load.signal);
+  return measureDeliveries(batch, load.cpu, load.counters ?? []);
+}
+
 function overBudget(scenario: string, variant: string, what: string, m: Measurement, settings: BenchSettings): string[] {
   const problems = Object.entries(m.alongside).flatMap(([stream, a]) => overBudget(scenario, `${variant} (${stream})`, what, a, settings));
   if (m.requests > 0 && m.errorRate <= settings.maxErrorRate) return problems;
@@ -186,37 +240,57 @@ export async function runScenario(scenario: Scenario, settings: BenchSettings, h
     const prepared = await scenario.prepare({ group, settings, signal, log: (line) => hooks.log(`[${scenario.name}] ${line}`) });
     const load: LoadOptions = { durationS: settings.durationS, connections: settings.connections, cpu: prepared.cpu, counters: prepared.counters ?? [], signal };
     const failures: string[] = [];
-    for (const variant of prepared.variants) await checkAnswers(variant, signal);
+    for (const variant of prepared.variants) if (!isDeliveryVariant(variant)) await checkAnswers(variant, signal);
+    const log = (what: string, variant: string, text: string): void => hooks.log(`[${scenario.name}] ${what} ${variant}: ${text}`);
 
     // The gateway's JIT needs 10-20 s of load to settle (its CPU/request falls by a third); less shows as a dearer first round.
     for (const variant of prepared.variants) {
       const warmupS = variant.warmupS ?? settings.warmupS;
       if (!(warmupS > 0)) continue;
-      const m = await measureVariant(variant, { ...load, durationS: warmupS }, warmupS);
-      hooks.log(`[${scenario.name}] warm-up ${variant.name}: ${describe(m)}`);
-      failures.push(...overBudget(scenario.name, variant.name, 'warm-up', m, settings));
-      await variant.settle?.(signal, { warmup: true, round: 0 });
+      if (isDeliveryVariant(variant)) {
+        const m = await measureDeliveryVariant(variant, load, warmupS);
+        log('warm-up', variant.name, describeDeliveries(m));
+        failures.push(...deliveriesOverBudget(scenario.name, variant.name, 'warm-up', m, settings));
+      } else {
+        const m = await measureVariant(variant, { ...load, durationS: warmupS }, warmupS);
+        log('warm-up', variant.name, describe(m));
+        failures.push(...overBudget(scenario.name, variant.name, 'warm-up', m, settings));
+        await variant.settle?.(signal, { warmup: true, round: 0 });
+      }
       await sleep(SETTLE_MS, undefined, { signal });
     }
 
-    const rounds = new Map<string, Measurement[]>(prepared.variants.map((v) => [v.name, []]));
+    const rounds = new Map<string, Measurement[]>();
+    const deliveryRounds = new Map<string, DeliveryMeasurement[]>();
+    for (const variant of prepared.variants) (isDeliveryVariant(variant) ? deliveryRounds : rounds).set(variant.name, []);
     const runs: ScenarioResult['runs'] = [];
+    const deliveryRuns: ScenarioResult['deliveryRuns'] = [];
     for (let round = 1; round <= settings.rounds; round++) {
       const order = round % 2 === 1 ? prepared.variants : [...prepared.variants].reverse();
       for (const variant of order) {
-        const m = await measureVariant(variant, load);
-        rounds.get(variant.name)?.push(m);
-        runs.push({ round, variant: variant.name, measurement: m });
-        hooks.log(`[${scenario.name}] round ${round}/${settings.rounds} ${variant.name}: ${describe(m)}`);
-        failures.push(...overBudget(scenario.name, variant.name, `round ${round}`, m, settings));
-        await variant.settle?.(signal, { warmup: false, round });
+        const what = `round ${round}/${settings.rounds}`;
+        if (isDeliveryVariant(variant)) {
+          const m = await measureDeliveryVariant(variant, load, settings.durationS);
+          deliveryRounds.get(variant.name)?.push(m);
+          deliveryRuns.push({ round, variant: variant.name, measurement: m });
+          log(what, variant.name, describeDeliveries(m));
+          failures.push(...deliveriesOverBudget(scenario.name, variant.name, `round ${round}`, m, settings));
+        } else {
+          const m = await measureVariant(variant, load);
+          rounds.get(variant.name)?.push(m);
+          runs.push({ round, variant: variant.name, measurement: m });
+          log(what, variant.name, describe(m));
+          failures.push(...overBudget(scenario.name, variant.name, `round ${round}`, m, settings));
+          await variant.settle?.(signal, { warmup: false, round });
+        }
         await sleep(SETTLE_MS, undefined, { signal });
       }
     }
     group.signal.throwIfAborted();
     const summaries = new Map([...rounds].map(([name, ms]) => [name, summarise(name, ms)]));
-    for (const problem of prepared.validate?.(summaries) ?? []) failures.push(`${scenario.name}: ${problem}`);
-    return { scenario, prepared, summaries, runs, loadBefore, failures };
+    const deliveries = new Map([...deliveryRounds].map(([name, ms]) => [name, summariseDeliveries(name, ms)]));
+    for (const problem of prepared.validate?.(summaries, deliveries) ?? []) failures.push(`${scenario.name}: ${problem}`);
+    return { scenario, prepared, summaries, deliveries, runs, deliveryRuns, loadBefore, failures };
   } catch (error) {
     // Say why: a child that died, or the user's Ctrl-C, rather than "aborted".
     if (group.signal.aborted) throw group.signal.reason;

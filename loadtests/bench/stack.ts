@@ -30,6 +30,23 @@ const BENCH_JWT_SECRET = 'facet-bench-jwt-secret-not-for-production-use';
  */
 export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/9';
 
+/** `url` with its logical database replaced by `db`. */
+function withDatabase(url: string, db: number): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${db}`;
+  return parsed.href;
+}
+
+/**
+ * The notification scenarios' Redis: a database of their own on the same
+ * server (10; BENCH_NOTIFY_REDIS_URL overrides). The operators' feed is one
+ * Redis stream per database (facet:{orderfeed}:stream) that every gateway of
+ * the database appends to and tails: in database 9, the status events of
+ * order-writes' saga would reach the SSE clients being measured, and theirs
+ * order-writes' gateway.
+ */
+export const BENCH_NOTIFY_REDIS_URL = process.env.BENCH_NOTIFY_REDIS_URL || withDatabase(BENCH_REDIS_URL, 10);
+
 export interface Service {
   readonly name: string;
   /** Base URL of the API port, e.g. http://127.0.0.1:41234 */
@@ -111,16 +128,16 @@ export async function operatorToken(subject = 'facet-bench'): Promise<string> {
     .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
 }
 
-/** A client of the benchmark's Redis database, closed when the group stops. */
-export async function benchRedis(group: ProcessGroup): Promise<Redis> {
-  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+/** A client of the benchmark's Redis database (or of `url`), closed when the group stops. */
+export async function benchRedis(group: ProcessGroup, url = BENCH_REDIS_URL): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
   redis.on('error', () => {});
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`this scenario needs Redis at ${BENCH_REDIS_URL} (BENCH_REDIS_URL): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`this scenario needs Redis at ${url} (${url === BENCH_REDIS_URL ? 'BENCH_REDIS_URL' : 'BENCH_NOTIFY_REDIS_URL'}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   group.onStop(() => redis.disconnect());
   return redis;
@@ -217,8 +234,19 @@ http {
 }
 
 export interface GatewayUpstreams {
-  crm: Service;
-  mes: Service;
+  crm: Pick<Service, 'url'>;
+  mes: Pick<Service, 'url'>;
+}
+
+/**
+ * CRM and MES URLs for a process whose path under test calls neither (the
+ * notification scenarios): a loopback port nothing listens on, so a call
+ * fails at once instead of loading simulators that have no part in the
+ * measurement (the gateway's dashboard refresh-ahead still tries every 8 s).
+ */
+export async function unreachableUpstreams(): Promise<GatewayUpstreams> {
+  const url = `http://${HOST}:${await freePort()}`;
+  return { crm: { url }, mes: { url } };
 }
 
 export interface GatewayOptions {
@@ -271,6 +299,46 @@ export async function startAdapters(group: ProcessGroup, upstreams: GatewayUpstr
     LOG_LEVEL: 'warn',
     ...env,
   }, undefined, undefined, '/readyz');
+}
+
+export interface WebhookReceiverStats {
+  /** POSTs received. */
+  received: number;
+  /** Of those, refused by the Standard Webhooks check (signature, timestamp). */
+  badSignature: number;
+  /** Signed, but without data.order_id. */
+  unreadable: number;
+  /** Deliveries noted (signed, with an order id): the index the next one gets in receipts(). */
+  receipts: number;
+}
+
+export interface WebhookReceiver extends Service {
+  /** The URL to subscribe. */
+  readonly hookUrl: string;
+  stats(): Promise<WebhookReceiverStats>;
+  /** The deliveries from the `from`-th on: [order id, receipt time in monotonic µs], and the index to ask from next. */
+  receipts(from: number): Promise<{ receipts: [string, number][]; next: number }>;
+}
+
+/** A seller's endpoint (webhook-receiver.ts) as a child: checks each delivery's signature with `secret`, notes when it arrived, answers 200. */
+export async function startWebhookReceiver(group: ProcessGroup, secret: string): Promise<WebhookReceiver> {
+  const port = await freePort();
+  const handle = group.spawn({ name: 'webhook-receiver', script: fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url)), args: [String(port), secret], env: {}, cwd: REPO_ROOT });
+  const url = `http://${HOST}:${port}`;
+  await waitReady(handle, `${url}/healthz`);
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`webhook receiver: GET ${path} answered ${response.status}`);
+    return (await response.json()) as T;
+  };
+  return {
+    name: 'webhook-receiver',
+    url,
+    process: handle,
+    hookUrl: `${url}/hook`,
+    stats: () => get<WebhookReceiverStats>('/stats'),
+    receipts: (from) => get<{ receipts: [string, number][]; next: number }>(`/receipts?from=${from}`),
+  };
 }
 
 export interface OtlpSinkStats {

@@ -20,10 +20,11 @@ import type { Plan } from './lib/config.ts';
 import { pick } from './lib/data.ts';
 import { seller } from './lib/http.ts';
 import type { Op } from './lib/http.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations } from './lib/scenarios.ts';
 import type { ConstantArrivalRateScenario } from 'k6/options';
-import { preflight, seed } from './lib/setup.ts';
-import type { SellerSeed } from './lib/setup.ts';
+import { preflight, seedPlans } from './lib/setup.ts';
+import type { SeededPlans } from './lib/setup.ts';
 import { summaryHandler } from './lib/summary.ts';
 import { ThresholdSet, ms } from './lib/thresholds.ts';
 
@@ -94,19 +95,9 @@ for (const plan of BURST_PLANS) {
   t.latency('http_req_duration', { seller: plan, phase: 'warm' }, 300, 1000);
 }
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '120s',
-};
+export const options = scriptOptions(scenarios, t, 120);
 
-interface Data {
-  sellers: Record<string, SellerSeed>;
-  notes: string[];
-}
-
-export function setup(): Data {
+export function setup(): SeededPlans {
   const checked = preflight(
     BURST_PLANS.map((plan) => {
       const units = phases(plan).reduce((sum, p) => sum + p.perSecond * p.durationSec, 0);
@@ -114,8 +105,7 @@ export function setup(): Data {
       return { seller: seller(plan), unitsPerSec: units / total, durationSec: total };
     }),
   );
-  const sellers: Record<string, SellerSeed> = {};
-  for (const plan of BURST_PLANS) sellers[plan] = seed(seller(plan));
+  const sellers = seedPlans(BURST_PLANS);
   const notes = checked.notes.slice();
   for (const plan of BURST_PLANS) {
     notes.push(`${plan}: ${phases(plan).map((p) => `${p.name} ${p.perSecond.toFixed(1)}/s×${p.durationSec}s`).join(', ')}`);
@@ -123,7 +113,7 @@ export function setup(): Data {
   return { sellers, notes };
 }
 
-export function burstTraffic(data: Data): void {
+export function burstTraffic(data: SeededPlans): void {
   const plan = (__ENV.PLAN ?? 'standard') as Plan;
   const who = seller(plan);
   const options = { alsoExpect: [429] };

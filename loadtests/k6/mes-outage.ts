@@ -28,6 +28,7 @@ import type { Faults } from './lib/faults.ts';
 import { seller } from './lib/http.ts';
 import type { Op } from './lib/http.ts';
 import { OPERATOR_TOKEN, OPERATOR_TOKEN_SOURCE } from './lib/jwt.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, once, plannedIterations } from './lib/scenarios.ts';
 import type { ConstantArrivalRateScenario } from 'k6/options';
 import { preflight, seed } from './lib/setup.ts';
@@ -95,13 +96,7 @@ if (RECOVERY_SEC > 0) {
   }
 }
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: `${Math.round(DETECT_WAIT_SEC + 120)}s`,
-  teardownTimeout: '30s',
-};
+export const options = scriptOptions(scenarios, t, DETECT_WAIT_SEC + 120, { teardownTimeout: '30s' });
 
 interface Data {
   reader: SellerSeed;

@@ -20,6 +20,7 @@ import type { Plan } from './lib/config.ts';
 import { pick } from './lib/data.ts';
 import { seller } from './lib/http.ts';
 import type { Op, Seller } from './lib/http.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations } from './lib/scenarios.ts';
 import { preflight, seed } from './lib/setup.ts';
 import type { SellerSeed } from './lib/setup.ts';
@@ -68,12 +69,7 @@ t.atLeast('facet_quota_429', { seller: 'noisy' }, Math.min(0.8, 1 - 2 / NOISY_FA
 t.add('facet_goodput{seller:noisy}', `count<=${Math.ceil((LIMITS[NOISY_PLAN].perSecond * (PHASE_SEC + 2) + 2 * LIMITS[NOISY_PLAN].burst) * 1.1)}`);
 t.add('facet_reject_duration{seller:noisy}', `p(99)<${ms(100)}`);
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '120s',
-};
+export const options = scriptOptions(scenarios, t, 120);
 
 interface Data {
   victim: SellerSeed;

@@ -22,6 +22,7 @@ import { getOrder, getUsage, healthz, listOrders } from './lib/api.ts';
 import { RATE_MULTIPLIER, envDuration, envNumber } from './lib/config.ts';
 import { seller } from './lib/http.ts';
 import type { Op } from './lib/http.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations } from './lib/scenarios.ts';
 import type { ConstantArrivalRateScenario } from 'k6/options';
 import { preflight, seed } from './lib/setup.ts';
@@ -54,12 +55,7 @@ for (const variant of VARIANTS) {
 }
 t.below('facet_429', {}, 0.001);
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '60s',
-};
+export const options = scriptOptions(scenarios, t, 60);
 
 interface Data {
   orderId: string;

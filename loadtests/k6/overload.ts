@@ -26,6 +26,7 @@ import { seller } from './lib/http.ts';
 import type { Op, Seller } from './lib/http.ts';
 import { OPERATOR_TOKEN, OPERATOR_TOKEN_SOURCE } from './lib/jwt.ts';
 import { operatorIteration } from './lib/mix.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations, timelineEndSec } from './lib/scenarios.ts';
 import type { ConstantArrivalRateScenario } from 'k6/options';
 import { preflight } from './lib/setup.ts';
@@ -120,14 +121,10 @@ if (OPERATOR_TOKEN) {
   t.latency('http_req_duration', { kind: 'operator' }, 250, 1000);
 }
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '60s',
+export const options = scriptOptions(scenarios, t, 60, {
   // Many VUs, one connection each: keep-alive as a real client population.
   noVUConnectionReuse: false,
-};
+});
 
 interface Data {
   notes: string[];

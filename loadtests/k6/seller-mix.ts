@@ -6,18 +6,20 @@
 //
 //   k6 run -e BASE_URL=https://gateway.staging.example loadtests/k6/seller-mix.ts
 
-import { LIMITS, PLANS, RATE_MULTIPLIER, WRITES, envDuration, envNumber } from './lib/config.ts';
-import type { Plan } from './lib/config.ts';
+import { PLANS, RATE_MULTIPLIER, WRITES, envDuration, envNumber } from './lib/config.ts';
 import { UNIT_COST } from './lib/api.ts';
 import { OPS, seller } from './lib/http.ts';
 import { OPERATOR_TOKEN, OPERATOR_TOKEN_SOURCE } from './lib/jwt.ts';
-import { mixRate, operatorIteration, sellerIteration, unitsPerIteration } from './lib/mix.ts';
+import { mixObjectives, mixRates, seedMix, unitsPerIteration } from './lib/mix.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations } from './lib/scenarios.ts';
 import type { ConstantArrivalRateScenario } from 'k6/options';
-import { preflight, seed } from './lib/setup.ts';
-import type { SellerSeed } from './lib/setup.ts';
+import { preflight } from './lib/setup.ts';
+import type { SeededPlans } from './lib/setup.ts';
 import { summaryHandler } from './lib/summary.ts';
 import { ThresholdSet } from './lib/thresholds.ts';
+
+export { operators, sellerTraffic } from './lib/mix.ts';
 
 const DURATION = envDuration('DURATION', '10m');
 /** Share of each plan's rate limit the seller uses. */
@@ -25,8 +27,7 @@ const UTILISATION = envNumber('MIX_UTILISATION', 0.5, { min: 0.01, max: 2 });
 /** Dashboard requests per second (5 operators refreshing every 5 s). */
 const OPERATOR_RATE = envNumber('OPERATOR_RATE', 1, { min: 0.01 }) * RATE_MULTIPLIER;
 
-const rates = {} as Record<Plan, number>;
-for (const plan of PLANS) rates[plan] = mixRate(plan, UTILISATION, DURATION, WRITES);
+const rates = mixRates(UTILISATION, DURATION, WRITES);
 
 const scenarios: Record<string, ConstantArrivalRateScenario> = {};
 for (const plan of PLANS) {
@@ -41,14 +42,7 @@ for (const plan of PLANS) {
 }
 if (OPERATOR_TOKEN) scenarios.operators = constantArrival({ exec: 'operators', perSecond: OPERATOR_RATE, durationSec: DURATION });
 
-const t = new ThresholdSet().baseline(plannedIterations(scenarios)).breakdowns(OPS);
-for (const plan of PLANS) {
-  t.latency('http_req_duration', { seller: plan, kind: 'read' }, 300, 1000);
-  // A free seller's 10-unit quote is twice its per-second rate: its burst is all that absorbs one.
-  t.below('facet_quota_429', { seller: plan }, LIMITS[plan].tier === 'free' ? 0.01 : 0.005);
-  // Answered as the contract says (409 not cancellable and 429 price-jobs limit are business answers).
-  t.add(`checks{seller:${plan}}`, 'rate>0.99');
-}
+const t = mixObjectives(new ThresholdSet().baseline(plannedIterations(scenarios)).breakdowns(OPS));
 if (WRITES) {
   t.latency('http_req_duration', { op: 'uploadModel' }, 2000, 5000);
   t.latency('http_req_duration', { op: 'createQuote' }, 1000, 3000);
@@ -60,43 +54,21 @@ if (OPERATOR_TOKEN) {
   t.latency('http_req_duration', { op: 'dashboard' }, 250, 1000);
   t.atLeast('facet_ok', { op: 'dashboard' }, 0.999);
 }
-t.below('facet_shed', {}, 0.001);
-t.below('facet_503', {}, 0.005);
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '180s',
-};
+export const options = scriptOptions(scenarios, t, 180);
 
-interface Data {
-  sellers: Record<string, SellerSeed>;
-  notes: string[];
-}
-
-export function setup(): Data {
+export function setup(): SeededPlans {
   const setupUnits = 4 + (WRITES ? UNIT_COST.uploadModel + UNIT_COST.createQuote : 0);
   const checked = preflight(
     PLANS.map((plan) => ({ seller: seller(plan), unitsPerSec: rates[plan] * unitsPerIteration(WRITES, plan) + setupUnits / DURATION, durationSec: DURATION })),
   );
-  const sellers: Record<string, SellerSeed> = {};
-  for (const plan of PLANS) sellers[plan] = seed(seller(plan), { orderPages: 2, model: WRITES, quote: WRITES && LIMITS[plan].tier !== 'free' });
+  const sellers = seedMix(WRITES);
   const notes = checked.notes.slice();
   for (const plan of PLANS) {
     notes.push(`${plan}: ${rates[plan].toFixed(2)} req/s ≈ ${(rates[plan] * unitsPerIteration(WRITES, plan)).toFixed(1)} units/s of its ${plan} plan; quote ${sellers[plan]?.quoteId ? 'ready' : 'not ready (orders from model_id)'}`);
   }
   notes.push(`operator token: ${OPERATOR_TOKEN_SOURCE}`);
   return { sellers, notes };
-}
-
-export function sellerTraffic(data: Data): void {
-  const plan = (__ENV.PLAN ?? 'standard') as Plan;
-  sellerIteration(seller(plan), data.sellers[plan], WRITES);
-}
-
-export function operators(): void {
-  operatorIteration(OPERATOR_TOKEN);
 }
 
 export const handleSummary = summaryHandler('seller-mix', undefined, [

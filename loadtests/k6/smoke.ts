@@ -13,9 +13,10 @@ import { DEFAULT_PARAMETERS, binaryStl, idempotencyKey, orderFromModel, pick, un
 import { OPS, seller } from './lib/http.ts';
 import type { Op } from './lib/http.ts';
 import { OPERATOR_TOKEN, OPERATOR_TOKEN_SOURCE } from './lib/jwt.ts';
+import { scriptOptions } from './lib/options.ts';
 import { constantArrival, plannedIterations } from './lib/scenarios.ts';
-import { preflight, seed } from './lib/setup.ts';
-import type { SellerSeed } from './lib/setup.ts';
+import { preflight, seedPlans } from './lib/setup.ts';
+import type { SeededPlans } from './lib/setup.ts';
 import { summaryHandler } from './lib/summary.ts';
 import { ThresholdSet } from './lib/thresholds.ts';
 
@@ -50,32 +51,21 @@ if (OPERATOR_TOKEN) t.latency('http_req_duration', { op: 'dashboard' }, 500, 250
 t.below('facet_429', {}, 0.01);
 t.below('facet_503', {}, 0.01);
 
-export const options = {
-  scenarios,
-  thresholds: t.thresholds,
-  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
-  setupTimeout: '120s',
-};
+export const options = scriptOptions(scenarios, t, 120);
 
-interface Data {
-  sellers: Record<string, SellerSeed>;
-  notes: string[];
-}
-
-export function setup(): Data {
+export function setup(): SeededPlans {
   // Units per plan: its share of the steps at up to ~4 units a step (an order with its cancellation), plus setup's upload and quote.
   const share = (plan: Plan) => STEPS.filter((s) => (s.plan ?? WRITER) === plan).length / STEPS.length;
   const setupUnits = UNIT_COST.uploadModel + UNIT_COST.createQuote + 5;
   const checked = preflight(PLANS.map((plan) => ({ seller: seller(plan), unitsPerSec: RATE * share(plan) * 4 + setupUnits / DURATION, durationSec: DURATION })));
-  const sellers: Record<string, SellerSeed> = {};
-  for (const plan of PLANS) sellers[plan] = seed(seller(plan), { model: WRITES && plan === WRITER, quote: WRITES && plan === WRITER });
+  const sellers = seedPlans(PLANS, (plan) => ({ model: WRITES && plan === WRITER, quote: WRITES && plan === WRITER }));
   const notes = checked.notes.slice();
   notes.push(`operator token: ${OPERATOR_TOKEN_SOURCE}${OPERATOR_TOKEN ? '' : ' — dashboard not tested'}`);
   if (!WRITES) notes.push('WRITES=off: uploads, quotes, orders and cancellations not tested');
   return { sellers, notes };
 }
 
-export function smoke(data: Data): void {
+export function smoke(data: SeededPlans): void {
   const step = STEPS[exec.scenario.iterationInTest % STEPS.length] as Step;
   const plan = step.plan ?? WRITER;
   const who = seller(plan);

@@ -9,10 +9,12 @@ import { overloadShedding } from './overload-shedding.ts';
 import { proxyGetOrder } from './proxy-get-order.ts';
 import { orderWrites } from './order-writes.ts';
 import { quotaOverhead } from './quota-overhead.ts';
+import { sseDelivery } from './sse-delivery.ts';
 import { tracingOverhead } from './tracing-overhead.ts';
+import { webhookDelivery } from './webhook-delivery.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown, tracingOverhead, orderWrites];
+export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown, tracingOverhead, orderWrites, sseDelivery, webhookDelivery];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((scenario) => scenario.name === name);

@@ -15,24 +15,18 @@
 // and exchanges are deleted at the end) and, in Redis database 9, only the
 // keys of its orders, its model and its idempotency keys (deleted at the end).
 
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { connect } from 'amqplib';
 import type { Redis } from 'ioredis';
 import { unlimitedQuotaFor } from '../gateway-config.ts';
 import type { CounterProbe, CpuProbe, Measurement } from '../measure.ts';
 import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters, startAdapters, startCrm, startGateway, startMes } from '../stack.ts';
 import type { ProcessGroup } from '../processes.ts';
+import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, brokerCpuProbe, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
 import { comparison, ms, perSec, ratio, redisCpuProbe, SELLERS } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, VariantSummary } from './types.ts';
 
-const run = promisify(execFile);
-
-/** The local broker (BENCH_AMQP_URL overrides); shared: the run keeps to its own prefix. */
-export const BENCH_AMQP_URL = process.env.BENCH_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
 const SELLER = SELLERS.enterprise;
 /** Simulated seconds per real second: the simplest price job (120 simulated s) takes 33 ms; manufacturing (4 h + 1 h + 1 h) 6 s. */
 const TIME_SCALE = 3600;
@@ -44,6 +38,8 @@ const MODEL_TRIANGLES = 40;
 const SETTLE_MAX_MS = { full: 120_000, smoke: 30_000 };
 const TERMINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
 const APPROVED = 'MANUFACTURING_APPROVED';
+/** The harness's own queue of status events (under the run's prefix). */
+const OBSERVER_QUEUE = 'bench.observer';
 
 const OPEN = `open loop, ${OPEN_RATE}/s`;
 const CLOSED = 'closed loop';
@@ -51,7 +47,6 @@ const GATEWAY_CPU = 'gateway';
 const ADAPTERS_CPU = 'adapters';
 const CRM_CPU = 'CRM sim';
 const MES_CPU = 'MES sim';
-const BROKER_CPU = 'RabbitMQ';
 
 const ORDER_BODY_PARAMETERS = { material: 'gold_18k_yellow', size_mm: 16, finish: 'polished' };
 const CUSTOMER = { name: 'Bench Customer', email: 'bench.customer@example.com' };
@@ -79,23 +74,6 @@ function median(values: readonly number[]): number {
   if (sorted.length === 0) return Number.NaN;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-/** The RabbitMQ server's pid (beam.smp), for its CPU per request; undefined when not visible here. */
-function brokerPid(): number | undefined {
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'beam.smp') return Number(entry);
-      } catch {
-        // exited meanwhile
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
 }
 
 /** Cumulative bucket counts of facet_bus_publish_confirm_seconds{exchange="commands"} from the gateway's /metrics, as `le:<bound>`, plus count and sum. */
@@ -153,32 +131,6 @@ interface E2eRound {
   maxMs: number;
 }
 
-/** The run's queues and exchanges: listed by rabbitmqctl when it can (everything with the prefix), else the names the stack declares. */
-async function deleteTopology(url: string, prefix: string, log: (line: string) => void): Promise<void> {
-  const list = async (what: 'list_queues' | 'list_exchanges'): Promise<string[] | undefined> => {
-    try {
-      const { stdout } = await run('rabbitmqctl', ['-q', '--no-table-headers', what, 'name'], { timeout: 30_000 });
-      return stdout.split('\n').map((l) => l.trim()).filter((name) => name.startsWith(`${prefix}.`));
-    } catch {
-      return undefined;
-    }
-  };
-  const delays = [1000, 5000, 30000, 60000, 300000].map((d) => `retry.${d}ms`);
-  const queues = (await list('list_queues')) ?? ['saga.commands', 'saga.events', 'mes.legacy-events', 'gateway.events', 'dead', 'bench.observer', ...delays].map((q) => `${prefix}.${q}`);
-  const exchanges = (await list('list_exchanges')) ?? ['commands', 'events', 'dlx', ...delays].map((e) => `${prefix}.${e}`);
-  const connection = await connect(url);
-  try {
-    const ch = await connection.createChannel();
-    ch.on('error', () => undefined);
-    for (const q of queues) await ch.deleteQueue(q);
-    for (const e of exchanges) await ch.deleteExchange(e);
-    await ch.close();
-  } finally {
-    await connection.close();
-  }
-  log(`deleted ${queues.length} queues and ${exchanges.length} exchanges of prefix ${prefix}`);
-}
-
 /** This run's keys in the benchmark's Redis database: its orders' saga state and pending records, its model, its idempotency keys. */
 async function deleteRunKeys(redis: Redis, orderIds: Iterable<string>, modelId: string | undefined, idempotencyKeys: readonly string[], log: (line: string) => void): Promise<void> {
   const keys: string[] = [];
@@ -210,7 +162,7 @@ async function observe(group: ProcessGroup, url: string, prefix: string, tracker
   const exchange = `${prefix}.events`;
   // As adapters/bus/topology.ts declares it (the same arguments, or the broker refuses).
   await ch.assertExchange(exchange, 'topic', { durable: true, autoDelete: false });
-  const { queue } = await ch.assertQueue(`${prefix}.bench.observer`, { exclusive: true, autoDelete: true, durable: false });
+  const { queue } = await ch.assertQueue(`${prefix}.${OBSERVER_QUEUE}`, { exclusive: true, autoDelete: true, durable: false });
   await ch.bindQueue(queue, exchange, 'order.status_changed');
   await ch.consume(
     queue,
@@ -247,7 +199,7 @@ export const orderWrites: Scenario = {
   smoke: false,
   description: `POST /v1/orders (enterprise seller, a fresh Idempotency-Key each) on the whole write path: gateway → RabbitMQ (publisher confirms) → adapters and saga → CRM and MES simulators (time scale ${TIME_SCALE}); open loop at ${OPEN_RATE} orders/s and closed loop (the most it accepts), with the time from each 202 to MANUFACTURING_APPROVED.`,
   async prepare({ group, settings, log }): Promise<PreparedScenario> {
-    const prefix = `facet-bench-${randomBytes(4).toString('hex')}`;
+    const prefix = runPrefix();
     const amqp = { AMQP_URL: BENCH_AMQP_URL, AMQP_PREFIX: prefix };
     const settleMaxMs = SETTLE_MAX_MS[settings.mode];
     const tracker: Tracker = { pending: new Map([[OPEN, []], [CLOSED, []]]), approvedAt: new Map(), terminal: new Map(), seen: new Set() };
@@ -260,11 +212,11 @@ export const orderWrites: Scenario = {
     await resetQuotaCounters(redis, [SELLER.id]);
     // Registered after the Redis client (clean-ups run last registered first): keys go before the client does.
     group.onStop(() => deleteRunKeys(redis, tracker.seen, model.id, idempotencyKeys, log).catch((error: unknown) => log(`could not delete this run's Redis keys: ${String(error)}`)));
-    group.onStop(() => deleteTopology(BENCH_AMQP_URL, prefix, log).catch((error: unknown) => log(`could not delete the queues of prefix ${prefix}: ${String(error)}`)));
+    deleteTopologyOnStop(group, prefix, log, [OBSERVER_QUEUE]);
     try {
       await observe(group, BENCH_AMQP_URL, prefix, tracker);
     } catch (error) {
-      throw new Error(`this scenario needs RabbitMQ at ${BENCH_AMQP_URL} (BENCH_AMQP_URL): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`this scenario needs RabbitMQ at ${BENCH_AMQP_URL_SHOWN} (BENCH_AMQP_URL): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     log(`AMQP prefix ${prefix}`);
 
@@ -331,14 +283,13 @@ export const orderWrites: Scenario = {
       if (!phase.warmup) e2e.get(variant)?.push(result);
     };
 
-    const broker = brokerPid();
     const cpu: CpuProbe[] = [
       { label: GATEWAY_CPU, pid: gateway.process.pid },
       { label: ADAPTERS_CPU, pid: adapters.process.pid },
       { label: CRM_CPU, pid: crm.process.pid },
       { label: MES_CPU, pid: mes.process.pid },
       ...(await redisCpuProbe(redis)),
-      ...(broker === undefined ? [] : [{ label: BROKER_CPU, pid: broker }]),
+      ...brokerCpuProbe(),
     ];
 
     const compare = (summaries: Summaries): Comparison[] => {
@@ -400,7 +351,7 @@ export const orderWrites: Scenario = {
       counters: [confirmProbe(gateway.url)],
       notes: [
         `The stack, each a child of the harness on loopback: the CRM simulator and the MES simulator (latency 0, SIM_TIME_SCALE=${TIME_SCALE}: the simplest price job, 120 simulated s for this ${MODEL_TRIANGLES}-triangle model, takes 33 ms; manufacturing 4 h + 1 h + 1 h simulated = 6 s; MES_CAPACITY=${MES_CAPACITY.toLocaleString('en-US')} so the MES never refuses for capacity), the MES publishing its legacy events on RabbitMQ (AMQP_URL, as \`node sim/mes/main.ts\` does standalone); \`node adapters/main.ts\` (adapters and the order saga, saga state in Redis); the gateway with FACET_ADAPTERS=external, AMQP_URL and REDIS_URL=${BENCH_REDIS_URL} (idempotency keys, pending orders and quota counters in Redis, as in production). No process is traced.`,
-        `RabbitMQ: the local broker (${BENCH_AMQP_URL.replace(/\/\/[^@]*@/, '//')}), shared with other work; every queue and exchange of the run carries a unique prefix (facet-bench-<random>, AMQP_PREFIX of every child) and all of them are deleted at the end. Quorum queues, persistent messages, publisher confirms: the gateway answers 202 only after the broker confirmed the order.place command.`,
+        `RabbitMQ: the local broker (${BENCH_AMQP_URL_SHOWN}), shared with other work; every queue and exchange of the run carries a unique prefix (facet-bench-<random>, AMQP_PREFIX of every child) and all of them are deleted at the end. Quorum queues, persistent messages, publisher confirms: the gateway answers 202 only after the broker confirmed the order.place command.`,
         `Gateway config: gateway.config.yml at the commit measured with one edit: the rate and daily quota of ${SELLER.id}'s plan (${SELLER.plan}) raised out of reach (the quota policy still counts in Redis). Pipeline sellerOrderCreate as configured: key-auth → quota → validate → idempotency → createOrder (model record read, pending order written, command published and confirmed).`,
         `Before the run: one model uploaded (POST /v1/models, a ${MODEL_TRIANGLES}-triangle binary STL), and the quota counters of ${SELLER.id} deleted from the benchmark's Redis database. Every order is for that model (same parameters, customer and shipping); each request carries a new Idempotency-Key (${'<prefix>-<n>'}), so every 202 is a new order.`,
         `End-to-end time: for each 202 the harness notes the order id (from the answer) and when the answer arrived; a consumer in the harness (an exclusive, auto-deleted queue bound to the run's events exchange with \`order.status_changed\`) receives the saga's status events, and the time is the MANUFACTURING_APPROVED event's own \`at\` (set by the saga when the CRM accepted the status) minus that arrival time. Both clocks are this machine's; the observer's own delay is not in the figure. Saga steps between: CRM create, MES price job (33 ms simulated pricing, then the MES event over the bus to the MES adapter, quote.ready to the saga), CRM PRICE_CALCULATED and MANUFACTURING_APPROVED.`,

@@ -1,13 +1,17 @@
 // What a scenario is. A scenario starts what it needs (in the group it is
 // given), then names the variants the runner measures side by side and how
 // to compare them. The runner does the rest: warm-up, interleaved rounds,
-// medians, error checks, the report.
+// medians, error checks, the report. A variant is either requests (load
+// against one request, answers timed) or deliveries (events sent and timed
+// to where they arrive: deliveries.ts).
 
+import type { DeliveryBatch, DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from '../deliveries.ts';
 import type { CounterProbe, CpuProbe, ExpectedAnswer, HeaderTally, LoadShape, Measurement, RequestSpec, StreamSpec } from '../measure.ts';
 import type { ProcessGroup } from '../processes.ts';
 import type { BenchSettings } from '../runner.ts';
 
-export interface Variant {
+export interface RequestVariant {
+  kind?: 'requests';
   /** Row label, e.g. "gateway" or "direct". */
   name: string;
   /** One line for the report: what this row sends where. */
@@ -39,6 +43,31 @@ export interface Variant {
    * for the work a measurement started to finish.
    */
   settle?(signal: AbortSignal, phase: { warmup: boolean; round: number }): Promise<void>;
+}
+
+/**
+ * Events sent and timed to where they arrive (an SSE client, a webhook
+ * receiver) instead of requests timed to their answers. Reported per
+ * delivery, in a table of their own.
+ */
+export interface DeliveryVariant {
+  kind: 'deliveries';
+  /** Row label. */
+  name: string;
+  /** One line for the report: what is sent where, and who receives it. */
+  description: string;
+  /** How one measurement of `durationS` seconds sends (for the report), e.g. "20 events/s for 10 s". */
+  load(durationS: number): string;
+  /** Seconds of warm-up for this variant (default: the run's --warmup); 0 skips it. */
+  warmupS?: number;
+  /** Gets one measurement of `durationS` ready (e.g. connects the clients); not measured. */
+  open(durationS: number, signal: AbortSignal): Promise<DeliveryBatch>;
+}
+
+export type Variant = RequestVariant | DeliveryVariant;
+
+export function isDeliveryVariant(variant: Variant): variant is DeliveryVariant {
+  return variant.kind === 'deliveries';
 }
 
 export interface VariantSummary {
@@ -78,6 +107,23 @@ export interface VariantSummary {
 
 export type Summaries = ReadonlyMap<string, VariantSummary>;
 
+/** Medians over the rounds of a delivery variant (latency, rates, CPU), and totals of the counts. */
+export interface DeliverySummary extends DeliveryCounts, DeliveryLatency {
+  name: string;
+  /** One measurement per round, in run order. */
+  rounds: DeliveryMeasurement[];
+  deliveriesPerSec: number;
+  sentPerSec: number;
+  offeredPerSec?: number;
+  cpuMicrosPerDelivery: Record<string, number | undefined>;
+  /** Counter probe differences per event sent (median over rounds), as `label.key`. */
+  countersPerEvent: Record<string, number>;
+  /** lost / expected over the rounds. */
+  errorRate: number;
+}
+
+export type DeliverySummaries = ReadonlyMap<string, DeliverySummary>;
+
 export interface Comparison {
   label: string;
   value: string;
@@ -98,11 +144,12 @@ export interface PreparedScenario {
   counters?: CounterProbe[];
   /** Notes printed under the tables (conditions, caveats); one starting with two spaces is a sub-item. */
   notes?: string[];
-  compare?(summaries: Summaries): Comparison[];
+  /** `deliveries`: the summaries of the delivery variants (`summaries` holds the request variants'). */
+  compare?(summaries: Summaries, deliveries: DeliverySummaries): Comparison[];
   /** Reasons the measurement is invalid (e.g. the path measured was not the one intended); any fails the run. */
-  validate?(summaries: Summaries): string[];
+  validate?(summaries: Summaries, deliveries: DeliverySummaries): string[];
   /** Reported as met / not met; never fails the run. */
-  targets?(summaries: Summaries): TargetResult[];
+  targets?(summaries: Summaries, deliveries: DeliverySummaries): TargetResult[];
 }
 
 export interface ScenarioContext {
@@ -122,8 +169,9 @@ export interface Scenario {
   description: string;
   /**
    * Whether `--smoke` without `--scenario` runs it (default true). The
-   * smoke run must stay under a minute; a scenario left out still runs in
-   * smoke mode when named with --scenario.
+   * smoke run must stay short (about 90 s for all of them, 20 s at most
+   * each); a scenario left out still runs in smoke mode when named with
+   * --scenario.
    */
   smoke?: boolean;
   prepare(context: ScenarioContext): Promise<PreparedScenario>;

@@ -2,7 +2,9 @@
 // is one request, drawn with the business proportions below, against data
 // setup() prepared (ids to read, a model, a ready quote) and what this VU
 // created itself (its uploads, pending quotes and orders, which it polls and
-// cancels).
+// cancels). Also what both scripts share around it: each plan's rate, the
+// objectives every plan's seller is held to, the seeding, and the scenario
+// functions they export.
 
 import { check } from 'k6';
 import {
@@ -19,12 +21,16 @@ import {
   listOrders,
   uploadModel,
 } from './api.ts';
-import { LIMITS, RATE_MULTIPLIER } from './config.ts';
+import { LIMITS, PLANS, RATE_MULTIPLIER, WRITES } from './config.ts';
 import type { Plan } from './config.ts';
 import { DEFAULT_PARAMETERS, KNOWN_PARAMETERS, binaryStl, idempotencyKey, orderFromModel, orderFromQuote, pick, uniqueSeed } from './data.ts';
 import type { OrderBody } from './data.ts';
+import { seller } from './http.ts';
 import type { CallOptions, Seller } from './http.ts';
-import type { SellerSeed } from './setup.ts';
+import { OPERATOR_TOKEN } from './jwt.ts';
+import { seedPlans } from './setup.ts';
+import type { SeededPlans, SellerSeed } from './setup.ts';
+import type { ThresholdSet } from './thresholds.ts';
 
 export type MixOp = keyof typeof UNIT_COST;
 
@@ -97,6 +103,47 @@ export function mixRate(plan: Plan, utilisation: number, durationSec: number, wr
   const byRate = limits.perSecond * utilisation * RATE_MULTIPLIER;
   const byDaily = (limits.dailyQuota * dailyShare) / Math.max(1, durationSec);
   return Math.min(byRate, byDaily) / unitsPerIteration(writes, plan);
+}
+
+/** mixRate for every plan. */
+export function mixRates(utilisation: number, durationSec: number, writes: boolean): Record<Plan, number> {
+  const rates = {} as Record<Plan, number>;
+  for (const plan of PLANS) rates[plan] = mixRate(plan, utilisation, durationSec, writes);
+  return rates;
+}
+
+/**
+ * What every plan's seller is promised in the mix: reads within 300 ms at
+ * p95 and 1 s at p99, hardly a 429 while within the plan, answers as the
+ * contract says; and for everyone, nothing shed and few 503s.
+ */
+export function mixObjectives(t: ThresholdSet): ThresholdSet {
+  for (const plan of PLANS) {
+    t.latency('http_req_duration', { seller: plan, kind: 'read' }, 300, 1000);
+    // A free seller's 10-unit quote is twice its per-second rate: its burst is all that absorbs one.
+    t.below('facet_quota_429', { seller: plan }, LIMITS[plan].tier === 'free' ? 0.01 : 0.005);
+    // Answered as the contract says (409 not cancellable and 429 price-jobs limit are business answers).
+    t.add(`checks{seller:${plan}}`, 'rate>0.99');
+  }
+  t.below('facet_shed', {}, 0.001);
+  t.below('facet_503', {}, 0.005);
+  return t;
+}
+
+/** Each plan's seller with two pages of order ids, and with writes a model and (not on the free plan) a ready quote. */
+export function seedMix(writes: boolean): Record<string, SellerSeed> {
+  return seedPlans(PLANS, (plan) => ({ orderPages: 2, model: writes, quote: writes && LIMITS[plan].tier !== 'free' }));
+}
+
+/** Scenario function: one request of the seller of plan __ENV.PLAN, drawn from the mix. */
+export function sellerTraffic(data: SeededPlans): void {
+  const plan = (__ENV.PLAN ?? 'standard') as Plan;
+  sellerIteration(seller(plan), data.sellers[plan], WRITES);
+}
+
+/** Scenario function: one operator's dashboard read. */
+export function operators(): void {
+  operatorIteration(OPERATOR_TOKEN);
 }
 
 function draw(entries: readonly MixEntry[]): MixOp {

@@ -9,6 +9,7 @@ import { createQuote, getQuote, getUsage, listOrders, uploadModel } from './api.
 import { BASE_URL, LIMITS, SKIP_PREFLIGHT, envDuration } from './config.ts';
 import type { Plan } from './config.ts';
 import { DEFAULT_PARAMETERS, binaryStl } from './data.ts';
+import { seller } from './http.ts';
 import type { Answer, Seller } from './http.ts';
 
 const SETUP = { setup: true } as const;
@@ -127,6 +128,12 @@ interface OrderPage {
   next_cursor: string | null;
 }
 
+/** What setup() hands to the scenarios of a script that seeds one seller per plan: the seeds by plan, and notes for the summary. */
+export interface SeededPlans {
+  sellers: Record<string, SellerSeed>;
+  notes: string[];
+}
+
 export interface SeedOptions {
   /** Pages of 100 orders to collect ids from. */
   orderPages?: number;
@@ -174,4 +181,11 @@ export function seed(who: Seller, options: SeedOptions = {}): SellerSeed {
     out.quoteId = answer.status < 300 && quote && quote.status === 'ready' ? quote.id : null;
   }
   return out;
+}
+
+/** Seeds the seller of each plan, with the options `options(plan)` gives it. */
+export function seedPlans(plans: readonly Plan[], options: (plan: Plan) => SeedOptions = () => ({})): Record<string, SellerSeed> {
+  const sellers: Record<string, SellerSeed> = {};
+  for (const plan of plans) sellers[plan] = seed(seller(plan), options(plan));
+  return sellers;
 }
