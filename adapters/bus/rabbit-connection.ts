@@ -105,7 +105,9 @@ export class RabbitConnection {
     const { url, connectTimeoutMs, connectionName, logger, topology } = this.options;
     let model: ChannelModel;
     try {
-      model = await connect(url, { timeout: connectTimeoutMs, clientProperties: { connection_name: connectionName } });
+      // noDelay: amqplib leaves Nagle's algorithm on, so a small publish or ack that
+      // follows one the broker has not acknowledged waits for its delayed ACK (~40 ms).
+      model = await connect(url, { timeout: connectTimeoutMs, noDelay: true, clientProperties: { connection_name: connectionName } });
     } catch (err) {
       this.scheduleReconnect(err);
       return;
