@@ -1,18 +1,28 @@
 // The OpenTelemetry NodeSDK as Facet runs it: traces only, W3C trace context,
-// OTLP http/protobuf in batches. Instrumented: node:http (server and client
-// spans), undici (the upstream pools: client spans + traceparent injection),
-// ioredis, and Fastify through @fastify/otel (route name, a request and a
-// handler span; hook spans are off: one per policy per request is too many
-// for a gateway's hot path). RabbitMQ is traced by the bus itself
-// (adapters/bus/tracing.ts) for both the RabbitMQ and the in-process bus, so
-// instrumentation-amqplib stays off (it would add a second pair of spans and
-// know nothing of the bus's retries). Log correlation is the pino mixin in
-// gateway/logging.ts, so instrumentation-pino stays off too.
+// OTLP http/protobuf in batches, OTEL_TRACES_SAMPLER as usual (NodeSDK's
+// default: parentbased_always_on, every request traced).
+//
+// Instrumented (what each part costs: docs/observability.md, "Cost"):
+// - Fastify, through @fastify/otel on every Fastify instance: one SERVER span
+//   per request (`GET /v1/orders/:id`, with http.route), started in the
+//   first onRequest hook from the caller's traceparent. No handler or hook
+//   spans: the span of the one upstream call already sits under it.
+//   instrumentation-http stays off: it would add a second server span around
+//   the same request, and its per-request work (URL parsing, attributes,
+//   patching every request and response emitter to carry the context) cost
+//   more than any other part of tracing.
+// - undici (the upstream pools): a CLIENT span per call, traceparent
+//   injected; none outside a traced request.
+// - ioredis: only inside a traced request (requireParentSpan, its default).
+// RabbitMQ is traced by the bus itself (adapters/bus/tracing.ts) for both the
+// RabbitMQ and the in-process bus, so instrumentation-amqplib stays off (it
+// would add a second pair of spans and know nothing of the bus's retries).
+// Log correlation is the pino mixin in gateway/logging.ts, so
+// instrumentation-pino stays off too.
 //
 // Only loaded when tracing is on (register.ts decides): none of this is
 // imported, patched or allocated otherwise.
 
-import type { IncomingMessage } from 'node:http';
 import { trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { W3CBaggagePropagator, W3CTraceContextPropagator, CompositePropagator } from '@opentelemetry/core';
@@ -20,10 +30,11 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
+import type { FastifyRequest } from 'fastify';
 import { COMPONENT_ATTRIBUTE, componentOfSocket, telemetryState } from './api.ts';
 
 /** Instrumentations of auto-instrumentations-node that Facet turns on (OTEL_NODE_ENABLED_INSTRUMENTATIONS overrides). */
-export const DEFAULT_INSTRUMENTATIONS = ['http', 'undici', 'ioredis'];
+export const DEFAULT_INSTRUMENTATIONS = ['undici', 'ioredis'];
 
 /** Incoming paths that never get a trace: probes and scrapes, every few seconds. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -36,7 +47,8 @@ export interface TelemetryOptions {
 
 /**
  * A span without `facet.component` takes its local parent's: set once on a
- * server span (tagServer), it marks everything done for that request.
+ * server span (the @fastify/otel request hook), it marks everything done for
+ * that request.
  */
 class ComponentSpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
@@ -54,8 +66,18 @@ class ComponentSpanProcessor implements SpanProcessor {
   }
 }
 
-function untraced(request: IncomingMessage): boolean {
-  return UNTRACED_PATHS.has((request.url ?? '').split('?', 1)[0] ?? '');
+/** A route pattern (at registration) or a request URL (query string and all) that is never traced. */
+function untraced({ url }: { url: string }): boolean {
+  const query = url.indexOf('?');
+  return UNTRACED_PATHS.has(query < 0 ? url : url.slice(0, query));
+}
+
+/** The server span: named `METHOD route` like an HTTP server span, and tagged with the Facet part that owns the server (tagServer). */
+function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
+  const route = request.routeOptions.url;
+  span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
+  const component = componentOfSocket(request.raw.socket);
+  if (component) span.setAttribute(COMPONENT_ATTRIBUTE, component);
 }
 
 export function startTelemetry(options: TelemetryOptions): NodeSDK {
@@ -72,17 +94,17 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
     instrumentations: [
       getNodeAutoInstrumentations({
-        '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: untraced,
-          // The Facet part that owns the server (tagServer) marks the server span.
-          requestHook: (span, request) => {
-            if (!('socket' in request)) return;
-            const component = componentOfSocket(request.socket);
-            if (component) span.setAttribute(COMPONENT_ATTRIBUTE, component);
-          },
-        },
+        // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
+        '@opentelemetry/instrumentation-undici': { requireParentforSpans: true },
       }),
-      new FastifyOtelInstrumentation({ registerOnInitialization: true, instrumentHooks: false, ignorePaths: (route) => UNTRACED_PATHS.has(route.url.split('?', 1)[0] ?? '') }),
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        // Without instrumentation-http in the context, its request span is a SERVER span continuing the caller's traceparent.
+        instrumentHooks: false,
+        instrumentHandler: false,
+        ignorePaths: untraced,
+        requestHook: nameServerSpan,
+      }),
     ],
   });
   sdk.start();

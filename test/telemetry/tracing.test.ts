@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { binaryStl } from '../helpers/models.ts';
@@ -88,6 +89,7 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
   const traceId = hex(16);
   const callerSpanId = hex(8);
   let orderId = '';
+  let modelId = '';
   let dumped: Dump;
 
   before(async () => {
@@ -95,7 +97,7 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     url = (await child.next('ready')).url as string;
     const model = await fetch(`${url}/v1/models`, { method: 'POST', headers: { ...PRO, 'content-type': 'application/octet-stream' }, body: binaryStl(30) });
     assert.equal(model.status, 201);
-    const modelId = ((await model.json()) as { id: string }).id;
+    modelId = ((await model.json()) as { id: string }).id;
     const placed = await fetch(`${url}/v1/orders`, {
       method: 'POST',
       headers: { ...PRO, 'content-type': 'application/json', 'idempotency-key': `otel-${hex(4)}`, traceparent: `00-${traceId}-${callerSpanId}-01` },
@@ -141,6 +143,10 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     const server = one((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders', 'POST /v1/orders server span');
     assert.equal(server.parentSpanId, callerSpanId);
     assert.equal(server.attributes['facet.component'], 'gateway');
+    // One span for the request (named like an HTTP server span), not an http server span with @fastify/otel's request and handler spans under it.
+    assert.equal(server.name, 'POST /v1/orders');
+    assert.equal(inTrace().filter((s) => s.parentSpanId === callerSpanId).length, 1, render(dumped.spans, traceId));
+    assert.equal(parentOf(one((s) => s.name === 'publish order.place', 'publish span')), server, 'the publish is the server span’s child');
     if (process.env.FACET_TEST_PRINT_TRACE === '1') console.log(render(dumped.spans, traceId));
   });
 
@@ -196,6 +202,51 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     await sleep(50);
     const spans = (await child.dump()).spans;
     assert.ok(spans.some((s) => s.traceId === body.trace_id && s.kind === SpanKind.SERVER), 'the trace id is a real trace');
+  });
+
+  it('a body that arrives in pieces keeps the request’s trace: the publish under the server span, the request line with its trace_id', async () => {
+    // The second half comes in a later TCP read, outside the request's
+    // async context: the hooks and handler that run after the body is read
+    // must still be in the request's trace.
+    const pieceTrace = hex(16);
+    const body = JSON.stringify({
+      model_id: modelId,
+      parameters: { material: 'silver_925', size_mm: 18, finish: 'polished' },
+      customer: { name: 'Piece Test', email: 'piece.test@example.com' },
+      shipping: { name: 'Piece Test', line1: '2 Span Street', city: 'Paris', postal_code: '75001', country: 'FR' },
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${url}/v1/orders`, {
+        method: 'POST',
+        headers: { ...PRO, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'idempotency-key': `otel-${hex(4)}`, traceparent: `00-${pieceTrace}-${hex(8)}-01` },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+      req.write(body.slice(0, 40));
+      setTimeout(() => req.end(body.slice(40)), 150);
+    });
+    assert.equal(status, 202);
+    let spans: DumpedSpan[] = [];
+    let logs: Record<string, unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const dump = await child.dump();
+      spans = dump.spans;
+      logs = dump.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+      if (spans.some((s) => s.traceId === pieceTrace && s.name === 'publish order.place')) break;
+      await sleep(100);
+    }
+    const server = spans.find((s) => s.traceId === pieceTrace && s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders');
+    const publish = spans.find((s) => s.traceId === pieceTrace && s.name === 'publish order.place');
+    assert.ok(server, `no server span in the trace:\n${render(spans, pieceTrace)}`);
+    assert.ok(publish, `the publish left the request's trace:\n${render(spans, pieceTrace)}`);
+    const chain: string[] = [];
+    for (let p = spans.find((s) => s.spanId === publish.parentSpanId); p; p = spans.find((s) => s.spanId === p?.parentSpanId)) chain.push(p.spanId);
+    assert.ok(chain.includes(server.spanId), render(spans, pieceTrace));
+    assert.ok(logs.some((l) => l.msg === 'request' && l.route === '/v1/orders' && l.trace_id === pieceTrace), 'request line with the trace id');
   });
 
   it('log lines carry trace_id and span_id; the request line has route, status, latency and plan, no key, no customer', async () => {
