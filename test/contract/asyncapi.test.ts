@@ -19,6 +19,7 @@ import type { ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import type { Bus, ConsumerSpec, Subscription } from '../../adapters/bus/types.ts';
+import { rebaseRefs } from '../helpers/openapi-schemas.ts';
 import { Topology } from '../../adapters/bus/topology.ts';
 import { ROUTING } from '../../adapters/contracts/messages.ts';
 import type { MesClient } from '../../adapters/mes/client.ts';
@@ -94,22 +95,7 @@ const componentSchemas = (isObject(components.schemas) ? components.schemas : {}
 
 const SCHEMA_BASE = 'https://facet.invalid/asyncapi/schemas/';
 
-/** A deep copy with `#/components/schemas/X` turned into the absolute id ajv knows X by. */
-function absoluteRefs(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(absoluteRefs);
-  if (!isObject(node)) return node;
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '$ref' && typeof value === 'string') {
-      const match = /^#\/components\/schemas\/([^/]+)$/.exec(value);
-      assert.ok(match, `schema $ref must point at #/components/schemas/<name>, got ${value}`);
-      out[key] = `${SCHEMA_BASE}${match[1]}`;
-    } else {
-      out[key] = absoluteRefs(value);
-    }
-  }
-  return out;
-}
+const absoluteRefs = (node: unknown): unknown => rebaseRefs(SCHEMA_BASE, node);
 
 const ajv = new Ajv({ strict: true, allErrors: true });
 ajvFormats.default(ajv);

@@ -16,21 +16,26 @@ function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** A deep copy with `#/components/schemas/X` turned into the absolute id ajv knows X by. */
-export function absoluteRefs(spec: string, node: unknown): unknown {
-  if (Array.isArray(node)) return node.map((item) => absoluteRefs(spec, item));
+/** A deep copy with `#/components/schemas/X` turned into `${base}X` (the AsyncAPI contract test uses it too). */
+export function rebaseRefs(base: string, node: unknown): unknown {
+  if (Array.isArray(node)) return node.map((item) => rebaseRefs(base, item));
   if (!isObject(node)) return node;
   const out: Json = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === '$ref' && typeof value === 'string') {
       const match = /^#\/components\/schemas\/([^/]+)$/.exec(value);
       assert.ok(match, `schema $ref must point at #/components/schemas/<name>, got ${value}`);
-      out[key] = `${SCHEMA_BASE}${spec}/schemas/${match[1]}`;
+      out[key] = `${base}${match[1]}`;
     } else {
-      out[key] = absoluteRefs(spec, value);
+      out[key] = rebaseRefs(base, value);
     }
   }
   return out;
+}
+
+/** A deep copy with `#/components/schemas/X` turned into the absolute id ajv knows X by. */
+export function absoluteRefs(spec: string, node: unknown): unknown {
+  return rebaseRefs(`${SCHEMA_BASE}${spec}/schemas/`, node);
 }
 
 /**
