@@ -70,12 +70,16 @@ export class SheddingService {
     return this.#guard?.shouldShed(cls) ?? false;
   }
 
+  /** Whether the upstream's gate has room for class `cls` now, without taking it: a request that would be refused anyway can be, before any other work. */
+  hasRoom(cls: PriorityClass, serviceEndpoint: string): boolean {
+    if (this.#guard === undefined) return true;
+    return this.#gateOf(serviceEndpoint).hasRoom(cls);
+  }
+
   /** The upstream's adaptive gate alone: a ticket, or null when its class's share is full. */
   acquire(cls: PriorityClass, serviceEndpoint: string, now: number = performance.now()): Ticket | null {
     if (this.#guard === undefined) return FREE_TICKET;
-    const gate = this.#gates.get(serviceEndpoint);
-    if (gate === undefined) throw new Error(`load-shed: unknown service endpoint "${serviceEndpoint}"`);
-    return gate.tryAcquire(cls, now);
+    return this.#gateOf(serviceEndpoint).tryAcquire(cls, now);
   }
 
   /** Admit a request of class `cls` bound for `serviceEndpoint`, or say why not. */
@@ -83,10 +87,14 @@ export class SheddingService {
     const guard = this.#guard;
     if (guard === undefined) return ADMIT_FREE;
     if (guard.shouldShed(cls)) return SHED_LOOP;
+    const ticket = this.#gateOf(serviceEndpoint).tryAcquire(cls, now);
+    return ticket === null ? SHED_LIMIT : { ticket };
+  }
+
+  #gateOf(serviceEndpoint: string): UpstreamGate {
     const gate = this.#gates.get(serviceEndpoint);
     if (gate === undefined) throw new Error(`load-shed: unknown service endpoint "${serviceEndpoint}"`);
-    const ticket = gate.tryAcquire(cls, now);
-    return ticket === null ? SHED_LIMIT : { ticket };
+    return gate;
   }
 
   /** For /readyz and metrics. */

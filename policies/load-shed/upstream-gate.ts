@@ -82,9 +82,14 @@ export class UpstreamGate {
     return cls === 'critical' && slots < 1 ? 1 : slots;
   }
 
+  /** Whether a request of class `cls` would fit now (takes nothing). */
+  hasRoom(cls: PriorityClass): boolean {
+    return this.#inflight < this.capacity(cls);
+  }
+
   /** A ticket if a request of class `cls` fits now, else null. O(1). */
   tryAcquire(cls: PriorityClass, now: number): Ticket | null {
-    if (this.#inflight >= this.capacity(cls)) return null;
+    if (!this.hasRoom(cls)) return null;
     return new Ticket(this.#settle, now, ++this.#inflight);
   }
 }

@@ -33,6 +33,7 @@ const SHEDDING: SheddingSettings = {
 const CONFIG = {
   pipelines: {
     test: { apiEndpoints: ['test'], policies: [{ 'key-auth': {} }, { 'load-shed': {} }, { proxy: {} }] },
+    cached: { apiEndpoints: ['test'], policies: [{ 'key-auth': {} }, { cache: {} }, { 'load-shed': {} }, { proxy: {} }] },
     early: { apiEndpoints: ['test'], policies: [{ 'load-shed': {} }, { 'jwt-auth': {} }, { proxy: {} }] },
   },
   plans: { free: { tier: 'free' }, standard: { tier: 'paid' } },
@@ -96,6 +97,8 @@ interface SetupOptions {
   steps?: PolicyStep<LoadShedAction>[];
   /** A wrapper listed before load-shed in the pipeline (so outside it), as the cache is. */
   outer?: (next: RouteHandlerMethod) => RouteHandlerMethod;
+  /** The route's pipeline in CONFIG: `test` (every request calls the upstream) by default, `cached` has a cache step. */
+  pipeline?: 'test' | 'cached';
 }
 
 function setup(t: TestContext, settings: SheddingSettings = SHEDDING, options: SetupOptions = {}): Setup {
@@ -104,7 +107,7 @@ function setup(t: TestContext, settings: SheddingSettings = SHEDDING, options: S
   const shedding = new SheddingService(settings, ['mes'], { loopGuard: guard });
   const metrics = createMetrics();
   const services = { config: { ...CONFIG, shedding: settings }, metrics, shedding } as unknown as GatewayServices;
-  const hooks = loadShedPolicy.build(options.steps ?? ALWAYS_MES, ROUTE, services);
+  const hooks = loadShedPolicy.build(options.steps ?? ALWAYS_MES, { ...ROUTE, pipeline: options.pipeline ?? ROUTE.pipeline }, services);
   const pen = holdingPen();
   const replies: FastifyReply[] = [];
 
@@ -236,13 +239,13 @@ describe('load-shed policy', () => {
   });
 
   it('takes no slot for a request refused before its handler', async (t) => {
-    const { app, shedding, metrics, pen } = setup(t);
+    const { app, shedding, metrics, pen } = setup(t, SHEDDING, { pipeline: 'cached' });
     // The free-read share (2 of 4) is full, and the pen keeps it full.
     const held = [app.inject({ url: '/work', headers: FREE }), app.inject({ url: '/work', headers: FREE })];
     await pen.reached(2);
     for (const headers of [FREE, PAID, OPERATOR]) {
       const refused = await app.inject({ url: '/work', headers: { ...headers, 'x-refuse': '1' } });
-      assert.equal(refused.statusCode, 429, 'the later refusal answers, not load-shed');
+      assert.equal(refused.statusCode, 429, 'the later refusal answers: with a cache step, a full gate says nothing before the upstream call');
       assert.equal(refused.headers['retry-after'], '9');
     }
     assert.equal(inflight(shedding), 2, 'the refused requests took no slot');
@@ -251,6 +254,26 @@ describe('load-shed policy', () => {
     assert.equal(inflight(shedding), 0);
     assert.ok((shedding.gate('mes')?.limiter.longRtt ?? 0) > 0, 'the two upstream calls were sampled');
     assert.deepEqual(await decisions(metrics), { 'free/free-read/admitted/none': 2 }, 'refused requests never met the gate');
+  });
+
+  it('refuses a full class in onRequest, before the policies after it, when every request calls the upstream', async (t) => {
+    const { app, shedding, metrics, pen } = setup(t);
+    const held = [app.inject({ url: '/work', headers: FREE }), app.inject({ url: '/work', headers: FREE })];
+    await pen.reached(2);
+    const early = await app.inject({ url: '/work', headers: { ...FREE, 'x-refuse': '1' } });
+    assert.equal(early.statusCode, 503, 'shed before the later refusal (quota) ran');
+    assert.equal(early.json().code, 'FACET_ERR_OVERLOADED');
+    assert.equal(early.headers['retry-after'], '2');
+    for (const headers of [PAID, OPERATOR]) {
+      const refused = await app.inject({ url: '/work', headers: { ...headers, 'x-refuse': '1' } });
+      assert.equal(refused.statusCode, 429, 'classes with room go on to the later policies');
+    }
+    assert.equal(inflight(shedding), 2, 'neither the early refusal nor the later ones took a slot');
+    assert.equal(pen.arrived, 2);
+    pen.release();
+    await Promise.all(held);
+    assert.equal(inflight(shedding), 0);
+    assert.deepEqual(await decisions(metrics), { 'free/free-read/admitted/none': 2, 'free/free-read/shed/adaptive_limit': 1 });
   });
 
   it('takes no slot for a request refused before its handler, even alone', async (t) => {
@@ -273,7 +296,7 @@ describe('load-shed policy', () => {
         return pending;
       };
     };
-    const { app, shedding, metrics, pen } = setup(t, SHEDDING, { outer: fakeCache });
+    const { app, shedding, metrics, pen } = setup(t, SHEDDING, { outer: fakeCache, pipeline: 'cached' });
     const collapsed = Array.from({ length: 5 }, () => app.inject({ url: '/work', headers: FREE }));
     await pen.reached(1);
     await sleep(10);
@@ -444,16 +467,10 @@ describe('load-shed policy', () => {
     const shedByLoop = () => {
       if (!(onRequest(requestOf(free)) instanceof FacetError)) assert.fail('admitted');
     };
-    const shedByLimit = async () => {
-      const request = requestOf(paid);
-      if (onRequest(request) !== undefined) assert.fail('shed in onRequest');
-      try {
-        await handle(request);
-      } catch (error) {
-        if (error instanceof FacetError && error.code === 'FACET_ERR_OVERLOADED') return;
-        throw error;
-      }
-      assert.fail('admitted');
+    // This pipeline has no cache step, so a full gate refuses in onRequest already.
+    const shedByLimit = () => {
+      const error = onRequest(requestOf(paid));
+      if (!(error instanceof FacetError && error.detail?.startsWith('The upstream behind this operation is at capacity'))) assert.fail('not shed by the adaptive limit');
     };
     /** Mean µs per call over N calls, after N to warm up (let the JIT optimise). */
     const measureSync = (fn: () => void) => {
@@ -486,13 +503,13 @@ describe('load-shed policy', () => {
     loop.delayMs = 0;
     guard.sample();
 
-    // Shed in the wrapper: the gate is full for paid reads (75 % of the limit,
-    // which the admitted run's samples may have moved).
+    // Shed by the gate: full for paid reads (75 % of the limit, which the
+    // admitted run's samples may have moved).
     const gate = shedding.gate('mes');
     assert.ok(gate);
     const full: Ticket[] = [];
     while (gate.inflight < gate.capacity('paid-read')) full.push(shedding.acquire('critical', 'mes') as Ticket);
-    const limitUs = await measure(shedByLimit);
+    const limitUs = measureSync(shedByLimit);
     for (const ticket of full) ticket.abandon();
     assert.equal(inflight(shedding), 0);
 
