@@ -12,10 +12,10 @@ export const DEMO_KEYS = [
   { key: 'demo-enterprise-key', seller: 'slr_0003', plan: 'enterprise' },
 ] as const;
 
-export async function demoOperatorToken(secret: string, ttl = '12h'): Promise<string> {
+export async function demoOperatorToken(secret: string, ttl = '12h', subject = 'op_demo'): Promise<string> {
   return new SignJWT({ role: 'operator' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject('op_demo')
+    .setSubject(subject)
     .setIssuedAt()
     .setExpirationTime(ttl)
     .sign(new TextEncoder().encode(secret));

@@ -79,7 +79,13 @@ export function createServices(config: GatewayConfig, contracts: ContractRegistr
     bus: deps.bus ?? createBus(),
     webhooks: (deps.stateRedis ?? deps.redis) ? new RedisWebhookStore((deps.stateRedis ?? deps.redis)!) : processWebhookStore(),
     webhookPolicy: deps.webhookPolicy ?? urlPolicyFromEnv(process.env),
-    feed: new OrderFeed(feedLog, { heartbeatMs: stream.heartbeatMs, maxBufferedBytes: stream.maxBufferedBytes, replayLimit: stream.bufferSize }),
+    feed: new OrderFeed(feedLog, {
+      heartbeatMs: stream.heartbeatMs,
+      maxBufferedBytes: stream.maxBufferedBytes,
+      replayLimit: stream.bufferSize,
+      maxStreamsPerOwner: stream.maxStreamsPerOperator,
+      maxStreams: stream.maxStreams,
+    }),
     cache: new CacheService(deps.redis ? new RedisCacheStore(deps.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, metrics.registry),
   };
 }

@@ -220,6 +220,8 @@ export const configSchema = {
             heartbeatMs: { ...positiveInt, default: 15_000 },
             bufferSize: { ...positiveInt, default: 10_000 },
             maxBufferedBytes: { ...positiveInt, default: 262_144 },
+            maxStreamsPerOperator: { ...positiveInt, default: 8 },
+            maxStreams: { ...positiveInt, default: 2_000 },
           },
         },
       },

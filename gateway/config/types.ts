@@ -151,6 +151,10 @@ export interface NotificationSettings {
     bufferSize: number;
     /** A client whose unsent output passes this is disconnected; it resumes with Last-Event-ID. */
     maxBufferedBytes: number;
+    /** Open streams one operator (the token's `sub`) may hold on one replica; more get 429. */
+    maxStreamsPerOperator: number;
+    /** Open streams one replica serves; more get 503 (another replica may have room). */
+    maxStreams: number;
   };
 }
 

@@ -5,7 +5,18 @@
 
 import { FacetError } from '../errors/facet-error.ts';
 import { FEED_ID } from '../notify/feed-log.ts';
+import type { StreamRefusal } from '../notify/order-feed.ts';
+import { kOperator } from '../request-state.ts';
 import type { LocalHandlerFactory } from './types.ts';
+
+/** Both carry Retry-After: a closed tab frees its slot, and a full replica's load balancer may pick another. */
+const REFUSALS: Record<StreamRefusal, FacetError> = {
+  owner_limit: new FacetError('FACET_ERR_STREAM_LIMIT', {
+    detail: 'This operator already holds as many open streams on this replica as it may; close one first',
+    headers: { 'retry-after': '5' },
+  }),
+  replica_full: new FacetError('FACET_ERR_STREAMS_FULL', { detail: 'This gateway replica serves as many streams as it can; retry', headers: { 'retry-after': '2' } }),
+};
 
 export const streamOrders: LocalHandlerFactory = ({ services }) =>
   async function streamOrdersHandler(request, reply): Promise<void> {
@@ -18,6 +29,10 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
         errors: [{ field: 'header.last-event-id', message: 'must be an event id of this stream, like 1767225600000-0' }],
       });
     }
+    // Checked and opened with no await between: the answer cannot go stale.
+    const owner = request[kOperator]?.subject ?? 'internal';
+    const refusal = services.feed.refusal(owner);
+    if (refusal !== undefined) throw REFUSALS[refusal];
     reply.hijack();
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -26,5 +41,5 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
       'x-content-type-options': 'nosniff',
       'x-request-id': request.id,
     });
-    await services.feed.open(reply.raw, { statuses: new Set(status ?? []), lastEventId });
+    await services.feed.open(reply.raw, { statuses: new Set(status ?? []), lastEventId, owner });
   };

@@ -14,17 +14,28 @@ export interface OrderFeedOptions {
   replayLimit: number;
   /** Browser reconnect delay announced on connect. */
   retryMs?: number;
+  /** Open streams one owner (an operator) may hold here. */
+  maxStreamsPerOwner: number;
+  /** Open streams this replica serves. */
+  maxStreams: number;
 }
 
 export interface OpenStreamOptions {
   statuses: ReadonlySet<string>;
   lastEventId: string | undefined;
+  /** Who holds the stream (the operator's subject): counted against maxStreamsPerOwner while it is open. */
+  owner: string;
 }
+
+/** Why a stream cannot be opened now: the owner holds its share, or the replica is full. */
+export type StreamRefusal = 'owner_limit' | 'replica_full';
 
 export class OrderFeed {
   private readonly log: FeedLog;
   private readonly options: OrderFeedOptions;
   private readonly clients = new Set<StreamClient>();
+  /** Open streams per owner; an owner with none has no entry. */
+  private readonly perOwner = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private started = false;
 
@@ -50,6 +61,18 @@ export class OrderFeed {
     this.heartbeat.unref();
   }
 
+  /**
+   * Whether `owner` may open another stream now. Each stream holds a socket
+   * and a buffer for as long as it is open, so a leaked tab loop or a
+   * stolen token must not take them all. Nothing is reserved: call open()
+   * without awaiting in between, and the answer still holds.
+   */
+  refusal(owner: string): StreamRefusal | undefined {
+    if ((this.perOwner.get(owner) ?? 0) >= this.options.maxStreamsPerOwner) return 'owner_limit';
+    if (this.clients.size >= this.options.maxStreams) return 'replica_full';
+    return undefined;
+  }
+
   append(record: FeedRecord): Promise<boolean> {
     return this.log.append(record);
   }
@@ -57,10 +80,15 @@ export class OrderFeed {
   /** Serves one SSE response until the client leaves or the feed stops. Headers are written by the caller. */
   async open(res: ServerResponse, options: OpenStreamOptions): Promise<void> {
     const client = new StreamClient(res, { statuses: options.statuses, maxBufferedBytes: this.options.maxBufferedBytes });
+    const { owner } = options;
     this.clients.add(client);
+    this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     res.on('close', () => {
       client.closed = true;
       this.clients.delete(client);
+      const left = (this.perOwner.get(owner) ?? 1) - 1;
+      if (left > 0) this.perOwner.set(owner, left);
+      else this.perOwner.delete(owner);
     });
     client.write(sseRetry(this.options.retryMs ?? 2_000) + sseComment('connected'));
     if (options.lastEventId === undefined) {

@@ -24,7 +24,8 @@ export interface SseClientOptions {
   /** Client i connects to urls[i % urls.length]. */
   urls: readonly string[];
   count: number;
-  headers: Record<string, string>;
+  /** Client i's request headers (each may be a different operator: a replica caps one operator's streams). */
+  headers: (client: number) => Record<string, string>;
   /** Each event's `data:` line (without the field name), with the client's index and the arrival time of its chunk. */
   onData(client: number, data: string, atUs: number): void;
   signal: AbortSignal;
@@ -49,7 +50,7 @@ export async function openSseClients(options: SseClientOptions): Promise<SseClie
   const open = (i: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const url = options.urls[i % options.urls.length] as string;
-      const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...options.headers } }, (res: IncomingMessage) => {
+      const req = request(url, { agent: false, headers: { accept: 'text/event-stream', ...options.headers(i) } }, (res: IncomingMessage) => {
         if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
           let body = '';
           res.setEncoding('utf8');

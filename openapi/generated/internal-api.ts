@@ -54,6 +54,9 @@ export interface paths {
          *       first: reload the dashboard to see the full picture.
          *     - **Slow clients**: a client that stops reading is disconnected once
          *       256 KiB wait for it; it reconnects and resumes.
+         *     - **Limits**: an operator may hold 8 open streams per replica (more
+         *       get `429`), a replica serves 2,000 (more get `503`); both answers
+         *       carry `Retry-After`.
          *     - **Shutdown**: a replica that stops ends its streams; the browser
          *       reconnects (to another replica) and resumes.
          *
@@ -619,7 +622,38 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            503: components["responses"]["ServiceUnavailable"];
+            /**
+             * @description This operator (the token's `sub`) already holds as many open
+             *     streams on this replica as it may (`maxStreamsPerOperator`, 8 by
+             *     default): close a tab, or retry after `Retry-After` seconds
+             *     (`FACET_ERR_STREAM_LIMIT`).
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description This replica serves as many streams as it can (`maxStreams`,
+             *     `FACET_ERR_STREAMS_FULL`; another replica may have room) or is
+             *     shutting down (`FACET_ERR_SHUTTING_DOWN`). Retry after
+             *     `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     takeOrder: {

@@ -45,7 +45,8 @@ describe('operators’ live stream: GET /internal/v1/orders/stream', () => {
   before(async () => {
     await clearRedis();
     const mutateConfig = (doc: Record<string, any>) => { // eslint-disable-line @typescript-eslint/no-explicit-any
-      doc.notifications = { stream: { heartbeatMs: 300, bufferSize: 50, maxBufferedBytes: 262_144 } };
+      // All the clients here are one operator's: the per-operator cap is raised to hold them (stream-limits.test.ts tests it).
+      doc.notifications = { stream: { heartbeatMs: 300, bufferSize: 50, maxBufferedBytes: 262_144, maxStreamsPerOperator: CLIENTS } };
     };
     stack = await startStack({ redisUrl: REDIS_URL, bus: await rabbit(), mutateConfig });
     replica = await buildGateway(stack.validated, { logger: false, redisUrl: REDIS_URL, bus: await rabbit() });

@@ -76,7 +76,8 @@ export const sseDelivery: Scenario = {
     const env = { AMQP_URL: BENCH_AMQP_URL, AMQP_PREFIX: prefix, REDIS_URL: BENCH_NOTIFY_REDIS_URL, FACET_ADAPTERS: 'external' };
     // Each declares the events queue before it listens: once both answer /healthz, every event is routed.
     const [a, b] = await Promise.all([startGateway(group, upstreams, { name: GATEWAY_A, env }), startGateway(group, upstreams, { name: GATEWAY_B, env })]);
-    const authorization = `Bearer ${await operatorToken()}`;
+    // One operator per client, as a control room of many dashboards: a replica caps one operator's streams (8).
+    const authorizations = await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => `Bearer ${await operatorToken(`facet-bench-op-${i}`)}`));
 
     const variant = (name: string, clients: number, gateways: readonly Service[], description: string): DeliveryVariant => ({
       kind: 'deliveries',
@@ -88,7 +89,7 @@ export const sseDelivery: Scenario = {
         const sse = await openSseClients({
           urls: gateways.map((g) => `${g.url}/internal/v1/orders/stream`),
           count: clients,
-          headers: { authorization },
+          headers: (client) => ({ authorization: authorizations[client] as string }),
           signal,
           onData: (client, data, atUs) => {
             const key = ORDER_ID.exec(data)?.[1];
@@ -144,7 +145,7 @@ export const sseDelivery: Scenario = {
       notes: [
         `The stack, each a child of the harness on loopback: two gateways (\`node gateway/main.ts\`, NODE_ENV=production, LOG_LEVEL=warn, gateway.config.yml as it is: notifications.stream heartbeat 15 s, buffer 10,000, maxBufferedBytes 256 KiB) with AMQP_URL, REDIS_URL=${BENCH_NOTIFY_REDIS_URL} and FACET_ADAPTERS=external. No adapters and no simulators: nothing on this path calls the CRM or the MES (CRM_URL and MES_URL point at a closed loopback port; the dashboard's refresh-ahead fails there at once every 8 s).`,
         `The events: order.status_changed (PRICE_CALCULATED of a new order each, seller \`slr_bench<random>\`) published by the harness on the run's events exchange, ${RATE}/s on schedule (open loop), persistent, publisher confirms not awaited before the next. Path: quorum queue gateway.events (the replicas are competing consumers, prefetch 50: each event reaches one) → its handler appends the event to the feed (one Lua call: SET NX on the message id, XADD MAXLEN ~ 10,000) and bumps the cache generations of the seller and the dashboard (INCR + PUBLISH each) → each replica's XREAD BLOCK reader → that replica's SSE clients.`,
-        `The clients: node:http in the harness, one socket each, GET /internal/v1/orders/stream with an operator's JWT and no status filter; opened before each measurement (ready once the feed's \`: connected\` comment arrived, i.e. the gateway has registered it) and closed after it, so that a row's clients are only its own. Latency = arrival of the chunk holding the event at the client − just before publish() in the harness, both on CLOCK_MONOTONIC: it includes the broker (quorum queue commit), the consumer, Redis, the fan-out, and the harness's own event loop (it is the clients, as a busy browser would be).`,
+        `The clients: node:http in the harness, one socket each, GET /internal/v1/orders/stream with its own operator's JWT (sub facet-bench-op-<i>: a replica lets one operator hold 8 streams) and no status filter; opened before each measurement (ready once the feed's \`: connected\` comment arrived, i.e. the gateway has registered it) and closed after it, so that a row's clients are only its own. Latency = arrival of the chunk holding the event at the client − just before publish() in the harness, both on CLOCK_MONOTONIC: it includes the broker (quorum queue commit), the consumer, Redis, the fan-out, and the harness's own event loop (it is the clients, as a busy browser would be).`,
         `"${ONE}": both replicas run in every row and share the events queue, so gateway B still appends about half of the events to the stream and reads every entry back; only the clients are all on gateway A. It is the fan-out of one process to ${CLIENTS} clients, not a one-replica deployment (whose single process would also append every event: one Lua call per event, small next to ${CLIENTS} writes).`,
         `A measurement waits up to ${DRAIN_MS / 1000} s after its last event for every delivery; what has not arrived then is lost, and over 0.1% lost fails the run (a stream the gateway ends, e.g. for a client over maxBufferedBytes, fails it too). "receivers" is the clients each event must reach.`,
         `CPU per delivery: per event arriving at one client, over the measurement (publishing and waiting; opening and closing the clients are outside). RabbitMQ's column (beam.smp) and Redis's are of the whole server, other users included; Redis commands per event are server-wide too (INFO commandstats).`,
