@@ -1,19 +1,16 @@
 // The CRM's order API as the saga uses it: create (idempotent by order id)
 // and status changes (setting the current status again changes nothing).
-// Canonical → CRM translation only; resilience comes from UpstreamClient.
+// Canonical → CRM translation only; resilience comes from UpstreamClient,
+// and every 2xx answer is checked against its contract (gateway/upstream/
+// schemas.ts) before the saga reads it: a wrong one throws, a transient
+// failure the bus retries and, if it persists, parks.
 
 import type { OrderStatus, PlaceOrderCommand } from '../contracts/messages.ts';
 import type { Price } from '../../sim/data/seed.ts';
 import { UpstreamClient } from '../../gateway/upstream/client.ts';
+import { CRM, type CrmOrderRef } from '../../gateway/upstream/schemas.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
-
-/** The fields of a CRM order the saga reads. */
-export interface CrmOrderView {
-  id: string;
-  status: OrderStatus;
-  price: Price | null;
-}
 
 export class CrmClient {
   readonly upstream: UpstreamClient;
@@ -23,7 +20,7 @@ export class CrmClient {
   }
 
   /** 201 created or 200 already known (same id): both are success. */
-  async createOrder(command: PlaceOrderCommand): Promise<Answer<CrmOrderView>> {
+  async createOrder(command: PlaceOrderCommand): Promise<Answer<CrmOrderRef>> {
     const body = {
       id: command.order_id,
       seller_id: command.seller_id,
@@ -34,16 +31,16 @@ export class CrmClient {
       price: command.price,
       status: 'SUBMITTED',
     };
-    return answer('crm', await this.upstream.json({ method: 'POST', path: '/crm/orders', body }));
+    return answer('crm', await this.upstream.json({ method: 'POST', path: '/crm/orders', body, contract: CRM.createOrder }));
   }
 
-  async setStatus(orderId: string, status: OrderStatus, extra: { reason?: string | null; price?: Price | null } = {}): Promise<Answer<CrmOrderView>> {
+  async setStatus(orderId: string, status: OrderStatus, extra: { reason?: string | null; price?: Price | null } = {}): Promise<Answer<CrmOrderRef>> {
     const body = {
       status,
       ...(extra.reason ? { reason: extra.reason } : {}),
       ...(extra.price ? { price: extra.price } : {}),
     };
-    return answer('crm', await this.upstream.json({ method: 'POST', path: `/crm/orders/${encodeURIComponent(orderId)}/status`, body }));
+    return answer('crm', await this.upstream.json({ method: 'POST', path: `/crm/orders/${encodeURIComponent(orderId)}/status`, body, contract: CRM.setStatus }));
   }
 
   close(): Promise<void> {

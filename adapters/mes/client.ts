@@ -4,25 +4,14 @@
 // after a crash), manufacturing
 // (idempotent per order id; 409 {reason: "capacity"} when full) and its
 // cancellation (200 within the cancel window, 409 once under way, 404 when
-// there is no job).
+// there is no job). Every 2xx answer is checked against its contract
+// (gateway/upstream/schemas.ts) before the saga reads it.
 
-import type { OrderParameters, Price } from '../../sim/data/seed.ts';
+import type { OrderParameters } from '../../sim/data/seed.ts';
 import { UpstreamClient } from '../../gateway/upstream/client.ts';
+import { MES, type MesManufacturingJob, type MesPriceJob } from '../../gateway/upstream/schemas.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
-
-export interface PriceJobView {
-  id: string;
-  status: 'pending' | 'ready' | 'failed';
-  order_id: string | null;
-  price?: Price;
-  error?: string;
-}
-
-export interface ManufacturingJobView {
-  order_id: string;
-  status: string;
-}
 
 export interface WorkRequest {
   order_id: string;
@@ -38,23 +27,23 @@ export class MesClient {
     this.upstream = new UpstreamClient('mes', endpointConfig(url, overrides));
   }
 
-  async submitPriceJob(work: WorkRequest): Promise<Answer<PriceJobView>> {
-    return answer('mes', await this.upstream.json({ method: 'POST', path: '/mes/price-jobs', body: work }));
+  async submitPriceJob(work: WorkRequest): Promise<Answer<MesPriceJob>> {
+    return answer('mes', await this.upstream.json({ method: 'POST', path: '/mes/price-jobs', body: work, contract: MES.submitPriceJob }));
   }
 
   /** The order's price jobs, oldest first (a read: retried by the client on transient failures). */
-  async priceJobsFor(orderId: string): Promise<PriceJobView[]> {
-    const res = answer<{ items: PriceJobView[] }>('mes', await this.upstream.json({ path: '/mes/price-jobs', query: { order_id: orderId } }));
+  async priceJobsFor(orderId: string): Promise<MesPriceJob[]> {
+    const res = answer<{ items: MesPriceJob[] }>('mes', await this.upstream.json({ path: '/mes/price-jobs', query: { order_id: orderId }, contract: MES.priceJobsOfOrder }));
     if (!res.ok) throw new Error(`MES refused the price job lookup: ${res.status} ${res.error}`);
     return res.body.items;
   }
 
-  async startManufacturing(work: WorkRequest): Promise<Answer<ManufacturingJobView>> {
-    return answer('mes', await this.upstream.json({ method: 'POST', path: '/mes/manufacturing', body: work }));
+  async startManufacturing(work: WorkRequest): Promise<Answer<MesManufacturingJob>> {
+    return answer('mes', await this.upstream.json({ method: 'POST', path: '/mes/manufacturing', body: work, contract: MES.startManufacturing }));
   }
 
-  async cancelManufacturing(orderId: string): Promise<Answer<ManufacturingJobView>> {
-    return answer('mes', await this.upstream.json({ method: 'POST', path: `/mes/manufacturing/${encodeURIComponent(orderId)}/cancel` }));
+  async cancelManufacturing(orderId: string): Promise<Answer<MesManufacturingJob>> {
+    return answer('mes', await this.upstream.json({ method: 'POST', path: `/mes/manufacturing/${encodeURIComponent(orderId)}/cancel`, contract: MES.cancelManufacturing }));
   }
 
   close(): Promise<void> {

@@ -15,7 +15,8 @@
 //                 REJECTED status reverts the approval in the CRM
 
 import type { Price } from '../../sim/data/seed.ts';
-import type { PriceJobView, WorkRequest } from '../mes/client.ts';
+import type { MesPriceJob } from '../../gateway/upstream/schemas.ts';
+import type { WorkRequest } from '../mes/client.ts';
 import type { SagaRun } from './run.ts';
 
 function work(run: SagaRun): WorkRequest {
@@ -40,7 +41,7 @@ export function priced(run: SagaRun, price: Price, note: string): Promise<void> 
 }
 
 /** What to do with the order's price job as MES reports it. True when the order is priced now. */
-async function useJob(run: SagaRun, job: PriceJobView, note: string): Promise<boolean> {
+async function useJob(run: SagaRun, job: MesPriceJob, note: string): Promise<boolean> {
   run.state.price_job_id = job.id;
   if (job.status === 'ready' && job.price) {
     // Done already (its quote.ready may still be on its way: it will be a duplicate).

@@ -1,5 +1,6 @@
-// The CRM's and MES's answers as the gateway reads them: one operation per
-// upstream call the gateway makes, each with the JSON Schema of its 2xx
+// The CRM's and MES's answers as Facet reads them: one operation per
+// upstream call the gateway or the saga (adapters/crm, adapters/mes) makes,
+// each with the JSON Schema of its 2xx
 // answers (contract.ts). The shapes are the upstreams' (sim/README.md,
 // sim/data/seed.ts: the simulators stand in for the real systems), narrowed
 // to what the gateway reads: every field a handler uses is required with its
@@ -102,6 +103,12 @@ const priceJob = {
   then: { required: ['price'], properties: { price } },
 } as const;
 
+/** What the saga reads of an order it wrote: that it is this order, and its status now. */
+const crmOrderRef = { type: 'object', required: ['id', 'status'], properties: { id: string, status } } as const;
+
+/** A manufacturing job as the saga reads it (its status only goes into a log line). */
+const manufacturingJob = { type: 'object', required: ['order_id', 'status'], properties: { order_id: string, status: string } } as const;
+
 const modelMeta = {
   type: 'object',
   required: ['id', 'sha256', 'size_bytes', 'format', 'polygons', 'filename', 'created_at'],
@@ -156,6 +163,16 @@ export interface MesPriceJob {
   error?: string | null;
 }
 
+export interface CrmOrderRef {
+  id: string;
+  status: CrmOrder['status'];
+}
+
+export interface MesManufacturingJob {
+  order_id: string;
+  status: string;
+}
+
 export interface MesModel {
   id: string;
   sha256: string;
@@ -169,6 +186,9 @@ export interface MesModel {
 export const CRM = {
   listOrders: upstreamOperation<CrmOrderPage>({ name: 'GET /crm/orders', what: 'a page of orders', responses: { 200: page(crmOrder) } }),
   getOrder: upstreamOperation<CrmOrderAnswer>({ name: 'GET /crm/orders/{id}', what: 'an order', responses: { 200: crmOrder } }),
+  // The saga's writes. 201: created; 200: the order already existed (same id).
+  createOrder: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders', what: 'an order', responses: { 200: crmOrderRef, 201: crmOrderRef } }),
+  setStatus: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders/{id}/status', what: 'an order', responses: { 200: crmOrderRef } }),
 } as const;
 
 export const MES = {
@@ -177,6 +197,15 @@ export const MES = {
   // 202: a new job; 200: the job this order already has.
   submitPriceJob: upstreamOperation<MesPriceJob>({ name: 'POST /mes/price-jobs', what: 'a price job', responses: { 200: priceJob, 202: priceJob } }),
   getPriceJob: upstreamOperation<MesPriceJob>({ name: 'GET /mes/price-jobs/{id}', what: 'a price job', responses: { 200: priceJob } }),
+  // The saga's: an order's price jobs, oldest first (after a crash), and its manufacturing job.
+  priceJobsOfOrder: upstreamOperation<{ items: MesPriceJob[] }>({
+    name: 'GET /mes/price-jobs',
+    what: 'a list of price jobs',
+    responses: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: priceJob } } } },
+  }),
+  // 202: started; 200: the order's job already existed.
+  startManufacturing: upstreamOperation<MesManufacturingJob>({ name: 'POST /mes/manufacturing', what: 'a manufacturing job', responses: { 200: manufacturingJob, 202: manufacturingJob } }),
+  cancelManufacturing: upstreamOperation<MesManufacturingJob>({ name: 'POST /mes/manufacturing/{order_id}/cancel', what: 'a manufacturing job', responses: { 200: manufacturingJob } }),
   /** Relayed to sellers as it is (pass-through): fields the schema does not name are removed. */
   materials: upstreamOperation<unknown>({ name: 'GET /mes/materials', what: 'the catalogue', responses: { 200: catalogue }, strip: true }),
 } as const;

@@ -20,6 +20,8 @@ import { installProblemHandlers } from '../../gateway/errors/problem.ts';
 import { toPublicOrder } from '../../gateway/handlers/orders.ts';
 import { createMetrics } from '../../gateway/metrics/registry.ts';
 import { UpstreamClient } from '../../gateway/upstream/client.ts';
+import { CrmClient } from '../../adapters/crm/client.ts';
+import { MesClient } from '../../adapters/mes/client.ts';
 import { UpstreamContractError, type UpstreamOperation } from '../../gateway/upstream/contract.ts';
 import { CRM, MES, RELAYED } from '../../gateway/upstream/schemas.ts';
 import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../../sim/data/seed.ts';
@@ -53,7 +55,8 @@ describe('upstream contracts: the simulators keep them', () => {
   before(async () => {
     [crm, mes, failing] = await Promise.all([
       startCrmSim({ ...FAST, orderCount: 400, sellerCount: 4 }),
-      startMesSim({ ...FAST, orderCount: 400, sellerCount: 4, dashboardLatency: { baseMs: 0, perOrderMs: 0 }, timeScale: 3600 }),
+      // A long cancel window (simulated hours), so the saga's cancel below is answered 200 however slow the machine.
+      startMesSim({ ...FAST, orderCount: 400, sellerCount: 4, dashboardLatency: { baseMs: 0, perOrderMs: 0 }, timeScale: 3600, cancelWindowSeconds: 100 * 3600 }),
       startMesSim({ ...FAST, orderCount: 10, sellerCount: 1, priceFailRate: 1, timeScale: 3600 }),
     ]);
   });
@@ -73,6 +76,41 @@ describe('upstream contracts: the simulators keep them', () => {
     kept(CRM.getOrder, await json(`${crm.url}/crm/orders/${id}`));
     const changed = await json(`${crm.url}/crm/orders/${id}/status`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'REJECTED', reason: 'mes_capacity' }) });
     assert.equal(kept(CRM.getOrder, changed).history?.at(-1)?.reason, 'mes_capacity');
+  });
+
+  it('CRM, the saga’s writes: an order created (201), created again (200), its status changed', async () => {
+    const [template] = kept(CRM.listOrders, await json(`${crm.url}/crm/orders?seller_id=slr_0002&limit=1`)).items;
+    assert.ok(template);
+    const { customer, model, parameters, shipping, seller_id } = template;
+    const order = { id: 'ord_contractsaga1', seller_id, customer, model, parameters, shipping, price: null, status: 'SUBMITTED' };
+    const post = (path: string, body: object) => json(`${crm.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const created = await post('/crm/orders', order);
+    assert.equal(created.status, 201);
+    assert.deepEqual(kept(CRM.createOrder, created), { ...created.body as object, id: order.id, status: 'SUBMITTED' });
+    const again = await post('/crm/orders', order);
+    assert.equal(again.status, 200);
+    kept(CRM.createOrder, again);
+    const priced = await post(`/crm/orders/${order.id}/status`, { status: 'PRICE_CALCULATED', price: { amount_minor: 12_300, currency: 'EUR' } });
+    assert.equal(kept(CRM.setStatus, priced).status, 'PRICE_CALCULATED');
+  });
+
+  it('MES, the saga’s work: an order’s price jobs, manufacturing started (202), known (200), cancelled', async () => {
+    const model = kept(
+      MES.uploadModel,
+      await json(`${mes.url}/mes/models`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-filename': 'band.stl' }, body: new Uint8Array(binaryStl(100)) }),
+    );
+    const work = { model_id: model.id, parameters: { material: 'gold_18k_white', size_mm: 20, finish: 'polished' }, order_id: 'ord_contractsaga2', seller_id: 'slr_0002' };
+    const post = (path: string, body?: object) => json(`${mes.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    assert.deepEqual(kept(MES.priceJobsOfOrder, await json(`${mes.url}/mes/price-jobs?order_id=${work.order_id}`)).items, [], 'none yet');
+    kept(MES.submitPriceJob, await post('/mes/price-jobs', work));
+    assert.equal(kept(MES.priceJobsOfOrder, await json(`${mes.url}/mes/price-jobs?order_id=${work.order_id}`)).items.length, 1);
+    const started = await post('/mes/manufacturing', work);
+    assert.equal(started.status, 202);
+    assert.equal(kept(MES.startManufacturing, started).order_id, work.order_id);
+    const known = await post('/mes/manufacturing', work);
+    assert.equal(known.status, 200);
+    kept(MES.startManufacturing, known);
+    assert.equal(kept(MES.cancelManufacturing, await post(`/mes/manufacturing/${work.order_id}/cancel`)).status, 'CANCELLED');
   });
 
   it('MES: dashboard page, catalogue, model upload, price jobs (new, known, pending, ready, failed)', async () => {
@@ -264,7 +302,7 @@ describe('upstream contracts through UpstreamClient and the error handler', () =
     }
   });
 
-  it('the answer a handler gets has been checked; without a contract (adapters) the body comes as it is', async () => {
+  it('the answer a handler gets has been checked; without a contract (a call that reads no 2xx body, like the MES take) the body comes as it is', async () => {
     const { c } = client();
     try {
       answer = JSON.stringify({ items: [], next_cursor: null, extra: 1 });
@@ -276,6 +314,37 @@ describe('upstream contracts through UpstreamClient and the error handler', () =
       assert.ok(error instanceof FacetError && error.code === 'FACET_ERR_UPSTREAM_BAD_RESPONSE' && error.detail === 'crm answered with a body that is not JSON');
     } finally {
       await c.close();
+    }
+  });
+
+  it('the saga’s clients check their answers too: a wrong one throws (the bus retries it, then parks it) instead of being read', async () => {
+    const crmClient = new CrmClient(url);
+    const mesClient = new MesClient(url);
+    const work = { model_id: 'mdl_x', parameters: { material: 'silver_925', size_mm: 18, finish: 'matte' }, order_id: 'ord_x', seller_id: 'slr_0002' } as const;
+    const rejected = async (call: Promise<unknown>, detail: string) => {
+      const error = await call.then(
+        () => assert.fail('accepted'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof FacetError, String(error));
+      assert.equal(error.code, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+      assert.equal(error.detail, detail);
+    };
+    try {
+      // Read unchecked, a ready job without its price would look like "not priced yet".
+      answer = JSON.stringify({ id: 'pj_1', status: 'ready', order_id: 'ord_x' });
+      await rejected(mesClient.submitPriceJob(work), 'mes sent a price job that does not match its contract');
+      answer = JSON.stringify({ items: [{ id: 'pj_1', status: 'done' }] });
+      await rejected(mesClient.priceJobsFor('ord_x'), 'mes sent a list of price jobs that does not match its contract');
+      answer = JSON.stringify({ order_id: 7, status: 'MANUFACTURING_STARTED' });
+      await rejected(mesClient.startManufacturing(work), 'mes sent a manufacturing job that does not match its contract');
+      answer = JSON.stringify({ id: 'ord_x', status: SECRET });
+      await rejected(crmClient.setStatus('ord_x', 'PRICE_CALCULATED'), 'crm sent an order that does not match its contract');
+      answer = JSON.stringify({ id: 'ord_x', status: 'SUBMITTED', anything: 'else' });
+      const ok = await crmClient.setStatus('ord_x', 'SUBMITTED');
+      assert.ok(ok.ok && ok.body.status === 'SUBMITTED', 'a right answer is read');
+    } finally {
+      await Promise.all([crmClient.close(), mesClient.close()]);
     }
   });
 
