@@ -1,12 +1,13 @@
 // The gateway's side of the events: order status changes drop the seller's
 // and the dashboard's cached pages (one generation bump, seen by every
 // replica through pub/sub) and move pending records along; finished price
-// jobs settle their quotes. Replicas share one queue (competing consumers):
-// a bump in Redis is enough for all of them.
+// jobs settle their quotes and announce them (`quote.settled`, for sellers'
+// webhooks). Replicas share one queue (competing consumers): a bump in Redis
+// is enough for all of them.
 
-import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent } from '../adapters/contracts/messages.ts';
+import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent, QuoteSettledEvent } from '../adapters/contracts/messages.ts';
 import { ROUTING } from '../adapters/contracts/messages.ts';
-import type { Delivery, HandlerResult } from '../adapters/bus/index.ts';
+import { isBusUnroutable, type Delivery, type HandlerResult } from '../adapters/bus/index.ts';
 import { records } from './handlers/records.ts';
 import { settleQuote } from './handlers/quotes.ts';
 import { onTakeRefused } from './handlers/take.ts';
@@ -22,11 +23,27 @@ export async function onOrderStatusChanged(services: GatewayServices, event: Ord
   }
 }
 
+/**
+ * Settles the quote (unless a seller's poll did it first) and announces it,
+ * every time: the announcement's message id is the quote's, so a redelivered
+ * price job event or a settlement by poll yields one webhook per
+ * subscription. Publishing fails → this throws → the event is retried;
+ * unroutable (no queue binds quote.settled: no webhook fan-out runs, e.g.
+ * adapters started without webhooks) → nobody is listening, nothing to retry.
+ */
 export async function onQuoteFinished(services: GatewayServices, event: QuoteFinishedEvent): Promise<void> {
   const quoteId = await records.quote.byPriceJob(services.state, event.price_job_id);
   if (!quoteId) return; // a price job of the saga, not of a seller's quote
   const quote = await records.quote.get(services.state, quoteId);
-  if (quote) await settleQuote(services, quote, { price: event.price, error: event.error });
+  if (!quote) return;
+  const settled = await settleQuote(services, quote, { price: event.price, error: event.error });
+  if (settled.status === 'pending') return;
+  const body: QuoteSettledEvent = { quote_id: settled.id, seller_id: settled.seller_id, status: settled.status, price: settled.price, error: settled.error, at: settled.updated_at };
+  try {
+    await services.bus.publish('events', ROUTING.quoteSettled, { id: `${ROUTING.quoteSettled}:${settled.id}`, type: ROUTING.quoteSettled, body });
+  } catch (error) {
+    if (!isBusUnroutable(error)) throw error;
+  }
 }
 
 export async function handleEvent(services: GatewayServices, delivery: Delivery): Promise<HandlerResult> {

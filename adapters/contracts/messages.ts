@@ -49,6 +49,20 @@ export interface QuoteFinishedEvent {
   at: string;
 }
 
+/**
+ * events / `quote.settled`: a seller's pending quote got its price or
+ * failed, as the gateway recorded it; what sellers' `quote.settled`
+ * webhooks carry.
+ */
+export interface QuoteSettledEvent {
+  quote_id: string;
+  seller_id: string;
+  status: 'ready' | 'failed';
+  price: Price | null;
+  error: string | null;
+  at: string;
+}
+
 /** commands / `order.take`: an operator claimed the order at the gateway (202); the MES records it. */
 export interface TakeOrderCommand {
   order_id: string;
@@ -89,6 +103,7 @@ export const ROUTING = {
   statusChanged: 'order.status_changed',
   quoteReady: 'quote.ready',
   quoteFailed: 'quote.failed',
+  quoteSettled: 'quote.settled',
   /** The MES's own events, as it publishes them: `mes.legacy.<EventType>`. */
   mesLegacy: 'mes.legacy.*',
 } as const;

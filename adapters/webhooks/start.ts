@@ -50,7 +50,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
         deliverHandler({ store: options.store, sender, maxAttempts, retryDelay: (attempt) => jitteredDelay(schedule, attempt), logger: options.logger ?? silentLogger, outcomes }),
       ),
     );
-    subscriptions.push(await options.bus.consume({ queue: WEBHOOK_EVENTS_QUEUE, bindings: [{ exchange: 'events', pattern: ROUTING.statusChanged }], prefetch: 32 }, fanoutHandler(options.bus, options.store)));
+    subscriptions.push(await options.bus.consume({ queue: WEBHOOK_EVENTS_QUEUE, bindings: [{ exchange: 'events', pattern: ROUTING.statusChanged }, { exchange: 'events', pattern: ROUTING.quoteSettled }], prefetch: 32 }, fanoutHandler(options.bus, options.store)));
   } catch (error) {
     await close();
     throw error;

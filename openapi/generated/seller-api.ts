@@ -170,7 +170,8 @@ export interface paths {
          *       `Location` and a `Retry-After`, and the manufacturer's MES prices
          *       the model in the background: typically 2 to 3 minutes, up to 30
          *       minutes for very detailed models. Poll `GET /v1/quotes/{id}`, no
-         *       sooner than `Retry-After` seconds, until it is `ready` or `failed`.
+         *       sooner than `Retry-After` seconds, until it is `ready` or `failed`,
+         *       or subscribe a webhook to `quote.settled` and be told.
          *
          *     A pending quote holds one of your plan's concurrent price jobs until
          *     it is settled; past the plan's number the answer is `429`
@@ -415,6 +416,31 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    quoteSettled: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A quote of yours got its price, or failed
+         * @description Sent to each of your subscriptions that asked for
+         *     `quote.settled`, signed as described under *Webhooks* above, once
+         *     per quote that was `pending`. Order a `ready` quote with
+         *     `POST /v1/orders` and its `quote_id`.
+         *     Answer `2xx` within 10 s; anything else (or a redirect, or a
+         *     timeout) is retried with the same `webhook-id`.
+         */
+        post: operations["quoteSettledWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -422,7 +448,7 @@ export interface components {
          * @description The events a subscription can ask for.
          * @enum {string}
          */
-        WebhookEventType: "order.status_changed";
+        WebhookEventType: "order.status_changed" | "quote.settled";
         WebhookCreateRequest: {
             /** @description Your endpoint, `https://…` (see the registration rules above). */
             url: string;
@@ -480,6 +506,25 @@ export interface components {
                 at: string;
             };
         };
+        /** @description The body of a `quote.settled` delivery (Standard Webhooks' type, timestamp, data). */
+        QuoteSettledWebhook: {
+            /** @enum {string} */
+            type: "quote.settled";
+            /** Format: date-time */
+            timestamp: string;
+            data: {
+                quote_id: string;
+                /**
+                 * @description `ready`: `price` is set and the quote can be ordered; `failed`: see `error`.
+                 * @enum {string}
+                 */
+                status: "ready" | "failed";
+                price: components["schemas"]["Price"] | null;
+                error: string | null;
+                /** Format: date-time */
+                at: string;
+            };
+        };
         WebhookDeliveryAttempt: {
             /** Format: date-time */
             at: string;
@@ -494,7 +539,8 @@ export interface components {
             event_type: components["schemas"]["WebhookEventType"];
             /** @enum {string} */
             status: "pending" | "succeeded" | "failed";
-            payload: components["schemas"]["OrderStatusChangedWebhook"];
+            /** @description The body sent, by its `type`. */
+            payload: components["schemas"]["OrderStatusChangedWebhook"] | components["schemas"]["QuoteSettledWebhook"];
             attempts: components["schemas"]["WebhookDeliveryAttempt"][];
             /** Format: date-time */
             created_at: string;
@@ -1370,6 +1416,7 @@ export type SchemaWebhook = components['schemas']['Webhook'];
 export type SchemaWebhookWithSecret = components['schemas']['WebhookWithSecret'];
 export type SchemaWebhookList = components['schemas']['WebhookList'];
 export type SchemaOrderStatusChangedWebhook = components['schemas']['OrderStatusChangedWebhook'];
+export type SchemaQuoteSettledWebhook = components['schemas']['QuoteSettledWebhook'];
 export type SchemaWebhookDeliveryAttempt = components['schemas']['WebhookDeliveryAttempt'];
 export type SchemaWebhookDelivery = components['schemas']['WebhookDelivery'];
 export type SchemaWebhookDeliveryList = components['schemas']['WebhookDeliveryList'];
@@ -2113,6 +2160,52 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["OrderStatusChangedWebhook"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). The answer body is ignored (at most 4 KiB of it is read). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, including your own rejection of a bad signature, counts as a failure and is retried. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    quoteSettledWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The delivery's id, the same on every retry and replay; deduplicate on it.
+                 * @example msg_2Xb8kQ1yP0cR5sT7uV9wA3zD4eF
+                 */
+                "webhook-id": string;
+                /**
+                 * @description Seconds since the epoch when this attempt was signed; reject values far from your clock (e.g. 5 min).
+                 * @example 1793958067
+                 */
+                "webhook-timestamp": string;
+                /**
+                 * @description Space-separated `v1,<base64 signature>` values (two during a
+                 *     secret rotation's overlap); one valid signature is enough.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuoteSettledWebhook"];
             };
         };
         responses: {

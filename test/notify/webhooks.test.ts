@@ -2,7 +2,8 @@
 // registration (secret once, BOLA), signed deliveries that a flaky receiver
 // gets with the same webhook-id until it accepts (verified by our own HMAC
 // and by the standardwebhooks library), a dead receiver's delivery in the
-// dead letters, replay, secret rotation with two signatures, and bad input.
+// dead letters, replay, secret rotation with two signatures, a settled
+// quote's `quote.settled` (once, however it was settled), and bad input.
 //
 //   TEST_REDIS_URL=redis://127.0.0.1:6379/7 npx node --import tsx --test test/notify/webhooks.test.ts
 
@@ -13,12 +14,14 @@ import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
-import { ROUTING, type OrderStatusChangedEvent } from '../../adapters/contracts/messages.ts';
+import { ROUTING, type OrderStatusChangedEvent, type QuoteFinishedEvent } from '../../adapters/contracts/messages.ts';
 import { RedisWebhookStore } from '../../adapters/webhooks/store.ts';
 import { startWebhooks, type Webhooks } from '../../adapters/webhooks/start.ts';
+import { records } from '../../gateway/handlers/records.ts';
 import { createRedis } from '../../gateway/redis.ts';
 import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
+import { binaryStl } from '../helpers/models.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
 
 const PRO = { 'X-API-Key': 'demo-pro-key' }; // slr_0002
@@ -220,6 +223,44 @@ describe('sellers’ webhooks', () => {
     const log = (await request(stack.url).get(`/v1/webhooks/${id}/deliveries`).set(PRO).expect(200)).body.items;
     assert.equal(log[0].attempts[0].status_code, 302);
     await request(stack.url).delete(`/v1/webhooks/${id}`).set(PRO).expect(204);
+  });
+
+  it('a pending quote, once settled, reaches its seller’s quote.settled subscriptions once, signed, however often it is announced', async () => {
+    const quotes = (await request(stack.url).post('/v1/webhooks').set(ENTERPRISE).send({ url: `${base}/quotes`, event_types: ['quote.settled'] }).expect(201)).body as { id: string; secret: string };
+    await request(stack.url).post('/v1/webhooks').set(ENTERPRISE).send({ url: `${base}/orders-only`, event_types: ['order.status_changed'] }).expect(201);
+    const model = await request(stack.url).post('/v1/models').set(ENTERPRISE).set('content-type', 'application/octet-stream').set('X-Filename', 'ring.stl').send(binaryStl(300, 9)).expect(201);
+    const parameters = { material: 'platinum_950', size_mm: 17, finish: 'hammered' } as const;
+    const pending = await request(stack.url).post('/v1/quotes').set(ENTERPRISE).send({ model_id: model.body.id, parameters }).expect(202);
+    const quoteId = pending.body.id as string;
+
+    // What the MES adapter publishes when the price job finishes (its MES is not on this bus here).
+    const record = await records.quote.get(stack.gateway.services.state, quoteId);
+    assert.ok(record?.price_job_id);
+    let job = { status: 'pending', price: null as QuoteFinishedEvent['price'] };
+    for (let i = 0; i < 300 && job.status === 'pending'; i++, await new Promise((r) => setTimeout(r, 20))) job = (await (await fetch(`${stack.mes.url}/mes/price-jobs/${record.price_job_id}`)).json()) as typeof job;
+    assert.equal(job.status, 'ready');
+    const finished: QuoteFinishedEvent = { price_job_id: record.price_job_id, model_id: model.body.id, order_id: null, parameters, price: job.price, error: null, at: new Date().toISOString() };
+    const announce = () => bus.publish('events', ROUTING.quoteReady, { id: `quote.ready:${record.price_job_id}`, type: ROUTING.quoteReady, body: finished });
+
+    // The seller polls first (settling it through the gateway), then the event arrives, twice.
+    assert.equal((await request(stack.url).get(`/v1/quotes/${quoteId}`).set(ENTERPRISE).expect(200)).body.status, 'ready');
+    await announce();
+    await announce();
+    await waitFor(() => received.some((r) => r.path === '/quotes' && r.body.includes(quoteId)), 10_000, 'the quote.settled delivery');
+    await new Promise((r) => setTimeout(r, 300)); // room for a second delivery, which must not come
+    const deliveries = received.filter((r) => r.path === '/quotes' && r.body.includes(quoteId));
+    assert.deepEqual([...new Set(deliveries.map((d) => d.headers['webhook-id']))].length, 1, `one delivery (one webhook-id) for one quote; got ${deliveries.length} requests: ${deliveries.map((d) => d.headers['webhook-id']).join()}`);
+    const [delivery] = deliveries;
+    assert.ok(delivery);
+    assert.deepEqual(JSON.parse(delivery.body), {
+      type: 'quote.settled',
+      timestamp: JSON.parse(delivery.body).data.at,
+      data: { quote_id: quoteId, status: 'ready', price: job.price, error: null, at: JSON.parse(delivery.body).data.at },
+    });
+    new Webhook(quotes.secret).verify(delivery.body, delivery.headers as Record<string, string>);
+    assert.ok(!received.some((r) => r.path === '/orders-only' && r.body.includes(quoteId)), 'a subscription without quote.settled gets none');
+    const listed = await request(stack.url).get(`/v1/webhooks/${quotes.id}/deliveries`).set(ENTERPRISE).expect(200);
+    assert.deepEqual(listed.body.items.map((d: { event_type: string }) => d.event_type), ['quote.settled']);
   });
 
   it('bad input is a 4xx problem+json', async () => {
