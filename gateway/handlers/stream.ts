@@ -7,6 +7,7 @@ import { FacetError } from '../errors/facet-error.ts';
 import { FEED_ID } from '../notify/feed-log.ts';
 import type { StreamRefusal } from '../notify/order-feed.ts';
 import { kOperator } from '../request-state.ts';
+import { endServerSpanOnClose } from '../telemetry/api.ts';
 import type { LocalHandlerFactory } from './types.ts';
 
 /** Both carry Retry-After: a closed tab frees its slot, and a full replica's load balancer may pick another. */
@@ -34,6 +35,7 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
     const refusal = services.feed.refusal(owner);
     if (refusal !== undefined) throw REFUSALS[refusal];
     reply.hijack();
+    endServerSpanOnClose(reply.raw);
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',

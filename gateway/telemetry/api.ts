@@ -4,7 +4,7 @@
 // every call is a no-op costing a context lookup. The SDK itself is started
 // by register.ts (`node --import ./gateway/telemetry/register.ts ...`).
 
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { trace, isSpanContextValid, type Tracer } from '@opentelemetry/api';
 
 /** Span attribute naming the part of Facet a span belongs to (one process may run them all). */
@@ -29,6 +29,23 @@ export function tracingEnabled(): boolean {
 
 export function tracer(name: string): Tracer {
   return trace.getTracer(name);
+}
+
+/**
+ * For a hijacked reply that may never finish (an event stream the client
+ * closes): ends the active server span when the connection closes first.
+ * @fastify/otel ends it in onResponse, which only a finished response
+ * reaches; without this the stream's span would never be exported.
+ */
+export function endServerSpanOnClose(res: ServerResponse): void {
+  const span = trace.getActiveSpan();
+  if (!span?.isRecording()) return;
+  res.once('close', () => {
+    if (res.writableFinished) return; // onResponse ends it
+    span.setAttribute('http.response.status_code', res.statusCode);
+    span.setAttribute('facet.stream.closed_by', 'client');
+    span.end();
+  });
 }
 
 export interface TraceFields {

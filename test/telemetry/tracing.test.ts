@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
+import { demoOperatorToken } from '../../gateway/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
 import type { DumpedSpan } from './fixtures/order-stack.ts';
 
@@ -247,6 +248,33 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     for (let p = spans.find((s) => s.spanId === publish.parentSpanId); p; p = spans.find((s) => s.spanId === p?.parentSpanId)) chain.push(p.spanId);
     assert.ok(chain.includes(server.spanId), render(spans, pieceTrace));
     assert.ok(logs.some((l) => l.msg === 'request' && l.route === '/v1/orders' && l.trace_id === pieceTrace), 'request line with the trace id');
+  });
+
+  it('an operators’ event stream the browser closes still ends and exports its server span', async () => {
+    const streamTrace = hex(16);
+    const token = await demoOperatorToken('test-secret-for-integration-tests-0123456789', '5m', 'op_trace');
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${url}/internal/v1/orders/stream`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', traceparent: `00-${streamTrace}-${hex(8)}-01` } });
+      req.on('response', (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
+        // Connected (the feed wrote its first bytes): the browser goes away.
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      req.end();
+    });
+    let server: DumpedSpan | undefined;
+    for (let i = 0; i < 50 && !server; i++) {
+      await sleep(100);
+      server = (await child.dump()).spans.find((s) => s.traceId === streamTrace && s.kind === SpanKind.SERVER);
+    }
+    assert.ok(server, 'the stream’s server span was exported');
+    assert.equal(server.name, 'GET /internal/v1/orders/stream');
+    assert.equal(server.attributes['facet.stream.closed_by'], 'client');
+    assert.equal(server.attributes['http.response.status_code'], 200);
   });
 
   it('log lines carry trace_id and span_id; the request line has route, status, latency and plan, no key, no customer', async () => {
