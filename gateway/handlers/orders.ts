@@ -4,8 +4,9 @@
 
 import type { components } from '../../openapi/generated/seller-api.ts';
 import type { Consumer } from '../consumers.ts';
-import { FacetError } from '../errors/facet-error.ts';
+import { FacetError, isFacetError } from '../errors/facet-error.ts';
 import { kConsumer } from '../request-state.ts';
+import { UpstreamContractError } from '../upstream/contract.ts';
 import { CRM, type CrmOrderAnswer } from '../upstream/schemas.ts';
 import { decodeCursor } from './cursor.ts';
 import { records } from './records.ts';
@@ -78,7 +79,15 @@ export const getOrder: HandlerFactory = ({ upstream, services }) =>
   async function getOrderHandler(request): Promise<Order> {
     const sellerId = sellerOf(request);
     const { id } = request.params as { id: string };
-    const response = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
+    const response = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}`, caller: request }).catch((error: unknown) => {
+      // A broken record of another seller: missing to this one, like a sound one (still logged and counted as a violation).
+      const cause = isFacetError(error) ? error.cause : undefined;
+      if (cause instanceof UpstreamContractError && cause.owner !== undefined && cause.owner !== sellerId) {
+        request.log.warn({ code: 'FACET_ERR_UPSTREAM_BAD_RESPONSE', err: cause }, 'upstream problem');
+        throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });
+      }
+      throw error;
+    });
     if (response.status === 404) {
       // Accepted by Facet, not in the CRM yet: the gateway's pending record answers.
       const pending = await records.pendingOrder.get(services.state, id, sellerId);

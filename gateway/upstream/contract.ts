@@ -32,8 +32,10 @@ export class UpstreamContractError extends Error {
   readonly detail: string;
   /** Where the answer broke the contract (ajv's instance paths and messages), for the log. */
   readonly problems: readonly string[];
+  /** Whose record the broken answer says it is (the operation's `owner` field, when it is a string): a caller can answer someone else's as missing. */
+  readonly owner: string | undefined;
 
-  constructor(upstream: string, operation: string, status: number, detail: string, problems: readonly string[]) {
+  constructor(upstream: string, operation: string, status: number, detail: string, problems: readonly string[], owner?: string) {
     super(`${upstream} ${operation} answered ${status} outside its contract: ${problems.join('; ')}`);
     this.name = 'UpstreamContractError';
     this.upstream = upstream;
@@ -41,6 +43,7 @@ export class UpstreamContractError extends Error {
     this.status = status;
     this.detail = detail;
     this.problems = problems;
+    this.owner = owner;
   }
 }
 
@@ -69,6 +72,18 @@ export interface OperationDefinition {
   responses: Readonly<Record<number, object>>;
   /** Remove fields the schema does not name (for answers relayed to a client as they are). */
   strip?: boolean;
+  /**
+   * A top-level field naming whose record the answer is (`seller_id`), read
+   * even from an answer that breaks the contract: a broken record of another
+   * seller can then be answered like a missing one, not told apart by a 502.
+   */
+  owner?: string;
+}
+
+function ownerOf(body: unknown, field: string | undefined): string | undefined {
+  if (field === undefined || typeof body !== 'object' || body === null) return undefined;
+  const value = (body as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** `/items/3/status must be equal to one of the allowed values` (no data: ajv's `verbose` is off). */
@@ -92,7 +107,7 @@ export function upstreamOperation<T>(definition: OperationDefinition): UpstreamO
       if (status < 200 || status >= 300) return body as T;
       const validate = validators.get(status);
       if (!validate) throw new UpstreamContractError(upstream, name, status, `${upstream} answered with a status its contract does not document`, [`status ${status} is not documented`]);
-      if (!validate(body)) throw new UpstreamContractError(upstream, name, status, `${upstream} sent ${what} that does not match its contract`, describe(validate.errors));
+      if (!validate(body)) throw new UpstreamContractError(upstream, name, status, `${upstream} sent ${what} that does not match its contract`, describe(validate.errors), ownerOf(body, definition.owner));
       return body as T;
     },
   };

@@ -185,7 +185,7 @@ export interface MesModel {
 
 export const CRM = {
   listOrders: upstreamOperation<CrmOrderPage>({ name: 'GET /crm/orders', what: 'a page of orders', responses: { 200: page(crmOrder) } }),
-  getOrder: upstreamOperation<CrmOrderAnswer>({ name: 'GET /crm/orders/{id}', what: 'an order', responses: { 200: crmOrder } }),
+  getOrder: upstreamOperation<CrmOrderAnswer>({ name: 'GET /crm/orders/{id}', what: 'an order', responses: { 200: crmOrder }, owner: 'seller_id' }),
   // The saga's writes. 201: created; 200: the order already existed (same id).
   createOrder: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders', what: 'an order', responses: { 200: crmOrderRef, 201: crmOrderRef } }),
   setStatus: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders/{id}/status', what: 'an order', responses: { 200: crmOrderRef } }),

@@ -585,6 +585,8 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
     { status: 302, type: 'text/plain', body: MARKER, headers: { location: 'http://169.254.169.254/latest/meta-data/' } },
     { status: 200, type: 'application/json', body: `{"items":[${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}]}`, shape: true },
   ];
+  /** Answered instead of modes[mode] while set. */
+  let override: { status: number; type: string; body: string; headers?: Record<string, string> } | undefined;
   let upstream: Server;
   let stack: Stack;
   let http: Http;
@@ -597,7 +599,7 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
     upstream = createServer((req, res) => {
       req.resume();
       if (req.url?.endsWith('/healthz')) return res.end('ok');
-      const m = modes[mode] as (typeof modes)[number];
+      const m = override ?? (modes[mode] as (typeof modes)[number]);
       res.writeHead(m.status, { 'content-type': m.type, 'x-internal-host': `db-1.${MARKER}`, server: `secret-server/${MARKER}`, ...m.headers });
       res.end(m.body);
     });
@@ -683,6 +685,26 @@ describe('OWASP API10 Unsafe Consumption of APIs: odd upstream answers never rea
 
   test('upstream errors, error pages, redirects and non-JSON become a clean problem+json, without the upstream’s words', async (t) => {
     await check(t, [...modes.keys()].filter((i) => !modes[i]?.shape), false);
+  });
+
+  test('a broken CRM record of another seller answers 404 like a missing order (no existence oracle); the seller’s own broken record is a 502', async () => {
+    const broken = (sellerId: string) => ({ status: 200, type: 'application/json', body: JSON.stringify({ id: 'ord_brokenrec01', seller_id: sellerId, status: MARKER, customer: MARKER }) });
+    try {
+      override = { status: 404, type: 'application/json', body: JSON.stringify({ error: 'not found' }) };
+      const missing = await http.send({ method: 'GET', path: '/v1/orders/ord_brokenrec01', headers: { 'x-api-key': 'demo-pro-key' } });
+      override = broken('slr_0001');
+      const others = await http.send({ method: 'GET', path: '/v1/orders/ord_brokenrec01', headers: { 'x-api-key': 'demo-pro-key' } });
+      assert.equal(others.status, 404, others.text);
+      const strip = (json: unknown) => ({ ...(json as Json), request_id: undefined, trace_id: undefined });
+      assert.deepEqual(strip(others.json), strip(missing.json), 'the same answer as for a missing order');
+      assert.ok(!others.text.includes(MARKER));
+      override = broken('slr_0002');
+      const own = await http.send({ method: 'GET', path: '/v1/orders/ord_brokenrec01', headers: { 'x-api-key': 'demo-pro-key' } });
+      assert.equal(own.status, 502, own.text);
+      assert.equal(isObject(own.json) && own.json.code, 'FACET_ERR_UPSTREAM_BAD_RESPONSE');
+    } finally {
+      override = undefined;
+    }
   });
 
   test('a JSON success of the wrong shape becomes 502, not 500: every read of an upstream answer, the relayed catalogue included', async (t) => {
