@@ -11,8 +11,10 @@
 //   the same request, and its per-request work (URL parsing, attributes,
 //   patching every request and response emitter to carry the context) cost
 //   more than any other part of tracing.
-// - undici (the upstream pools): a CLIENT span per call, traceparent
-//   injected; none outside a traced request.
+// - undici (the upstream pools): a CLIENT span per call of a sampled
+//   request, traceparent injected. A call of an unsampled request gets no
+//   client span (it would record nothing), only the traceparent, flags 00,
+//   of the request's server span (injectUnsampled). None outside a request.
 // - ioredis: only inside a traced request (requireParentSpan, its default).
 // RabbitMQ is traced by the bus itself (adapters/bus/tracing.ts) for both the
 // RabbitMQ and the in-process bus, so instrumentation-amqplib stays off (it
@@ -23,7 +25,8 @@
 // Only loaded when tracing is on (register.ts decides): none of this is
 // imported, patched or allocated otherwise.
 
-import { trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { context, propagation, trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { W3CBaggagePropagator, W3CTraceContextPropagator, CompositePropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -72,8 +75,37 @@ function untraced({ url }: { url: string }): boolean {
   return UNTRACED_PATHS.has(query < 0 ? url : url.slice(0, query));
 }
 
+/** True unless the active span records: an upstream call of an unsampled request (or of none) gets no client span. */
+function notRecording(): boolean {
+  return trace.getActiveSpan()?.isRecording() !== true;
+}
+
+/** The part of undici's `undici:request:create` message used here (undici's docs/api/DiagnosticsChannel.md). */
+interface UndiciCreatedRequest {
+  request: { addHeader(name: string, value: string): unknown };
+}
+
+/**
+ * Gives an upstream call of an unsampled request its traceparent (flags 00,
+ * parent = the server span), which instrumentation-undici no longer adds
+ * once notRecording() tells it to skip the call: the CRM and MES still see
+ * the trace and its sampling decision. Its per-call work (URL parsing,
+ * ~10 attributes, a header map, a span, a WeakMap entry) bought nothing
+ * for a span that is never recorded.
+ */
+function injectUnsampled(message: unknown): void {
+  const span = trace.getActiveSpan();
+  if (span === undefined || span.isRecording()) return;
+  const headers: Record<string, string> = {};
+  propagation.inject(context.active(), headers);
+  const { request } = message as UndiciCreatedRequest;
+  for (const [name, value] of Object.entries(headers)) request.addHeader(name, value);
+}
+
 /** The server span: named `METHOD route` like an HTTP server span, and tagged with the Facet part that owns the server (tagServer). */
 function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
+  // An unsampled request's span keeps neither name nor attributes.
+  if (!span.isRecording()) return;
   const route = request.routeOptions.url;
   span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
   const component = componentOfSocket(request.raw.socket);
@@ -83,6 +115,13 @@ function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
 export function startTelemetry(options: TelemetryOptions): NodeSDK {
   process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS ??= DEFAULT_INSTRUMENTATIONS.join(',');
   const processors = options.spanProcessors ?? [new BatchSpanProcessor(new OTLPTraceExporter())];
+  const instrumentations = getNodeAutoInstrumentations({
+    // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
+    '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: notRecording },
+  });
+  // Only where undici is instrumented (OTEL_NODE_ENABLED_INSTRUMENTATIONS may leave it out): sampled or not, the same calls carry a traceparent.
+  const injecting = instrumentations.some((i) => i.instrumentationName === '@opentelemetry/instrumentation-undici');
+  if (injecting) subscribe('undici:request:create', injectUnsampled);
   const sdk = new NodeSDK({
     // OTEL_SERVICE_NAME, when set, wins over the per-process default.
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
@@ -93,10 +132,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     logRecordProcessors: [],
     textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
     instrumentations: [
-      getNodeAutoInstrumentations({
-        // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
-        '@opentelemetry/instrumentation-undici': { requireParentforSpans: true },
-      }),
+      instrumentations,
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         // Without instrumentation-http in the context, its request span is a SERVER span continuing the caller's traceparent.
@@ -112,6 +148,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
   telemetryState.serviceName = options.serviceName;
   telemetryState.shutdown = async () => {
     telemetryState.enabled = false;
+    if (injecting) unsubscribe('undici:request:create', injectUnsampled);
     await sdk.shutdown();
   };
   return sdk;

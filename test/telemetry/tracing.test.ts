@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { demoOperatorToken } from '../../gateway/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
-import type { DumpedSpan } from './fixtures/order-stack.ts';
+import type { CrmRequest, DumpedSpan } from './fixtures/order-stack.ts';
 
 const PRO = { 'X-API-Key': 'demo-pro-key' };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,6 +18,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Dump {
   spans: DumpedSpan[];
   logs: string[];
+  crm: CrmRequest[];
 }
 
 class Child {
@@ -189,6 +190,47 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     for (const c of ['gateway', 'adapters', 'crm-sim', 'mes-sim']) assert.ok(components.has(c), `${c} missing: ${[...components].join()}`);
     assert.ok(inTrace().some((s) => s.scope === '@opentelemetry/instrumentation-ioredis'), 'saga state writes traced');
     assert.ok(inTrace().every((s) => s.service === 'facet-test'));
+  });
+
+  it('a sampled read: server span → undici client span → CRM server span, the CRM’s traceparent naming the client span', async () => {
+    const readTrace = hex(16);
+    const callerSpan = hex(8);
+    const id = `ord_${hex(6)}`;
+    const res = await fetch(`${url}/v1/orders/${id}`, { headers: { ...PRO, traceparent: `00-${readTrace}-${callerSpan}-01` } });
+    await res.arrayBuffer();
+    await sleep(50);
+    const { spans, crm } = await child.dump();
+    const mine = spans.filter((s) => s.traceId === readTrace);
+    const server = mine.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders/:id');
+    assert.ok(server, render(spans, readTrace));
+    assert.equal(server.parentSpanId, callerSpan);
+    const client = mine.find((s) => s.kind === SpanKind.CLIENT && s.scope === '@opentelemetry/instrumentation-undici');
+    assert.ok(client, `no undici client span:\n${render(spans, readTrace)}`);
+    assert.equal(client.parentSpanId, server.spanId, 'the CRM call is the server span’s child');
+    assert.equal(client.attributes['facet.component'], 'gateway');
+    const crmServer = mine.find((s) => s.kind === SpanKind.SERVER && s.attributes['facet.component'] === 'crm-sim');
+    assert.equal(crmServer?.parentSpanId, client.spanId, render(spans, readTrace));
+    const received = crm.filter((r) => r.url.includes(id)).map((r) => r.traceparent);
+    assert.deepEqual(received, [`00-${readTrace}-${client.spanId}-01`]);
+  });
+
+  it('an unsampled read: nothing recorded, and the CRM still gets the trace with the sampled flag 0, under the gateway’s span', async () => {
+    const readTrace = hex(16);
+    const callerSpan = hex(8);
+    const id = `ord_${hex(6)}`;
+    const res = await fetch(`${url}/v1/orders/${id}`, { headers: { ...PRO, traceparent: `00-${readTrace}-${callerSpan}-00` } });
+    await res.arrayBuffer();
+    await sleep(50);
+    const { spans, crm, logs } = await child.dump();
+    assert.deepEqual(spans.filter((s) => s.traceId === readTrace), [], 'an unsampled trace records no span, in the gateway or the CRM');
+    const received = crm.filter((r) => r.url.includes(id)).map((r) => r.traceparent);
+    assert.equal(received.length, 1, JSON.stringify(crm.slice(-5)));
+    const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(received[0] ?? '');
+    assert.ok(match, `traceparent to the CRM: ${received[0]}`);
+    assert.equal(match[1], readTrace);
+    assert.notEqual(match[2], callerSpan, 'the parent is the gateway’s own span, not the caller’s passed through');
+    const line = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request' && l.route === '/v1/orders/:id' && l.trace_id === readTrace);
+    assert.ok(line, 'the request line still carries the unsampled trace id');
   });
 
   it('a problem+json carries the active trace id: the caller’s, or the new trace’s', async () => {
