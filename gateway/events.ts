@@ -23,6 +23,9 @@ export async function onOrderStatusChanged(services: GatewayServices, event: Ord
   }
 }
 
+/** Attempts at a price job event whose quote link is missing, before it is taken as no quote of ours. */
+export const QUOTE_LINK_ATTEMPTS = 3;
+
 /**
  * Settles the quote (unless a seller's poll did it first) and announces it,
  * every time: the announcement's message id is the quote's, so a redelivered
@@ -31,9 +34,16 @@ export async function onOrderStatusChanged(services: GatewayServices, event: Ord
  * unroutable (no queue binds quote.settled: no webhook fan-out runs, e.g.
  * adapters started without webhooks) → nobody is listening, nothing to retry.
  */
-export async function onQuoteFinished(services: GatewayServices, event: QuoteFinishedEvent): Promise<void> {
+export async function onQuoteFinished(services: GatewayServices, event: QuoteFinishedEvent, attempt = 1): Promise<void> {
   const quoteId = await records.quote.byPriceJob(services.state, event.price_job_id);
-  if (!quoteId) return; // a price job of the saga, not of a seller's quote
+  if (!quoteId) {
+    // A seller's quote links its price job only once the MES has answered:
+    // a fast job's event can come first. Retried (1 s, then 5 s) so the
+    // quote is settled and announced without the seller polling; a job
+    // still unknown then is not one of ours.
+    if (event.order_id === null && attempt < QUOTE_LINK_ATTEMPTS) throw new Error(`price job ${event.price_job_id} is not linked to a quote (yet)`);
+    return; // a price job of the saga (order_id set), or of no quote of ours
+  }
   const quote = await records.quote.get(services.state, quoteId);
   if (!quote) return;
   const settled = await settleQuote(services, quote, { price: event.price, error: event.error });
@@ -52,7 +62,7 @@ export async function handleEvent(services: GatewayServices, delivery: Delivery)
   const record = feedRecordOf(delivery.message);
   if (record) await services.feed.append(record);
   if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
-  else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent);
+  else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent, delivery.attempt);
   else if (type === ROUTING.orderTakeRefused) await onTakeRefused(services, body as OrderTakeRefusedEvent);
   return 'ack';
 }

@@ -83,13 +83,23 @@ export class OrderFeed {
     const { owner } = options;
     this.clients.add(client);
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
-    res.on('close', () => {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       client.closed = true;
       this.clients.delete(client);
       const left = (this.perOwner.get(owner) ?? 1) - 1;
       if (left > 0) this.perOwner.set(owner, left);
       else this.perOwner.delete(owner);
-    });
+    };
+    res.once('close', release);
+    // The client may have gone while the request was authenticated: its
+    // 'close' has been emitted already and would never free the slot.
+    if (res.destroyed) {
+      release();
+      return;
+    }
     client.write(sseRetry(this.options.retryMs ?? 2_000) + sseComment('connected'));
     if (options.lastEventId === undefined) {
       client.replay([]);

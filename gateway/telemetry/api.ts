@@ -40,12 +40,16 @@ export function tracer(name: string): Tracer {
 export function endServerSpanOnClose(res: ServerResponse): void {
   const span = trace.getActiveSpan();
   if (!span?.isRecording()) return;
-  res.once('close', () => {
-    if (res.writableFinished) return; // onResponse ends it
+  const end = (): void => {
+    if (res.writableFinished || !span.isRecording()) return; // onResponse ends it
     span.setAttribute('http.response.status_code', res.statusCode);
-    span.setAttribute('facet.stream.closed_by', 'client');
+    // The client left, or the gateway dropped it (too slow): the stream did not end.
+    span.setAttribute('facet.stream.end', 'connection_closed');
     span.end();
-  });
+  };
+  // Gone before the stream opened: its 'close' was emitted already.
+  if (res.destroyed) end();
+  else res.once('close', end);
 }
 
 export interface TraceFields {

@@ -26,7 +26,7 @@
 // imported, patched or allocated otherwise.
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { context, propagation, trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import { context, propagation, trace, TraceFlags, type Context, type Span as ApiSpan } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { W3CBaggagePropagator, W3CTraceContextPropagator, CompositePropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -75,9 +75,15 @@ function untraced({ url }: { url: string }): boolean {
   return UNTRACED_PATHS.has(query < 0 ? url : url.slice(0, query));
 }
 
-/** True unless the active span records: an upstream call of an unsampled request (or of none) gets no client span. */
-function notRecording(): boolean {
-  return trace.getActiveSpan()?.isRecording() !== true;
+/**
+ * True unless the active span is sampled: an upstream call of an unsampled
+ * request (or of none) gets no client span. The sampled flag, not
+ * isRecording(), which is false for a sampled span that has ended (a
+ * stale-while-revalidate refresh runs after its request's answer).
+ */
+function notSampled(): boolean {
+  const span = trace.getActiveSpan();
+  return span === undefined || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0;
 }
 
 /** The part of undici's `undici:request:create` message used here (undici's docs/api/DiagnosticsChannel.md). */
@@ -88,14 +94,13 @@ interface UndiciCreatedRequest {
 /**
  * Gives an upstream call of an unsampled request its traceparent (flags 00,
  * parent = the server span), which instrumentation-undici no longer adds
- * once notRecording() tells it to skip the call: the CRM and MES still see
+ * once notSampled() tells it to skip the call: the CRM and MES still see
  * the trace and its sampling decision. Its per-call work (URL parsing,
  * ~10 attributes, a header map, a span, a WeakMap entry) bought nothing
  * for a span that is never recorded.
  */
 function injectUnsampled(message: unknown): void {
-  const span = trace.getActiveSpan();
-  if (span === undefined || span.isRecording()) return;
+  if (!notSampled() || trace.getActiveSpan() === undefined) return;
   const headers: Record<string, string> = {};
   propagation.inject(context.active(), headers);
   const { request } = message as UndiciCreatedRequest;
@@ -117,7 +122,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
   const processors = options.spanProcessors ?? [new BatchSpanProcessor(new OTLPTraceExporter())];
   const instrumentations = getNodeAutoInstrumentations({
     // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
-    '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: notRecording },
+    '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: notSampled },
   });
   // Only where undici is instrumented (OTEL_NODE_ENABLED_INSTRUMENTATIONS may leave it out): sampled or not, the same calls carry a traceparent.
   const injecting = instrumentations.some((i) => i.instrumentationName === '@opentelemetry/instrumentation-undici');

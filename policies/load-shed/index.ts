@@ -51,8 +51,8 @@ export function sheddingOf(services: GatewayServices): SheddingService {
 }
 
 const AUTH_POLICIES = ['key-auth', 'jwt-auth'];
-/** Policies that may answer a request without its upstream call: with one in the pipeline, a full gate says nothing in onRequest. */
-const ANSWER_WITHOUT_UPSTREAM = ['cache'];
+/** Policies that may answer a request without its upstream call (a cache hit, an idempotent replay): with one in the pipeline, a full gate says nothing in onRequest. */
+const ANSWER_WITHOUT_UPSTREAM = ['cache', 'idempotency'];
 
 function policiesOf(config: GatewayConfig, pipeline: string): (string | undefined)[] {
   return (config.pipelines[pipeline]?.policies ?? []).map((entry) => Object.keys(entry)[0]);

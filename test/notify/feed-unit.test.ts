@@ -2,9 +2,11 @@
 // default) and a stream client's backpressure.
 
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { MemoryFeedLog } from '../../gateway/notify/feed-log.ts';
+import { OrderFeed } from '../../gateway/notify/order-feed.ts';
 import { StreamClient } from '../../gateway/notify/stream-client.ts';
 
 function fakeResponse(): { res: ServerResponse; written: string[]; state: { buffered: number; destroyed: boolean; ended: boolean } } {
@@ -60,6 +62,33 @@ describe('stream client', () => {
     client.offer([entry('1-2', 'SHIPPED')]);
     assert.equal(state.destroyed, true);
     assert.equal(client.closed, true);
+  });
+});
+
+describe('the feed’s stream counts', () => {
+  /** A response whose socket may already be gone ('close' emitted before the feed saw it). */
+  function response(destroyed: boolean): ServerResponse & EventEmitter {
+    return Object.assign(new EventEmitter(), { destroyed, writableLength: 0, write: () => true, destroy() {}, end() {} }) as unknown as ServerResponse & EventEmitter;
+  }
+  const feedOf = () => new OrderFeed(new MemoryFeedLog(10), { heartbeatMs: 60_000, maxBufferedBytes: 1_024, replayLimit: 10, maxStreamsPerOwner: 1, maxStreams: 10 });
+
+  it('a stream holds its owner’s slot until its socket closes', async () => {
+    const feed = feedOf();
+    const res = response(false);
+    await feed.open(res, { statuses: new Set(), lastEventId: undefined, owner: 'op_a' });
+    assert.equal(feed.clientCount, 1);
+    assert.equal(feed.refusal('op_a'), 'owner_limit');
+    res.emit('close');
+    res.emit('close');
+    assert.equal(feed.clientCount, 0);
+    assert.equal(feed.refusal('op_a'), undefined, 'freed once, not twice');
+  });
+
+  it('a client gone before its stream opened (during authentication) takes no slot', async () => {
+    const feed = feedOf();
+    await feed.open(response(true), { statuses: new Set(), lastEventId: undefined, owner: 'op_a' });
+    assert.equal(feed.clientCount, 0);
+    assert.equal(feed.refusal('op_a'), undefined);
   });
 });
 

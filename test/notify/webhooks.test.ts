@@ -263,6 +263,24 @@ describe('sellers’ webhooks', () => {
     assert.deepEqual(listed.body.items.map((d: { event_type: string }) => d.event_type), ['quote.settled']);
   });
 
+  it('a price job whose event comes before its quote is linked (a fast MES) still settles the quote and reaches the webhook', async () => {
+    await request(stack.url).post('/v1/webhooks').set(FREE).send({ url: `${base}/quotes-late`, event_types: ['quote.settled'] }).expect(201);
+    const priceJobId = `pj_late${String(++sequence).padStart(8, '0')}`;
+    const quoteId = `qt_late${String(sequence).padStart(8, '0')}`.slice(0, 15);
+    const parameters = { material: 'silver_925', size_mm: 16, finish: 'matte' } as const;
+    const price = { amount_minor: 4_200, currency: 'EUR' } as const;
+    const finished: QuoteFinishedEvent = { price_job_id: priceJobId, model_id: 'mdl_zzzzzzzzzzzz', order_id: null, parameters, price, error: null, at: new Date().toISOString() };
+    await bus.publish('events', ROUTING.quoteReady, { id: `quote.ready:${priceJobId}`, type: ROUTING.quoteReady, body: finished });
+    // What createQuote does once the MES has answered: the record, then the link.
+    await new Promise((r) => setTimeout(r, 200));
+    const now = new Date().toISOString();
+    const state = stack.gateway.services.state;
+    await records.quote.put(state, { id: quoteId, seller_id: 'slr_0001', status: 'pending', model_id: 'mdl_zzzzzzzzzzzz', sha256: 'e'.repeat(64), parameters, price: null, error: null, price_job_id: priceJobId, created_at: now, updated_at: now });
+    await records.quote.linkPriceJob(state, priceJobId, quoteId);
+    await waitFor(() => received.some((r) => r.path === '/quotes-late' && r.body.includes(quoteId)), 15_000, 'the late quote’s delivery');
+    assert.equal((await records.quote.get(state, quoteId))?.status, 'ready', 'settled by the retried event, nobody polled');
+  });
+
   it('bad input is a 4xx problem+json', async () => {
     assertProblem(await request(stack.url).post('/v1/webhooks').set(PRO).send({}), 400, 'FACET_ERR_VALIDATION');
     assertProblem(await request(stack.url).post('/v1/webhooks').set(PRO).send({ url: `${base}/ok`, event_types: ['order.deleted'] }), 400, 'FACET_ERR_VALIDATION');

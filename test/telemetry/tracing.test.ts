@@ -315,7 +315,7 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     }
     assert.ok(server, 'the stream’s server span was exported');
     assert.equal(server.name, 'GET /internal/v1/orders/stream');
-    assert.equal(server.attributes['facet.stream.closed_by'], 'client');
+    assert.equal(server.attributes['facet.stream.end'], 'connection_closed');
     assert.equal(server.attributes['http.response.status_code'], 200);
   });
 
