@@ -83,7 +83,11 @@ function untraced({ url }: { url: string }): boolean {
  */
 function notSampled(): boolean {
   const span = trace.getActiveSpan();
-  return span === undefined || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0;
+  return span === undefined || !sampled(span);
+}
+
+function sampled(span: ApiSpan): boolean {
+  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 /** The part of undici's `undici:request:create` message used here (undici's docs/api/DiagnosticsChannel.md). */
@@ -100,7 +104,8 @@ interface UndiciCreatedRequest {
  * for a span that is never recorded.
  */
 function injectUnsampled(message: unknown): void {
-  if (!notSampled() || trace.getActiveSpan() === undefined) return;
+  const span = trace.getActiveSpan();
+  if (span === undefined || sampled(span)) return;
   const headers: Record<string, string> = {};
   propagation.inject(context.active(), headers);
   const { request } = message as UndiciCreatedRequest;
