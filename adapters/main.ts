@@ -22,14 +22,14 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createBus, waitForConnection } from './bus/index.ts';
-import { busMetricsFor } from './bus/metrics.ts';
+import { createBus, waitForConnection } from '../platform/bus/index.ts';
+import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { startOpsServer, type OpsServer } from './ops-server.ts';
-import { loggerOptions } from '../gateway/logging.ts';
+import { loggerOptions } from '../platform/logging.ts';
 import type { Redis } from 'ioredis';
-import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
-import { createRedis } from '../gateway/redis.ts';
-import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../gateway/state/kv.ts';
+import { shutdownTelemetry } from '../platform/telemetry/api.ts';
+import { createRedis } from '../platform/redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../platform/state/kv.ts';
 import { startAdapters } from './start.ts';
 import { webhooksFromEnv } from './webhooks/env.ts';
 

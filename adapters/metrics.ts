@@ -4,9 +4,9 @@
 // bounded enums: no order or seller id.
 
 import { Counter, type Histogram, type Registry } from 'prom-client';
-import type { OrderStatus } from './contracts/messages.ts';
-import { exemplarHistogram } from '../gateway/metrics/exposition.ts';
-import { observeSeconds } from '../gateway/metrics/trace-exemplar.ts';
+import type { OrderStatus } from '../contracts/messages.ts';
+import { exemplarHistogram } from '../platform/metrics/exposition.ts';
+import { observeSeconds } from '../platform/metrics/trace-exemplar.ts';
 import type { SagaStep } from './saga/state.ts';
 
 /** completed: SHIPPED; compensated: ended REJECTED or CANCELLED; failed: a message the saga could not handle was parked. */

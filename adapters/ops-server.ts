@@ -8,8 +8,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { renderMetrics } from '../gateway/metrics/exposition.ts';
-import type { Bus } from './bus/types.ts';
+import { renderMetrics } from '../platform/metrics/exposition.ts';
+import type { Bus } from '../platform/bus/types.ts';
 
 /** ioredis' `status` is 'ready' when commands can run. */
 export interface RedisLike {

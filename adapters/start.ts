@@ -6,8 +6,8 @@
 // bus and the store stay the caller's.
 
 import type { Registry } from 'prom-client';
-import type { Bus, Subscription } from './bus/types.ts';
-import type { KeyValueStore } from '../gateway/state/kv.ts';
+import type { Bus, Subscription } from '../platform/bus/types.ts';
+import type { KeyValueStore } from '../platform/state/kv.ts';
 import { CrmClient } from './crm/client.ts';
 import { MesClient } from './mes/client.ts';
 import { sagaMetricsFor } from './metrics.ts';

@@ -5,9 +5,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { PROBLEMS, type ProblemCode } from './errors/catalogue.ts';
-import { FacetError } from './errors/facet-error.ts';
-import type { ContractRegistry } from './openapi/contracts.ts';
+import { PROBLEMS, type ProblemCode } from '../platform/errors/catalogue.ts';
+import { FacetError } from '../platform/errors/facet-error.ts';
+import type { ContractRegistry } from './openapi/specs.ts';
 
 interface Portal {
   contract: string;

@@ -5,12 +5,12 @@
 // webhooks). Replicas share one queue (competing consumers): a bump in Redis
 // is enough for all of them.
 
-import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent, QuoteSettledEvent } from '../adapters/contracts/messages.ts';
-import { ROUTING } from '../adapters/contracts/messages.ts';
-import { isBusUnroutable, type Delivery, type HandlerResult } from '../adapters/bus/index.ts';
-import { records } from './handlers/records.ts';
-import { settleQuote } from './handlers/quotes.ts';
-import { onTakeRefused } from './handlers/take.ts';
+import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent, QuoteSettledEvent } from '../contracts/messages.ts';
+import { ROUTING } from '../contracts/messages.ts';
+import { isBusUnroutable, type Delivery, type HandlerResult } from '../platform/bus/index.ts';
+import { records } from './operations/records.ts';
+import { settleQuote } from './operations/quotes.ts';
+import { onTakeRefused } from './operations/take.ts';
 import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 

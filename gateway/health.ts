@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { GatewayServices } from './services.ts';
-import type { ResilienceSnapshot } from './upstream/resilience.ts';
+import type { ResilienceSnapshot } from '../platform/upstream/resilience.ts';
 
 export interface DependencyCheck {
   status: 'up' | 'down';

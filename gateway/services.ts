@@ -1,24 +1,24 @@
 // What policies and handlers are given to work with. Built once per config.
 
 import type { Redis } from 'ioredis';
-import { createBus, type Bus } from '../adapters/bus/index.ts';
+import { createBus, type Bus } from '../platform/bus/index.ts';
 import { CacheService } from '../policies/cache/cache-service.ts';
 import { MemoryCacheStore } from '../policies/cache/memory-store.ts';
 import { RedisCacheStore } from '../policies/cache/redis-store.ts';
 import { KeyGuard } from '../policies/key-auth/key-guard.ts';
 import { createSheddingService, type SheddingService } from '../policies/load-shed/shedding-service.ts';
 import { QuotaService } from '../policies/quota/quota-service.ts';
-import type { GatewayConfig } from './config/types.ts';
-import { ConsumerDirectory } from './consumers.ts';
-import { createMetrics, type GatewayMetrics } from './metrics/registry.ts';
-import type { ContractRegistry } from './openapi/contracts.ts';
-import { processWebhookStore, RedisWebhookStore, type WebhookStore } from '../adapters/webhooks/store.ts';
-import { urlPolicyFromEnv, type UrlPolicy } from '../adapters/webhooks/url-guard.ts';
+import type { GatewayConfig } from '../platform/pipeline/config.ts';
+import { ConsumerDirectory } from '../platform/pipeline/consumers.ts';
+import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry.ts';
+import type { ContractRegistry } from './openapi/specs.ts';
+import { processWebhookStore, RedisWebhookStore, type WebhookStore } from '../platform/webhooks/store.ts';
+import { urlPolicyFromEnv, type UrlPolicy } from '../platform/webhooks/url-guard.ts';
 import { MemoryFeedLog } from './notify/feed-log.ts';
 import { OrderFeed } from './notify/order-feed.ts';
 import { RedisFeedLog } from './notify/redis-feed-log.ts';
-import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from './state/kv.ts';
-import { UpstreamRegistry } from './upstream/client.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../platform/state/kv.ts';
+import { UpstreamRegistry } from '../platform/upstream/client.ts';
 
 export interface GatewayServices {
   config: GatewayConfig;

@@ -1,4 +1,4 @@
-import type { PolicyDefinition } from '../gateway/pipeline/policy.ts';
+import type { PolicyDefinition } from '../platform/pipeline/policy.ts';
 import { cachePolicy } from './cache/index.ts';
 import { idempotencyPolicy } from './idempotency/index.ts';
 import { jwtAuthPolicy } from './jwt-auth/index.ts';

@@ -1,10 +1,10 @@
 // Both simulators in one process: `node sim/main.ts` (env as in sim/crm/main.ts and sim/mes/main.ts).
 import { pino } from 'pino';
-import { loggerOptions } from '../gateway/logging.ts';
+import { loggerOptions } from '../platform/logging.ts';
 import { generateDataset } from './data/seed.ts';
 import { crmOptionsFromEnv, mainCrm } from './crm/main.ts';
 import { mainMes, mesBusFromEnv, mesOptionsFromEnv } from './mes/main.ts';
-import { shutdownTelemetry } from '../gateway/telemetry/api.ts';
+import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 
 const crmOptions = crmOptionsFromEnv();
 const mesOptions = mesOptionsFromEnv();

@@ -5,10 +5,10 @@
 // schemas.ts) before the saga reads it: a wrong one throws, a transient
 // failure the bus retries and, if it persists, parks.
 
-import type { OrderStatus, PlaceOrderCommand } from '../contracts/messages.ts';
+import type { OrderStatus, PlaceOrderCommand } from '../../contracts/messages.ts';
 import type { Price } from '../../sim/data/seed.ts';
-import { UpstreamClient } from '../../gateway/upstream/client.ts';
-import { CRM, type CrmOrderRef } from '../../gateway/upstream/schemas.ts';
+import { UpstreamClient } from '../../platform/upstream/client.ts';
+import { CRM, type CrmOrderRef } from '../../contracts/upstream-answers.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
 

@@ -5,11 +5,11 @@
 // (idempotent per order id; 409 {reason: "capacity"} when full) and its
 // cancellation (200 within the cancel window, 409 once under way, 404 when
 // there is no job). Every 2xx answer is checked against its contract
-// (gateway/upstream/schemas.ts) before the saga reads it.
+// (contracts/upstream-answers.ts) before the saga reads it.
 
 import type { OrderParameters } from '../../sim/data/seed.ts';
-import { UpstreamClient } from '../../gateway/upstream/client.ts';
-import { MES, type MesManufacturingJob, type MesPriceJob } from '../../gateway/upstream/schemas.ts';
+import { UpstreamClient } from '../../platform/upstream/client.ts';
+import { MES, type MesManufacturingJob, type MesPriceJob } from '../../contracts/upstream-answers.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
 

@@ -3,8 +3,8 @@
 // A malformed or unknown event is parked with its reason; a failed publish
 // is retried by the bus (the translation is the same every time).
 
-import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../bus/types.ts';
-import { ROUTING } from '../contracts/messages.ts';
+import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../../platform/bus/types.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { InvalidMessageError } from '../shared/guards.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 import { parseLegacyEvent } from './legacy.ts';

@@ -1,7 +1,7 @@
 // The MES adapter's internal event for the saga: a manufacturing status
 // change, already in canonical field names. Not for outside consumers: the
 // saga turns it into CRM updates and the canonical `order.status_changed`.
-// (Proposed for adapters/contracts/messages.ts; kept here until accepted.)
+// (Proposed for contracts/messages.ts; kept here until accepted.)
 
 import type { MesManufacturingStatus } from './legacy.ts';
 

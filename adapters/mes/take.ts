@@ -5,9 +5,9 @@
 // `order.take_refused` when the MES does not know the order or another
 // operator holds it. Event ids are deterministic, so duplicates dedupe.
 
-import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../bus/types.ts';
-import { isBusUnroutable } from '../bus/errors.ts';
-import { ROUTING, type OrderTakeRefusedEvent, type OrderTakenEvent, type TakeOrderCommand } from '../contracts/messages.ts';
+import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../../platform/bus/types.ts';
+import { isBusUnroutable } from '../../platform/bus/errors.ts';
+import { ROUTING, type OrderTakeRefusedEvent, type OrderTakenEvent, type TakeOrderCommand } from '../../contracts/messages.ts';
 import { checker, InvalidMessageError } from '../shared/guards.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 import { answer } from '../shared/refusal.ts';

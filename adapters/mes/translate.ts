@@ -6,8 +6,8 @@
 //   mes.legacy.PriceJobFailed             → quote.failed             id quote.failed:<job_id>
 //   mes.legacy.ManufacturingStatusChanged → mes.manufacturing_changed id mes.manufacturing_changed:<order_id>:<status>
 
-import type { BusMessage } from '../bus/types.ts';
-import { ROUTING, type QuoteFinishedEvent } from '../contracts/messages.ts';
+import type { BusMessage } from '../../platform/bus/types.ts';
+import { ROUTING, type QuoteFinishedEvent } from '../../contracts/messages.ts';
 import type { LegacyMesEvent } from './legacy.ts';
 import { MES_MANUFACTURING_CHANGED, type MesManufacturingChangedEvent } from './messages.ts';
 

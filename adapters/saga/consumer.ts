@@ -9,8 +9,8 @@
 // `maxAttempts` parks the message in the dead-letter queue with the last
 // error as its reason.
 
-import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../bus/types.ts';
-import { ROUTING } from '../contracts/messages.ts';
+import type { Bus, ConsumerSpec, Delivery, HandlerResult, Subscription } from '../../platform/bus/types.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { MES_MANUFACTURING_CHANGED } from '../mes/messages.ts';
 import { InvalidMessageError } from '../shared/guards.ts';
 import { SagaDeadError } from './errors.ts';

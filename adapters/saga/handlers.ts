@@ -2,7 +2,7 @@
 // branch looks at the step first, so a message that arrives again, late, or
 // out of order changes nothing it should not.
 
-import type { CancelOrderCommand, OrderStatus, QuoteFinishedEvent } from '../contracts/messages.ts';
+import type { CancelOrderCommand, OrderStatus, QuoteFinishedEvent } from '../../contracts/messages.ts';
 import type { MesManufacturingChangedEvent } from '../mes/messages.ts';
 import type { SagaRun } from './run.ts';
 import { TERMINAL_STEPS, type SagaStep } from './state.ts';

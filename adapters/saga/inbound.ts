@@ -1,8 +1,8 @@
 // What the saga consumes, checked before any work: a body that fails is
 // poison and parked with the reason. Each yields the order it is about.
 
-import type { CancelOrderCommand, PlaceOrderCommand, QuoteFinishedEvent } from '../contracts/messages.ts';
-import { ROUTING } from '../contracts/messages.ts';
+import type { CancelOrderCommand, PlaceOrderCommand, QuoteFinishedEvent } from '../../contracts/messages.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { MES_MANUFACTURING_STATUSES } from '../mes/legacy.ts';
 import { MES_MANUFACTURING_CHANGED, type MesManufacturingChangedEvent } from '../mes/messages.ts';
 import { checker, InvalidMessageError } from '../shared/guards.ts';

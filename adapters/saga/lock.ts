@@ -16,7 +16,7 @@
 // be deleted under its next holder: renewals keep it far from expiring.
 
 import { randomUUID } from 'node:crypto';
-import type { KeyValueStore } from '../../gateway/state/kv.ts';
+import type { KeyValueStore } from '../../platform/state/kv.ts';
 import { LeaseLostError } from './errors.ts';
 
 export interface LockOptions {

@@ -8,8 +8,8 @@
 //   already has, and the event id is the same.
 // - reject / cancel: the compensating status with its reason.
 
-import type { BusMessage } from '../bus/types.ts';
-import type { OrderStatus } from '../contracts/messages.ts';
+import type { BusMessage } from '../../platform/bus/types.ts';
+import type { OrderStatus } from '../../contracts/messages.ts';
 import type { CrmClient } from '../crm/client.ts';
 import type { MesClient } from '../mes/client.ts';
 import type { SagaMetrics } from '../metrics.ts';

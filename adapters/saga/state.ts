@@ -16,7 +16,7 @@
 //   rejected        → REJECTED with a reason (terminal)
 //   cancelled       → CANCELLED with a reason (terminal)
 
-import type { OrderStatus, PlaceOrderCommand } from '../contracts/messages.ts';
+import type { OrderStatus, PlaceOrderCommand } from '../../contracts/messages.ts';
 import type { Price } from '../../sim/data/seed.ts';
 
 export const SAGA_STEPS = [

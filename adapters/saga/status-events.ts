@@ -7,9 +7,9 @@
 // it is logged and the saga moves on (commands and the saga's own inputs
 // keep failing loudly when unroutable).
 
-import type { Bus, BusMessage } from '../bus/types.ts';
-import { isBusUnroutable } from '../bus/errors.ts';
-import { ROUTING, type OrderStatus, type OrderStatusChangedEvent } from '../contracts/messages.ts';
+import type { Bus, BusMessage } from '../../platform/bus/types.ts';
+import { isBusUnroutable } from '../../platform/bus/errors.ts';
+import { ROUTING, type OrderStatus, type OrderStatusChangedEvent } from '../../contracts/messages.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 
 /** Trace context is carried from the message that caused the change. */

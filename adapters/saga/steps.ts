@@ -15,7 +15,7 @@
 //                 REJECTED status reverts the approval in the CRM
 
 import type { Price } from '../../sim/data/seed.ts';
-import type { MesPriceJob } from '../../gateway/upstream/schemas.ts';
+import type { MesPriceJob } from '../../contracts/upstream-answers.ts';
 import type { WorkRequest } from '../mes/client.ts';
 import type { SagaRun } from './run.ts';
 

@@ -3,7 +3,7 @@
 // (default 30 days) after the last write. Only ever written under the
 // order's lock (lock.ts), so a plain get/set is enough.
 
-import type { KeyValueStore } from '../../gateway/state/kv.ts';
+import type { KeyValueStore } from '../../platform/state/kv.ts';
 import type { SagaState } from './state.ts';
 
 export const DEFAULT_KEY_PREFIX = 'facet:saga:';

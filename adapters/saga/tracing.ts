@@ -9,8 +9,8 @@
 // which a parent/child relation across minutes and processes would not.
 
 import { ROOT_CONTEXT, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
-import { COMPONENT_ATTRIBUTE, tracingEnabled } from '../../gateway/telemetry/api.ts';
-import type { Delivery } from '../bus/types.ts';
+import { COMPONENT_ATTRIBUTE, tracingEnabled } from '../../platform/telemetry/api.ts';
+import type { Delivery } from '../../platform/bus/types.ts';
 import type { SagaState } from './state.ts';
 
 const TRACER = 'facet-saga';

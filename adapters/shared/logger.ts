@@ -1,7 +1,7 @@
 // The logger the adapters write through: pino or anything with the same four
 // methods (the bus's BusLogger). Silent by default.
 
-import type { BusLogger } from '../bus/types.ts';
+import type { BusLogger } from '../../platform/bus/types.ts';
 
 export type AdapterLogger = BusLogger;
 

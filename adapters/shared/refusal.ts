@@ -4,7 +4,7 @@
 // bus for a delayed retry. A 4xx is the upstream deciding, i.e. permanent,
 // except 408/425/429, which only say "not now" and are thrown as transient.
 
-import type { UpstreamResponse } from '../../gateway/upstream/client.ts';
+import type { UpstreamResponse } from '../../platform/upstream/client.ts';
 
 export type Answer<T> = { ok: true; status: number; body: T } | { ok: false; status: number; error: string; reason: string | null };
 

@@ -5,7 +5,7 @@
 // receiver down) then come back spread over ±20 % of the level instead of
 // all at once.
 
-import { delayFor } from '../bus/consumer-policy.ts';
+import { delayFor } from '../../platform/bus/consumer-policy.ts';
 
 export const JITTER_FACTORS: readonly number[] = [0.8, 0.93, 1.07, 1.2];
 

@@ -8,11 +8,11 @@
 // every secret still live (two during a rotation's overlap).
 
 import type { Counter } from 'prom-client';
-import type { Delivery as BusDelivery, HandlerResult } from '../bus/types.ts';
-import type { WebhookDeliverCommand } from '../contracts/messages.ts';
+import type { Delivery as BusDelivery, HandlerResult } from '../../platform/bus/types.ts';
+import type { WebhookDeliverCommand } from '../../contracts/messages.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 import type { WebhookSender } from './sender.ts';
-import { withAttempt, type Subscription, type WebhookStore } from './store.ts';
+import { withAttempt, type Subscription, type WebhookStore } from '../../platform/webhooks/store.ts';
 
 export const WEBHOOK_DELIVERIES_QUEUE = 'webhooks.deliveries';
 

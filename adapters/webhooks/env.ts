@@ -5,8 +5,8 @@
 
 import type { Redis } from 'ioredis';
 import type { WebhooksOptions } from './start.ts';
-import { processWebhookStore, RedisWebhookStore } from './store.ts';
-import { urlPolicyFromEnv } from './url-guard.ts';
+import { processWebhookStore, RedisWebhookStore } from '../../platform/webhooks/store.ts';
+import { urlPolicyFromEnv } from '../../platform/webhooks/url-guard.ts';
 
 export function webhooksFromEnv(env: NodeJS.ProcessEnv, redis: Redis | undefined): Omit<WebhooksOptions, 'bus' | 'logger'> {
   const options: Omit<WebhooksOptions, 'bus' | 'logger'> = {

@@ -8,9 +8,9 @@
 // seller's own subscriptions are looked at.
 
 import { createHash } from 'node:crypto';
-import type { Bus, Delivery as BusDelivery, HandlerResult } from '../bus/types.ts';
-import { ROUTING, type OrderStatusChangedEvent, type QuoteSettledEvent, type WebhookDeliverCommand } from '../contracts/messages.ts';
-import type { WebhookStore } from './store.ts';
+import type { Bus, Delivery as BusDelivery, HandlerResult } from '../../platform/bus/types.ts';
+import { ROUTING, type OrderStatusChangedEvent, type QuoteSettledEvent, type WebhookDeliverCommand } from '../../contracts/messages.ts';
+import type { WebhookStore } from '../../platform/webhooks/store.ts';
 
 export const WEBHOOK_EVENTS_QUEUE = 'webhooks.order-events';
 

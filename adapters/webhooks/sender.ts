@@ -6,8 +6,8 @@
 // the answer are read.
 
 import { Agent, request } from 'undici';
-import { signedHeaders } from './signature.ts';
-import { checkWebhookUrl, guardedLookup, type UrlPolicy } from './url-guard.ts';
+import { signedHeaders } from '../../platform/webhooks/signature.ts';
+import { checkWebhookUrl, guardedLookup, type UrlPolicy } from '../../platform/webhooks/url-guard.ts';
 
 export interface SenderOptions {
   connectTimeoutMs: number;

@@ -2,15 +2,15 @@
 // webhook store the caller owns.
 
 import { Counter, type Registry } from 'prom-client';
-import type { Bus, Subscription as BusSubscription } from '../bus/types.ts';
-import { ROUTING } from '../contracts/messages.ts';
+import type { Bus, Subscription as BusSubscription } from '../../platform/bus/types.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { silentLogger, type AdapterLogger } from '../shared/logger.ts';
 import { jitteredDelay, jitteredLevels } from './backoff.ts';
 import { DEFAULT_WEBHOOK_MAX_ATTEMPTS, DEFAULT_WEBHOOK_RETRY_DELAYS_MS, deliverHandler, WEBHOOK_DELIVERIES_QUEUE } from './deliver.ts';
 import { fanoutHandler, WEBHOOK_EVENTS_QUEUE } from './fanout.ts';
 import { DEFAULT_SENDER_OPTIONS, WebhookSender, type SenderOptions } from './sender.ts';
-import type { WebhookStore } from './store.ts';
-import type { UrlPolicy } from './url-guard.ts';
+import type { WebhookStore } from '../../platform/webhooks/store.ts';
+import type { UrlPolicy } from '../../platform/webhooks/url-guard.ts';
 
 export interface WebhooksOptions {
   bus: Bus;

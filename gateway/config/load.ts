@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import type { PolicyDefinition } from '../pipeline/policy.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { substituteEnv } from './env.ts';
 import { ConfigError, validateConfig, type ValidatedConfig } from './validate.ts';
 

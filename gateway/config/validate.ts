@@ -4,12 +4,12 @@
 import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
-import { ContractRegistry } from '../openapi/contracts.ts';
-import { validateCondition } from '../pipeline/conditions.ts';
-import type { PolicyDefinition, RouteInfo } from '../pipeline/policy.ts';
+import { ContractRegistry } from '../openapi/specs.ts';
+import { validateCondition } from '../../platform/pipeline/conditions.ts';
+import type { PolicyDefinition, RouteInfo } from '../../platform/pipeline/policy.ts';
 import { formatSchemaErrors } from './paths.ts';
 import { configSchema, stepSchema } from './schema.ts';
-import type { GatewayConfig, PolicyStepConfig } from './types.ts';
+import type { GatewayConfig, PolicyStepConfig } from '../../platform/pipeline/config.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];

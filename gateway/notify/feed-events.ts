@@ -3,9 +3,9 @@
 // `order.taken` / `order.take_refused`. The feed entry's data is the
 // event's body plus its id.
 
-import type { BusMessage } from '../../adapters/bus/types.ts';
-import type { OrderStatusChangedEvent } from '../../adapters/contracts/messages.ts';
-import { ROUTING } from '../../adapters/contracts/messages.ts';
+import type { BusMessage } from '../../platform/bus/types.ts';
+import type { OrderStatusChangedEvent } from '../../contracts/messages.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import type { FeedRecord } from './feed-log.ts';
 
 export function feedRecordOf(message: BusMessage): FeedRecord | undefined {

@@ -2,11 +2,11 @@
 // (apiEndpoint path, method), hooks in the order the pipeline lists policies.
 
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { PolicyStepConfig } from '../config/types.ts';
+import type { PolicyStepConfig } from '../../platform/pipeline/config.ts';
 import { routesOf } from '../config/validate.ts';
 import type { GatewayServices } from '../services.ts';
-import { compileCondition } from './conditions.ts';
-import type { PolicyDefinition, PolicyStep, RouteContribution, RouteInfo } from './policy.ts';
+import { compileCondition } from '../../platform/pipeline/conditions.ts';
+import type { PolicyDefinition, PolicyStep, RouteContribution, RouteInfo } from '../../platform/pipeline/policy.ts';
 
 function contributionsFor(route: RouteInfo, services: GatewayServices, policies: ReadonlyMap<string, PolicyDefinition<never>>): RouteContribution[] {
   const pipeline = services.config.pipelines[route.pipeline];

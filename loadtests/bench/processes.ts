@@ -43,7 +43,7 @@ export interface SpawnOptions {
   args?: string[];
   /**
    * Node options for this child only, before the script (e.g. `['--import',
-   * './gateway/telemetry/register.ts']` to trace one process): unlike
+   * './platform/telemetry/register.ts']` to trace one process): unlike
    * NODE_OPTIONS they reach neither the harness nor the other children.
    */
   nodeArgs?: string[];

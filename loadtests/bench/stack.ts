@@ -259,14 +259,14 @@ export interface GatewayOptions {
   name?: string;
 }
 
-/** What `npm start` puts before the entry script to trace a process (gateway/telemetry/register.ts). */
-export const TRACING_NODE_ARGS: readonly string[] = ['--import', './gateway/telemetry/register.ts'];
+/** What `npm start` puts before the entry script to trace a process (platform/telemetry/register.ts). */
+export const TRACING_NODE_ARGS: readonly string[] = ['--import', './platform/telemetry/register.ts'];
 
 /** The gateway as production runs it: NODE_ENV=production, no Redis/AMQP unless `env` says so. */
 export async function startGateway(group: ProcessGroup, upstreams: GatewayUpstreams, options: GatewayOptions = {}): Promise<Service> {
   const port = await freePort();
   const configFile = options.config?.length ? writeGatewayConfig(group, REPO_ROOT, options.config) : join(REPO_ROOT, 'gateway.config.yml');
-  return startService(group, options.name ?? 'gateway', 'gateway/main.ts', port, {
+  return startService(group, options.name ?? 'gateway', 'entries/embedded.ts', port, {
     GATEWAY_CONFIG: configFile,
     NODE_ENV: 'production',
     PORT: String(port),

@@ -6,12 +6,12 @@
 // cache GET and the quota counters that follow share one Redis round trip.
 
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { isFacetError, type FacetError } from '../../gateway/errors/facet-error.ts';
-import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
+import { isFacetError, type FacetError } from '../../platform/errors/facet-error.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import type { GatewayServices } from '../../gateway/services.ts';
 import { Ajv } from 'ajv';
-import { addUpstreamWait, secondsSince } from '../../gateway/metrics/request-timing.ts';
-import { kConsumer, kOperator } from '../../gateway/request-state.ts';
+import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
+import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
 import type { CacheEntry } from './store.ts';
 

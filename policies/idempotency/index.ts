@@ -8,9 +8,9 @@
 
 import { createHash } from 'node:crypto';
 import type { FastifyReply, RouteHandlerMethod } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
-import { kConsumer } from '../../gateway/request-state.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer } from '../../platform/pipeline/request-state.ts';
 
 export interface IdempotencyAction {
   ttlSec: number;

@@ -4,9 +4,9 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../gateway/pipeline/policy.ts';
-import { kOperator, pathOf } from '../../gateway/request-state.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
+import { kOperator, pathOf } from '../../platform/pipeline/request-state.ts';
 
 export interface JwtAuthAction {
   algorithms: ('HS256' | 'RS256')[];

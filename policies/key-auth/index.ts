@@ -3,9 +3,9 @@
 // Unknown keys are throttled per client address (see key-guard.ts).
 
 import type { onRequestHookHandler } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition } from '../../gateway/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../gateway/request-state.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
 
 export interface KeyAuthAction {
   header: string;

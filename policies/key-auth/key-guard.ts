@@ -5,7 +5,7 @@
 
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { QuotaSettings } from '../../gateway/config/types.ts';
+import type { QuotaSettings } from '../../platform/pipeline/config.ts';
 
 export class KeyGuard {
   private readonly limiter: RateLimiterRedis | RateLimiterMemory;

@@ -20,11 +20,11 @@
 // (pass-through), the reply's status: 503 no sample, other 5xx a drop.
 
 import type { onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { PRIORITY_CLASSES, type GatewayConfig, type PriorityClass } from '../../gateway/config/types.ts';
-import { FacetError, isFacetError } from '../../gateway/errors/facet-error.ts';
-import { ALWAYS } from '../../gateway/pipeline/conditions.ts';
-import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../gateway/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../gateway/request-state.ts';
+import { PRIORITY_CLASSES, type GatewayConfig, type PriorityClass } from '../../platform/pipeline/config.ts';
+import { FacetError, isFacetError } from '../../platform/errors/facet-error.ts';
+import { ALWAYS } from '../../platform/pipeline/conditions.ts';
+import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
+import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
 import type { GatewayServices } from '../../gateway/services.ts';
 import { priorityOf } from './priority.ts';
 import type { SheddingService, ShedReason } from './shedding-service.ts';

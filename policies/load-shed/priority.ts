@@ -2,9 +2,9 @@
 // shed first: critical (operators, internal calls) → write → paid-read →
 // free-read. Runs after key-auth / jwt-auth, which set the caller.
 
-import type { PlanConfig, PriorityClass } from '../../gateway/config/types.ts';
-import type { Consumer } from '../../gateway/consumers.ts';
-import { kConsumer, kOperator, type Operator } from '../../gateway/request-state.ts';
+import type { PlanConfig, PriorityClass } from '../../platform/pipeline/config.ts';
+import type { Consumer } from '../../platform/pipeline/consumers.ts';
+import { kConsumer, kOperator, type Operator } from '../../platform/pipeline/request-state.ts';
 
 /** What priorityOf reads from a request (a FastifyRequest has all of it). */
 export interface PrioritySubject {

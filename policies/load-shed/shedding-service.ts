@@ -3,7 +3,7 @@
 // upstream work; the policy (index.ts) turns a refusal into a 503.
 
 import { performance } from 'node:perf_hooks';
-import type { GatewayConfig, PriorityClass, SheddingSettings } from '../../gateway/config/types.ts';
+import type { GatewayConfig, PriorityClass, SheddingSettings } from '../../platform/pipeline/config.ts';
 import { EventLoopGuard } from './event-loop-guard.ts';
 import { FREE_TICKET, UpstreamGate, type Ticket } from './upstream-gate.ts';
 

@@ -2,17 +2,17 @@
 // (translation between the public contract and the upstream's API, over a
 // keep-alive undici pool) or a `path` whose answer is relayed with
 // reply-from, checked against that upstream operation's contract first
-// (gateway/upstream/schemas.ts: a path without one is a configuration error).
+// (contracts/upstream-answers.ts: a path without one is a configuration error).
 
 import type { RouteHandlerMethod } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { HANDLERS } from '../../gateway/handlers/index.ts';
-import { ALWAYS } from '../../gateway/pipeline/conditions.ts';
-import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
-import { pathOf } from '../../gateway/request-state.ts';
-import type { UpstreamClient } from '../../gateway/upstream/client.ts';
-import { passThrough } from '../../gateway/upstream/pass-through.ts';
-import { RELAYED } from '../../gateway/upstream/schemas.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { HANDLERS } from '../../gateway/operations/index.ts';
+import { ALWAYS } from '../../platform/pipeline/conditions.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { pathOf } from '../../platform/pipeline/request-state.ts';
+import type { UpstreamClient } from '../../platform/upstream/client.ts';
+import { passThrough } from './pass-through.ts';
+import { RELAYED } from '../../contracts/upstream-answers.ts';
 
 export interface ProxyAction {
   serviceEndpoint: string;
@@ -44,7 +44,7 @@ export const proxyPolicy: PolicyDefinition<ProxyAction> = {
     if (action.path !== undefined) {
       for (const method of new Set(routes.map((r) => r.method))) {
         if (!RELAYED.has(`${method} ${action.path}`)) {
-          problems.push(`path: no upstream contract for ${method} ${action.path}, so its answer could not be checked (relayed: ${[...RELAYED.keys()].join(', ')}; gateway/upstream/schemas.ts)`);
+          problems.push(`path: no upstream contract for ${method} ${action.path}, so its answer could not be checked (relayed: ${[...RELAYED.keys()].join(', ')}; contracts/upstream-answers.ts)`);
         }
       }
     }

@@ -3,10 +3,10 @@
 // and puts the IETF RateLimit headers on every admitted answer.
 
 import type { onRequestHookHandler } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition } from '../../gateway/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../gateway/request-state.ts';
-import { limitsFor, type EffectiveLimits } from './limits.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
+import { limitsFor, type EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 import { rateLimitHeader, rateLimitPolicyHeader } from './quota-service.ts';
 
 export interface QuotaAction {

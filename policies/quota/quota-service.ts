@@ -6,8 +6,8 @@
 
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { QuotaSettings } from '../../gateway/config/types.ts';
-import type { EffectiveLimits } from './limits.ts';
+import type { QuotaSettings } from '../../platform/pipeline/config.ts';
+import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 
 type Limiter = RateLimiterRedis | RateLimiterMemory;
 

@@ -3,11 +3,11 @@
 // pipeline can serve several operations (the webhooks API).
 
 import type { RouteHandlerMethod } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { LOCAL_HANDLERS } from '../../gateway/handlers/index.ts';
-import { ALWAYS } from '../../gateway/pipeline/conditions.ts';
-import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
-import { pathOf } from '../../gateway/request-state.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { LOCAL_HANDLERS } from '../../gateway/operations/index.ts';
+import { ALWAYS } from '../../platform/pipeline/conditions.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { pathOf } from '../../platform/pipeline/request-state.ts';
 
 export interface RespondAction {
   handler: string;

@@ -3,8 +3,8 @@
 // method, so what is enforced is exactly what the portal documents.
 
 import type { preValidationHookHandler, onRequestHookHandler } from 'fastify';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import type { PolicyDefinition } from '../../gateway/pipeline/policy.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 
 export interface ValidateAction {
   contract: string;

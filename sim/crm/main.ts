@@ -1,14 +1,14 @@
 // Standalone CRM simulator: `node sim/crm/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { loggerOptions } from '../../gateway/logging.ts';
+import { loggerOptions } from '../../platform/logging.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { simEnv } from '../shared/env.ts';
 import { faultsFromEnv } from '../shared/faults.ts';
 import { intFromEnv, latencyFromEnv } from '../shared/latency.ts';
 import { DEFAULT_LATENCY } from '../shared/latency.ts';
 import { startCrmSim } from './start.ts';
-import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
+import { shutdownTelemetry } from '../../platform/telemetry/api.ts';
 import type { CrmSimHandle, CrmSimOptions } from './start.ts';
 
 /** CRM options from CRM_PORT, CRM_ADMIN_PORT, SIM_HOST, SIM_SEED, CRM_FAULTS, CRM_WORKERS, ... */

@@ -13,7 +13,7 @@
 // started the job, carried by its timers), however late it is published.
 
 import { context, type Context } from '@opentelemetry/api';
-import type { Bus, BusLogger } from '../../adapters/bus/types.ts';
+import type { Bus, BusLogger } from '../../platform/bus/types.ts';
 import type { MesEvent, MesEvents } from './events.ts';
 
 export interface MesBusBridgeOptions {

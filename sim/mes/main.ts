@@ -1,10 +1,10 @@
 // Standalone MES simulator: `node sim/mes/main.ts`.
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { loggerOptions } from '../../gateway/logging.ts';
-import { createBus } from '../../adapters/bus/index.ts';
-import { shutdownTelemetry } from '../../gateway/telemetry/api.ts';
-import type { Bus, BusLogger } from '../../adapters/bus/index.ts';
+import { loggerOptions } from '../../platform/logging.ts';
+import { createBus } from '../../platform/bus/index.ts';
+import { shutdownTelemetry } from '../../platform/telemetry/api.ts';
+import type { Bus, BusLogger } from '../../platform/bus/index.ts';
 import { seedFromEnv } from '../data/seed.ts';
 import { timeScaleFromEnv } from '../shared/clock.ts';
 import { simEnv } from '../shared/env.ts';

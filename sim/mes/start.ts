@@ -12,7 +12,7 @@ import { DEFAULT_LATENCY, sampleLatency } from '../shared/latency.ts';
 import type { LatencyConfig } from '../shared/latency.ts';
 import { createSimServer } from '../shared/server.ts';
 import type { RequestCounter, SimFaultsApi, SimHandle } from '../shared/server.ts';
-import type { Bus } from '../../adapters/bus/types.ts';
+import type { Bus } from '../../platform/bus/types.ts';
 import { MesBusBridge } from './bus-bridge.ts';
 import type { MesEvents } from './events.ts';
 import { DEFAULT_CANCEL_WINDOW_SECONDS, DEFAULT_CAPACITY, DEFAULT_STAGE_SECONDS } from './manufacturing.ts';

@@ -14,7 +14,7 @@ import { FaultController } from './fault-controller.ts';
 import type { Faults } from './faults.ts';
 import { ApiListener } from './listener.ts';
 import { STRICT_AJV } from './schemas.ts';
-import { tagServer } from '../../gateway/telemetry/api.ts';
+import { tagServer } from '../../platform/telemetry/api.ts';
 
 export interface SimHandle {
   url: string;

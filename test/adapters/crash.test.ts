@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
-import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusChangedEvent, type PlaceOrderCommand } from '../../adapters/contracts/messages.ts';
+import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../platform/bus/index.ts';
+import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusChangedEvent, type PlaceOrderCommand } from '../../contracts/messages.ts';
 import { MES_EVENTS_QUEUE, SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE, SagaStore } from '../../adapters/index.ts';
-import { createRedis } from '../../gateway/redis.ts';
-import { RedisKeyValueStore } from '../../gateway/state/kv.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { RedisKeyValueStore } from '../../platform/state/kv.ts';
 import { generateDataset } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle } from '../../sim/index.ts';
 import { RabbitSideDoor, uniquePrefix } from '../bus/helpers.ts';

@@ -6,12 +6,12 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { busMetricsFor } from '../../adapters/bus/metrics.ts';
-import { createBus, waitForConnection, type Bus, type DeadLetter, type MemoryBus, type RabbitBus } from '../../adapters/bus/index.ts';
-import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusChangedEvent, type PlaceOrderCommand } from '../../adapters/contracts/messages.ts';
+import { busMetricsFor } from '../../platform/bus/metrics.ts';
+import { createBus, waitForConnection, type Bus, type DeadLetter, type MemoryBus, type RabbitBus } from '../../platform/bus/index.ts';
+import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusChangedEvent, type PlaceOrderCommand } from '../../contracts/messages.ts';
 import { startAdapters, type Adapters, type AdaptersOptions } from '../../adapters/index.ts';
-import { createRedis } from '../../gateway/redis.ts';
-import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../../gateway/state/kv.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../../platform/state/kv.ts';
 import { generateDataset, type Dataset, type Order } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmOrder, type CrmSimHandle, type CrmSimOptions, type MesSimHandle, type MesSimOptions } from '../../sim/index.ts';
 import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';

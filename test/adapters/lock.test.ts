@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { LeaseLostError } from '../../adapters/saga/errors.ts';
 import { NOT_ACQUIRED, OrderLocks } from '../../adapters/saga/lock.ts';
-import { createRedis } from '../../gateway/redis.ts';
-import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../../gateway/state/kv.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../../platform/state/kv.ts';
 import { clearRedis } from '../helpers/redis.ts';
 import { REDIS_URL, randomTag, sleep, waitFor } from './helpers.ts';
 

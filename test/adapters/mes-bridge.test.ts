@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createBus, waitForConnection, type Bus, type BusMessage, type RabbitBus } from '../../adapters/bus/index.ts';
-import { BusUnavailableError } from '../../adapters/bus/errors.ts';
+import { createBus, waitForConnection, type Bus, type BusMessage, type RabbitBus } from '../../platform/bus/index.ts';
+import { BusUnavailableError } from '../../platform/bus/errors.ts';
 import { MesEvents, startCrmSim, startMesSim, type MesEvent, type MesSimHandle } from '../../sim/index.ts';
 import { MesBusBridge } from '../../sim/mes/bus-bridge.ts';
 import { generateDataset } from '../../sim/data/seed.ts';

@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { OrderStatus } from '../../adapters/contracts/messages.ts';
-import { ROUTING } from '../../adapters/contracts/messages.ts';
+import type { OrderStatus } from '../../contracts/messages.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { SAGA_COMMANDS_QUEUE } from '../../adapters/index.ts';
 import { computePrice } from '../../sim/index.ts';
 import { Stack, crmHistory, placeCommand, sleep, smallOrders, waitFor, type StackKind } from './helpers.ts';

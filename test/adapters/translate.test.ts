@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryBus, type BusMessage } from '../../adapters/bus/index.ts';
-import { ROUTING } from '../../adapters/contracts/messages.ts';
+import { MemoryBus, type BusMessage } from '../../platform/bus/index.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { MES_EVENTS_QUEUE, startMesTranslator } from '../../adapters/mes/consumer.ts';
 import { parseLegacyEvent } from '../../adapters/mes/legacy.ts';
 import { MES_MANUFACTURING_CHANGED } from '../../adapters/mes/messages.ts';

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createBus, isBusUnroutable, MemoryBus, waitForConnection, type RabbitBus } from '../../adapters/bus/index.ts';
-import type { Bus, DeadLetter, Delivery, ExchangeName } from '../../adapters/bus/types.ts';
+import { createBus, isBusUnroutable, MemoryBus, waitForConnection, type RabbitBus } from '../../platform/bus/index.ts';
+import type { Bus, DeadLetter, Delivery, ExchangeName } from '../../platform/bus/types.ts';
 import { AMQP_URL, RabbitSideDoor, sleep, testLogger, uniqueName, uniquePrefix, waitFor } from './helpers.ts';
 
 interface Harness {

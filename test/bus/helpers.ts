@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import { toDeadLetter } from '../../adapters/bus/dead-letter.ts';
-import type { Topology } from '../../adapters/bus/topology.ts';
-import type { BusLogger, DeadLetter, ExchangeName } from '../../adapters/bus/types.ts';
+import { toDeadLetter } from '../../platform/bus/dead-letter.ts';
+import type { Topology } from '../../platform/bus/topology.ts';
+import type { BusLogger, DeadLetter, ExchangeName } from '../../platform/bus/types.ts';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, delayFor, resolveSpec } from '../../adapters/bus/consumer-policy.ts';
-import { backoffDelay } from '../../adapters/bus/rabbit-connection.ts';
-import { topicMatches } from '../../adapters/bus/topic.ts';
+import { decide, delayFor, resolveSpec } from '../../platform/bus/consumer-policy.ts';
+import { backoffDelay } from '../../platform/bus/rabbit-connection.ts';
+import { topicMatches } from '../../platform/bus/topic.ts';
 
 describe('topicMatches', () => {
   const cases: [string, string, boolean][] = [

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { beforeEach, describe, it } from 'node:test';
-import { isBusTimeout, isBusUnavailable, isBusUnroutable } from '../../adapters/bus/errors.ts';
-import { RabbitPublisher, type ConfirmChannelLike } from '../../adapters/bus/rabbit-publisher.ts';
-import { Topology } from '../../adapters/bus/topology.ts';
+import { isBusTimeout, isBusUnavailable, isBusUnroutable } from '../../platform/bus/errors.ts';
+import { RabbitPublisher, type ConfirmChannelLike } from '../../platform/bus/rabbit-publisher.ts';
+import { Topology } from '../../platform/bus/topology.ts';
 import { testLogger } from './helpers.ts';
 
 interface Sent {

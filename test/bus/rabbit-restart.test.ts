@@ -9,8 +9,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBus, isBusUnavailable, waitForConnection, type RabbitBus } from '../../adapters/bus/index.ts';
-import type { BusState } from '../../adapters/bus/types.ts';
+import { createBus, isBusUnavailable, waitForConnection, type RabbitBus } from '../../platform/bus/index.ts';
+import type { BusState } from '../../platform/bus/types.ts';
 import { AMQP_URL, RabbitSideDoor, run, testLogger, uniqueName, uniquePrefix, waitFor } from './helpers.ts';
 
 const msg = (id: string) => ({ id, type: 'test.message', body: { id } });

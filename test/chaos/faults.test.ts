@@ -24,7 +24,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { OrderStatus } from '../../adapters/contracts/messages.ts';
+import type { OrderStatus } from '../../contracts/messages.ts';
 import { generateDataset } from '../../sim/data/seed.ts';
 import { crmHistory, waitFor } from '../adapters/helpers.ts';
 import { run } from '../bus/helpers.ts';

@@ -1,9 +1,9 @@
 // Keeps the AsyncAPI contract of the message bus honest: the document is
 // AsyncAPI 3.0.0 that @asyncapi/parser accepts without errors or warnings;
 // every message's payload and headers schema compiles under a strict ajv and
-// every example validates; every routing key of adapters/contracts/messages.ts
+// every example validates; every routing key of contracts/messages.ts
 // is a channel (and every command/event channel is a known routing key); the
-// exchanges and queue arguments are the ones adapters/bus/topology.ts
+// exchanges and queue arguments are the ones platform/bus/topology.ts
 // declares; the queues and bindings are the ones the gateway, the saga and
 // the MES adapter consume from; and the MES adapter's translation of each
 // MES example is the documented canonical message.
@@ -18,14 +18,14 @@ import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import { parseDocument } from 'yaml';
-import type { Bus, ConsumerSpec, Subscription } from '../../adapters/bus/types.ts';
+import type { Bus, ConsumerSpec, Subscription } from '../../platform/bus/types.ts';
 import { rebaseRefs } from '../helpers/openapi-schemas.ts';
-import { Topology } from '../../adapters/bus/topology.ts';
-import { ROUTING } from '../../adapters/contracts/messages.ts';
+import { Topology } from '../../platform/bus/topology.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import type { MesClient } from '../../adapters/mes/client.ts';
 import { startMesTranslator } from '../../adapters/mes/consumer.ts';
 import { startTakeConsumer } from '../../adapters/mes/take.ts';
-import { MemoryWebhookStore } from '../../adapters/webhooks/store.ts';
+import { MemoryWebhookStore } from '../../platform/webhooks/store.ts';
 import { startWebhooks } from '../../adapters/webhooks/start.ts';
 import { parseLegacyEvent } from '../../adapters/mes/legacy.ts';
 import { translateLegacyEvent } from '../../adapters/mes/translate.ts';
@@ -298,7 +298,7 @@ describe('AsyncAPI contract (openapi/asyncapi.yaml)', () => {
     for (const { info } of onBus) {
       assert.ok(
         known.some((key) => key === info.address || topicMatches(key, info.address)) || PROPOSED_ROUTING_KEYS.has(info.address),
-        `channel ${info.name} (${info.address}) is not a routing key of adapters/contracts/messages.ts ROUTING`,
+        `channel ${info.name} (${info.address}) is not a routing key of contracts/messages.ts ROUTING`,
       );
     }
     // Commands on commands, everything else on events.
@@ -320,7 +320,7 @@ describe('AsyncAPI contract (openapi/asyncapi.yaml)', () => {
     }
   });
 
-  test('exchanges and queue arguments are those adapters/bus/topology.ts declares', () => {
+  test('exchanges and queue arguments are those platform/bus/topology.ts declares', () => {
     const infos = channelInfos();
     const byAddress = new Map(infos.map((i) => [i.address, i]));
     // Routing-key channels: their exchange.

@@ -16,13 +16,13 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.ts';
-import type { GatewayConfig, PlanConfig, PolicyStepConfig } from '../../gateway/config/types.ts';
+import type { GatewayConfig, PlanConfig, PolicyStepConfig } from '../../platform/pipeline/config.ts';
 import { routesOf } from '../../gateway/config/validate.ts';
-import { DEMO_KEYS, DEMO_UPLOAD } from '../../gateway/demo.ts';
-import { PROBLEMS, problemType, type ProblemCode } from '../../gateway/errors/catalogue.ts';
-import { compileCondition } from '../../gateway/pipeline/conditions.ts';
+import { DEMO_KEYS, DEMO_UPLOAD } from '../../entries/demo.ts';
+import { PROBLEMS, problemType, type ProblemCode } from '../../platform/errors/catalogue.ts';
+import { compileCondition } from '../../platform/pipeline/conditions.ts';
 import { POLICIES } from '../../policies/index.ts';
-import { limitsFor } from '../../policies/quota/limits.ts';
+import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { rateLimitHeader, rateLimitPolicyHeader, type WindowState } from '../../policies/quota/quota-service.ts';
 
 type Json = Record<string, unknown>;
@@ -384,7 +384,7 @@ describe('OpenAPI contract and gateway agree', () => {
           const value = deref(specs[name], example).value as Json;
           const where = `${SPECS[name]} ${responseName} ${exampleName}`;
           const kind = PROBLEMS[value.code as ProblemCode];
-          assert.ok(kind, `${where}: ${String(value.code)} is not in gateway/errors/catalogue.ts`);
+          assert.ok(kind, `${where}: ${String(value.code)} is not in platform/errors/catalogue.ts`);
           assert.deepEqual(
             { type: value.type, title: value.title, status: value.status },
             { type: problemType(value.code as ProblemCode), title: kind.title, status: kind.status },

@@ -9,8 +9,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, read, readYaml } from './helpers.ts';
 
-const TRACING = './gateway/telemetry/register.ts';
-const ENTRY_POINTS = ['gateway/telemetry/register.ts', 'gateway/main.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
+const TRACING = './platform/telemetry/register.ts';
+const ENTRY_POINTS = ['platform/telemetry/register.ts', 'entries/embedded.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
 
 // Static imports and re-exports (not `import type`), side-effect imports, dynamic import('...').
 const IMPORT = /(?:^|[;\n])\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;

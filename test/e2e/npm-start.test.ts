@@ -18,7 +18,7 @@ describe('npm start (gateway + simulators in one process)', () => {
     const [port, mes, crm, mesAdmin, crmAdmin] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     base = `http://127.0.0.1:${port}`;
     proc = await startProcess(
-      'gateway/main.ts',
+      'entries/embedded.ts',
       { PORT: String(port), MES_PORT: String(mes), CRM_PORT: String(crm), MES_ADMIN_PORT: String(mesAdmin), CRM_ADMIN_PORT: String(crmAdmin), LOG_LEVEL: 'warn', JWT_SECRET: '', MES_URL: '', CRM_URL: '', GATEWAY_CONFIG: '' },
       /operator JWT:/,
     );

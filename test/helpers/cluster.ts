@@ -1,5 +1,5 @@
 // Facet as it runs in production, on one machine: gateway processes and
-// adapter processes (`node gateway/main.ts`, `node adapters/main.ts`) on the
+// adapter processes (`node entries/embedded.ts`, `node adapters/main.ts`) on the
 // shared Redis and RabbitMQ (a unique topology prefix, removed on close),
 // the MES and CRM simulators in this process, the MES publishing its events
 // on the bus. For the scaling and chaos tests.
@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
+import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../platform/bus/index.ts';
 import { MES_EVENTS_QUEUE, SAGA_COMMANDS_QUEUE, SAGA_EVENTS_QUEUE } from '../../adapters/index.ts';
-import { demoOperatorToken } from '../../gateway/demo.ts';
+import { demoOperatorToken } from '../../entries/demo.ts';
 import type { Dataset } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle, type MesSimOptions } from '../../sim/index.ts';
 import { FAST_LATENCY, FAST_MES } from '../adapters/helpers.ts';
@@ -133,7 +133,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       gatewayUrls.push(`http://127.0.0.1:${port}`);
       gateways.push(
         await startProcess(
-          join(ROOT, 'gateway/main.ts'),
+          join(ROOT, 'entries/embedded.ts'),
           { ...common, PORT: String(port), HOST: '127.0.0.1', GATEWAY_CONFIG: configFile, JWT_SECRET, LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external' },
           /Facet gateway listening/,
           30_000,

@@ -3,12 +3,12 @@
 
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import type { Bus } from '../../adapters/bus/types.ts';
-import type { UrlPolicy } from '../../adapters/webhooks/url-guard.ts';
+import type { Bus } from '../../platform/bus/types.ts';
+import type { UrlPolicy } from '../../platform/webhooks/url-guard.ts';
 import { buildGateway, type Gateway, type GatewayOptions } from '../../gateway/app.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import type { ValidatedConfig } from '../../gateway/config/validate.ts';
-import { demoOperatorToken } from '../../gateway/demo.ts';
+import { demoOperatorToken } from '../../entries/demo.ts';
 import { POLICIES } from '../../policies/index.ts';
 import { startCrmSim, type CrmSimHandle } from '../../sim/crm/start.ts';
 import { startMesSim, type MesSimHandle } from '../../sim/mes/start.ts';

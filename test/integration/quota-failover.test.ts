@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { createRedis } from '../../gateway/redis.ts';
-import type { EffectiveLimits } from '../../policies/quota/limits.ts';
+import { createRedis } from '../../platform/redis.ts';
+import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 import { QuotaService } from '../../policies/quota/quota-service.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import type { Delivery } from '../../adapters/bus/index.ts';
-import type { PlaceOrderCommand } from '../../adapters/contracts/messages.ts';
+import type { Delivery } from '../../platform/bus/index.ts';
+import type { PlaceOrderCommand } from '../../contracts/messages.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
 import { binaryStl, objModel } from '../helpers/models.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
@@ -190,7 +190,7 @@ describe('write path: models, quotes, orders (gateway side)', () => {
     it('broker unavailable → 503 with Retry-After and nothing recorded; the same key works afterwards', async () => {
       const bus = stack.gateway.services.bus;
       const publish = bus.publish.bind(bus);
-      const { BusUnavailableError } = await import('../../adapters/bus/index.ts');
+      const { BusUnavailableError } = await import('../../platform/bus/index.ts');
       bus.publish = async () => {
         throw new BusUnavailableError('test: broker down');
       };

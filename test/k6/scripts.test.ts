@@ -25,8 +25,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { jwtVerify } from 'jose';
 import { parse } from 'yaml';
-import { DEMO_KEYS } from '../../gateway/demo.ts';
-import { PROBLEMS } from '../../gateway/errors/catalogue.ts';
+import { DEMO_KEYS } from '../../entries/demo.ts';
+import { PROBLEMS } from '../../platform/errors/catalogue.ts';
 import { ModelSniffer } from '../../sim/mes/sniff.ts';
 import { DEMO_JWT_SECRET, fakeGateway } from './fake-gateway.ts';
 import { liveRespond, sleepSync } from './live.ts';
@@ -510,7 +510,7 @@ describe('k6 suite: copies of the gateway facts', () => {
   test('demo keys, demo secret, warm dashboard pages and problem codes match the gateway', async () => {
     const { KEYS } = await load<{ KEYS: Record<string, string> }>('lib/config.ts');
     for (const demo of DEMO_KEYS) assert.equal(KEYS[demo.plan], demo.key);
-    const demoSource = readFileSync(new URL('../../gateway/demo.ts', import.meta.url), 'utf8');
+    const demoSource = readFileSync(new URL('../../entries/demo.ts', import.meta.url), 'utf8');
     assert.ok(demoSource.includes(`'${DEMO_JWT_SECRET}'`), 'demo JWT secret');
     const jwtSource = readFileSync(join(K6_DIR, 'lib/jwt.ts'), 'utf8');
     assert.ok(jwtSource.includes(`'${DEMO_JWT_SECRET}'`), 'lib/jwt.ts demo secret');
@@ -521,7 +521,7 @@ describe('k6 suite: copies of the gateway facts', () => {
     assert.deepEqual([...WARM_DASHBOARD_QUERIES].sort(), warm.sort());
 
     const { PROBLEM_CODES } = await load<{ PROBLEM_CODES: readonly string[] }>('lib/metrics.ts');
-    for (const code of PROBLEM_CODES) assert.ok(code in PROBLEMS, `${code} is not in gateway/errors/catalogue.ts`);
+    for (const code of PROBLEM_CODES) assert.ok(code in PROBLEMS, `${code} is not in platform/errors/catalogue.ts`);
   });
 });
 

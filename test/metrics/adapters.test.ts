@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { createBus, waitForConnection, type RabbitBus } from '../../adapters/bus/index.ts';
-import type { OrderStatus } from '../../adapters/contracts/messages.ts';
-import { ROUTING } from '../../adapters/contracts/messages.ts';
+import { createBus, waitForConnection, type RabbitBus } from '../../platform/bus/index.ts';
+import type { OrderStatus } from '../../contracts/messages.ts';
+import { ROUTING } from '../../contracts/messages.ts';
 import { SAGA_COMMANDS_QUEUE } from '../../adapters/index.ts';
 import { startOpsServer } from '../../adapters/ops-server.ts';
-import { renderMetrics } from '../../gateway/metrics/exposition.ts';
+import { renderMetrics } from '../../platform/metrics/exposition.ts';
 import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
 import { REDIS_URL, Stack, placeCommand, smallOrders, waitFor } from '../adapters/helpers.ts';
 import { startProcess } from '../helpers/processes.ts';
@@ -173,7 +173,7 @@ describe('adapters ops server', () => {
       /adapters started/,
       20_000,
     );
-    const topology = new (await import('../../adapters/bus/topology.ts')).Topology({ prefix });
+    const topology = new (await import('../../platform/bus/topology.ts')).Topology({ prefix });
     try {
       const url = /"url":"(http:\/\/[^"]+)"/.exec(child.stdout())?.[1];
       assert.ok(url, `no ops server url in the log:\n${child.stdout()}`);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ROOT_CONTEXT, TraceFlags, context, trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
-import { exemplarHistogram } from '../../gateway/metrics/exposition.ts';
-import { observeSeconds, traceExemplar } from '../../gateway/metrics/trace-exemplar.ts';
+import { exemplarHistogram } from '../../platform/metrics/exposition.ts';
+import { observeSeconds, traceExemplar } from '../../platform/metrics/trace-exemplar.ts';
 import { enableTestContext } from './helpers.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

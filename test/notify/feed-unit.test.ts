@@ -110,7 +110,7 @@ describe('webhook backoff with jitter', () => {
   });
 
   it('the bus takes a handler’s own delay only when it is one of the levels', async () => {
-    const { decide, resolveSpec } = await import('../../adapters/bus/consumer-policy.ts');
+    const { decide, resolveSpec } = await import('../../platform/bus/consumer-policy.ts');
     const spec = resolveSpec({ queue: 'q', bindings: [{ exchange: 'commands', pattern: 'x' }], retryDelaysMs: [10, 20, 30], maxAttempts: 3 });
     assert.deepEqual(decide({ retryInMs: 30 }, 'r', 1, spec), { action: 'retry', delayMs: 30, nextAttempt: 2, reason: 'r' });
     assert.deepEqual(decide({ retryInMs: 999 }, 'r', 1, spec), { action: 'retry', delayMs: 10, nextAttempt: 2, reason: 'r' });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { Agent, request as undiciRequest } from 'undici';
 import { WebhookSender } from '../../adapters/webhooks/sender.ts';
-import { checkWebhookUrl, guardedLookup, refusalOf, urlPolicyFromEnv, type UrlPolicy } from '../../adapters/webhooks/url-guard.ts';
+import { checkWebhookUrl, guardedLookup, refusalOf, urlPolicyFromEnv, type UrlPolicy } from '../../platform/webhooks/url-guard.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
 
 const STRICT: UrlPolicy = { requireHttps: false, allowLoopback: false };

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { demoOperatorToken } from '../../gateway/demo.ts';
+import { demoOperatorToken } from '../../entries/demo.ts';
 import { assertProblem, startStack, TEST_JWT_SECRET, type Stack } from '../helpers/stack.ts';
 import { SseClient } from './sse-client.ts';
 

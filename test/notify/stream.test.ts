@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../adapters/bus/index.ts';
-import { ROUTING, type OrderStatus, type OrderStatusChangedEvent } from '../../adapters/contracts/messages.ts';
+import { createBus, waitForConnection, type Bus, type RabbitBus } from '../../platform/bus/index.ts';
+import { ROUTING, type OrderStatus, type OrderStatusChangedEvent } from '../../contracts/messages.ts';
 import { buildGateway, type Gateway } from '../../gateway/app.ts';
 import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';

@@ -2,7 +2,7 @@
 // that validates against the documented schema; every error a problem+json
 // document shaped by the error catalogue.
 
-import { PROBLEMS, problemType, type ProblemCode } from '../../gateway/errors/catalogue.ts';
+import { PROBLEMS, problemType, type ProblemCode } from '../../platform/errors/catalogue.ts';
 import { documentedResponse, isObject, specs, validatorFor, type Operation } from './contract.ts';
 import type { Answer } from './http.ts';
 

@@ -3,10 +3,10 @@
 // demo seller's own resources, created through the API.
 
 import { SignJWT } from 'jose';
-import type { OrderStatusChangedEvent } from '../../adapters/contracts/messages.ts';
+import type { OrderStatusChangedEvent } from '../../contracts/messages.ts';
 import { statusPayload } from '../../adapters/webhooks/fanout.ts';
-import { sha256Hex } from '../../gateway/consumers.ts';
-import { DEMO_KEYS } from '../../gateway/demo.ts';
+import { sha256Hex } from '../../platform/pipeline/consumers.ts';
+import { DEMO_KEYS } from '../../entries/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
 import { startStack, TEST_JWT_SECRET, type Stack, type StackOptions } from '../helpers/stack.ts';

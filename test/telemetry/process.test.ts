@@ -1,5 +1,5 @@
-// `npm start` as run (node --import ./gateway/telemetry/register.ts
-// gateway/main.ts) against a fake OTLP collector: with no endpoint or with
+// `npm start` as run (node --import ./platform/telemetry/register.ts
+// entries/embedded.ts) against a fake OTLP collector: with no endpoint or with
 // OTEL_SDK_DISABLED nothing is sent and nothing complains; with an endpoint
 // the spans arrive, at the latest when SIGTERM's drain flushes them, and
 // the process still exits 0.
@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { decideTracing, serviceNameFor } from '../../gateway/telemetry/config.ts';
+import { decideTracing, serviceNameFor } from '../../platform/telemetry/config.ts';
 import { freePort } from '../helpers/processes.ts';
 
 interface Received {
@@ -52,7 +52,7 @@ interface Run {
 /** Starts npm start's entry, sends one request with a traceparent, then SIGTERM; resolves with what happened. */
 async function runGateway(env: Record<string, string>, traceId: string): Promise<Run> {
   const [port, mes, crm, mesAdmin, crmAdmin] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const child = spawn(process.execPath, ['--import', './gateway/telemetry/register.ts', 'gateway/main.ts'], {
+  const child = spawn(process.execPath, ['--import', './platform/telemetry/register.ts', 'entries/embedded.ts'], {
     env: {
       ...process.env,
       PORT: String(port),

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { demoOperatorToken } from '../../gateway/demo.ts';
+import { demoOperatorToken } from '../../entries/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
 import type { CrmRequest, DumpedSpan } from './fixtures/order-stack.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PlanConfig, PriorityClass, SheddingSettings } from '../../gateway/config/types.ts';
-import { kConsumer, kOperator } from '../../gateway/request-state.ts';
+import type { PlanConfig, PriorityClass, SheddingSettings } from '../../platform/pipeline/config.ts';
+import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { priorityOf } from '../../policies/load-shed/priority.ts';
 import { EventLoopGuard } from '../../policies/load-shed/event-loop-guard.ts';
 import { createSheddingService, SheddingService } from '../../policies/load-shed/shedding-service.ts';

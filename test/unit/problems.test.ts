@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { PROBLEMS } from '../../gateway/errors/catalogue.ts';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
+import { PROBLEMS } from '../../platform/errors/catalogue.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
 import { installProblemHandlers, instanceOf, toFacetError } from '../../gateway/errors/problem.ts';
 
 function app() {

@@ -16,12 +16,12 @@ import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { ResilienceConfig, ServiceEndpointConfig } from '../../gateway/config/types.ts';
+import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/pipeline/config.ts';
 import { installProblemHandlers } from '../../gateway/errors/problem.ts';
-import { createMetrics, type GatewayMetrics } from '../../gateway/metrics/registry.ts';
-import { UpstreamClient } from '../../gateway/upstream/client.ts';
-import { upstreamOperation } from '../../gateway/upstream/contract.ts';
-import { passThrough } from '../../gateway/upstream/pass-through.ts';
+import { createMetrics, type GatewayMetrics } from '../../platform/metrics/registry.ts';
+import { UpstreamClient } from '../../platform/upstream/client.ts';
+import { upstreamOperation } from '../../platform/upstream/contract.ts';
+import { passThrough } from '../../policies/proxy/pass-through.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,4 +1,4 @@
-// Upstream resilience (gateway/upstream/resilience.ts) through the real
+// Upstream resilience (platform/upstream/resilience.ts) through the real
 // UpstreamClient against a tiny local HTTP upstream that counts its calls.
 //
 //   npx node --import tsx --test test/unit/resilience.test.ts
@@ -8,11 +8,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ResilienceConfig, ServiceEndpointConfig } from '../../gateway/config/types.ts';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
-import { createMetrics, type GatewayMetrics } from '../../gateway/metrics/registry.ts';
-import { UpstreamClient } from '../../gateway/upstream/client.ts';
-import { CallerCancelledError, isRetryable, isUpstreamFailure, UpstreamStatusError } from '../../gateway/upstream/failures.ts';
+import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/pipeline/config.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import { createMetrics, type GatewayMetrics } from '../../platform/metrics/registry.ts';
+import { UpstreamClient } from '../../platform/upstream/client.ts';
+import { CallerCancelledError, isRetryable, isUpstreamFailure, UpstreamStatusError } from '../../platform/upstream/failures.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,4 +1,4 @@
-// The gateway's view of the CRM and MES contracts (gateway/upstream/schemas.ts):
+// The gateway's view of the CRM and MES contracts (contracts/upstream-answers.ts):
 // the simulators' real answers keep them, wrong answers are refused with a
 // detail that quotes nothing of the answer, extra fields are allowed but
 // never forwarded, the vocabularies agree with the public specs, and a call
@@ -14,16 +14,16 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
-import type { ServiceEndpointConfig } from '../../gateway/config/types.ts';
-import { FacetError } from '../../gateway/errors/facet-error.ts';
+import type { ServiceEndpointConfig } from '../../platform/pipeline/config.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
 import { installProblemHandlers } from '../../gateway/errors/problem.ts';
-import { toPublicOrder } from '../../gateway/handlers/orders.ts';
-import { createMetrics } from '../../gateway/metrics/registry.ts';
-import { UpstreamClient } from '../../gateway/upstream/client.ts';
+import { toPublicOrder } from '../../gateway/operations/orders.ts';
+import { createMetrics } from '../../platform/metrics/registry.ts';
+import { UpstreamClient } from '../../platform/upstream/client.ts';
 import { CrmClient } from '../../adapters/crm/client.ts';
 import { MesClient } from '../../adapters/mes/client.ts';
-import { UpstreamContractError, type UpstreamOperation } from '../../gateway/upstream/contract.ts';
-import { CRM, MES, RELAYED } from '../../gateway/upstream/schemas.ts';
+import { UpstreamContractError, type UpstreamOperation } from '../../platform/upstream/contract.ts';
+import { CRM, MES, RELAYED } from '../../contracts/upstream-answers.ts';
 import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmSimHandle, type MesSimHandle } from '../../sim/index.ts';
 import { binaryStl } from '../helpers/models.ts';

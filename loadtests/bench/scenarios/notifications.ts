@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { isBusUnroutable } from '../../../adapters/bus/index.ts';
-import type { Bus, BusMessage } from '../../../adapters/bus/index.ts';
-import { ROUTING } from '../../../adapters/contracts/messages.ts';
-import type { OrderStatusChangedEvent } from '../../../adapters/contracts/messages.ts';
+import { isBusUnroutable } from '../../../platform/bus/index.ts';
+import type { Bus, BusMessage } from '../../../platform/bus/index.ts';
+import { ROUTING } from '../../../contracts/messages.ts';
+import type { OrderStatusChangedEvent } from '../../../contracts/messages.ts';
 import type { DeliveryLog } from '../deliveries.ts';
 
 export interface OrderEvent {

@@ -160,7 +160,7 @@ async function observe(group: ProcessGroup, url: string, prefix: string, tracker
   group.onStop(() => connection.close().catch(() => undefined));
   const ch = await connection.createChannel();
   const exchange = `${prefix}.events`;
-  // As adapters/bus/topology.ts declares it (the same arguments, or the broker refuses).
+  // As platform/bus/topology.ts declares it (the same arguments, or the broker refuses).
   await ch.assertExchange(exchange, 'topic', { durable: true, autoDelete: false });
   const { queue } = await ch.assertQueue(`${prefix}.${OBSERVER_QUEUE}`, { exclusive: true, autoDelete: true, durable: false });
   await ch.bindQueue(queue, exchange, 'order.status_changed');

@@ -4,10 +4,10 @@
 // removed, CRM latency 0), sent to three gateway processes from the same
 // derived config, measured interleaved:
 //
-//   tracing off       `node gateway/main.ts` (no OTEL endpoint: the SDK is
-//                     not even loaded; gateway/telemetry/register.ts)
-//   tracing on        `node --import ./gateway/telemetry/register.ts
-//                     gateway/main.ts` with OTEL_EXPORTER_OTLP_ENDPOINT at the
+//   tracing off       `node entries/embedded.ts` (no OTEL endpoint: the SDK is
+//                     not even loaded; platform/telemetry/register.ts)
+//   tracing on        `node --import ./platform/telemetry/register.ts
+//                     entries/embedded.ts` with OTEL_EXPORTER_OTLP_ENDPOINT at the
 //                     harness's OTLP/HTTP sink (otlp-sink.ts) and
 //                     parentbased_always_on: every request traced and exported
 //   sampled 10%       the same with parentbased_traceidratio at 0.1
@@ -148,10 +148,10 @@ export const tracingOverhead: Scenario = {
     };
     return {
       variants: [
-        { name: OFF, description: `GET ${path}, X-API-Key of ${SELLER.id}, on \`node gateway/main.ts\` (no OTLP endpoint: the SDK is not loaded)`, request: { url: off.url + path, headers } },
+        { name: OFF, description: `GET ${path}, X-API-Key of ${SELLER.id}, on \`node entries/embedded.ts\` (no OTLP endpoint: the SDK is not loaded)`, request: { url: off.url + path, headers } },
         {
           name: ON,
-          description: `the same on \`node --import ./gateway/telemetry/register.ts gateway/main.ts\`, OTEL_EXPORTER_OTLP_ENDPOINT = the local sink, OTEL_TRACES_SAMPLER=parentbased_always_on (the SDK's default, said explicitly): every request traced and exported`,
+          description: `the same on \`node --import ./platform/telemetry/register.ts entries/embedded.ts\`, OTEL_EXPORTER_OTLP_ENDPOINT = the local sink, OTEL_TRACES_SAMPLER=parentbased_always_on (the SDK's default, said explicitly): every request traced and exported`,
           request: { url: on.url + path, headers },
         },
         {
@@ -176,7 +176,7 @@ export const tracingOverhead: Scenario = {
       counters: [sinkProbe],
       notes: [
         `Four gateway processes, one per row, from one derived config: pipeline \`${PIPELINE}\` of gateway.config.yml at the commit measured, NODE_ENV=production, LOG_LEVEL=warn, no Redis, with the edits of proxy-get-order (the \`cache\` step removed, so every request is proxied to the CRM; ${SELLER.id}'s plan raised out of reach; shedding off). So "tracing off" is proxy-get-order's gateway row, and its figures compare with that section's.`,
-        'Tracing on = `--import ./gateway/telemetry/register.ts` given to that gateway child alone (a per-child node option of the harness\'s process starter, not NODE_OPTIONS), with OTEL_EXPORTER_OTLP_ENDPOINT pointing at the harness\'s sink: the NodeSDK as gateway/telemetry/sdk.ts configures it: @fastify/otel\'s server span and an undici client span per proxied call (2 spans per request; instrumentation-http off), ioredis (idle here: no Redis), W3C propagation (traceparent injected into the CRM call), BatchSpanProcessor and the OTLP http/protobuf exporter with their defaults (batches of 512, queue of 2,048, every 5 s). The load generator and the simulators are not traced; the CRM receives the traceparent header and ignores it.',
+        'Tracing on = `--import ./platform/telemetry/register.ts` given to that gateway child alone (a per-child node option of the harness\'s process starter, not NODE_OPTIONS), with OTEL_EXPORTER_OTLP_ENDPOINT pointing at the harness\'s sink: the NodeSDK as platform/telemetry/sdk.ts configures it: @fastify/otel\'s server span and an undici client span per proxied call (2 spans per request; instrumentation-http off), ioredis (idle here: no Redis), W3C propagation (traceparent injected into the CRM call), BatchSpanProcessor and the OTLP http/protobuf exporter with their defaults (batches of 512, queue of 2,048, every 5 s). The load generator and the simulators are not traced; the CRM receives the traceparent header and ignores it.',
         'The sink (loadtests/bench/otlp-sink.ts) is a node:http server on loopback, a child of the harness: it answers 200 to POST /v1/traces and counts requests, bytes and spans (by walking the protobuf), per endpoint: each traced gateway exports to an endpoint of its own (OTEL_EXPORTER_OTLP_ENDPOINT = <sink>/on, <sink>/sampled, <sink>/unsampled), so each row\'s spans are its own gateway\'s. Its CPU is a column of its own; a real collector would cost more, elsewhere. Spans per request come from its counts over each measurement: the batch exporter sends every 5 s or 512 spans, so a few spans of one measurement arrive in the next. Fewer spans per request than the instrumentation makes would mean the BatchSpanProcessor dropped some (its queue holds 2,048).',
         'Metrics cannot be switched off: prom-client\'s registry and the per-route RED histograms are always on in the gateway (there is no metrics-off switch), so all four rows pay for metrics, and the ratio is tracing\'s cost alone. /metrics was not scraped during the run.',
         'Each gateway\'s CPU is its own column; in the other rows that gateway is idle (a few µs per request of background timers). The comparison table gives each row\'s own gateway.',

@@ -16,12 +16,12 @@
 // wrote (the subscription, its delivery records and log), deleted at the end.
 
 import type { Redis } from 'ioredis';
-import { ROUTING } from '../../../adapters/contracts/messages.ts';
+import { ROUTING } from '../../../contracts/messages.ts';
 import { deliveryIdOf, statusPayload } from '../../../adapters/webhooks/fanout.ts';
 import { WebhookSender } from '../../../adapters/webhooks/sender.ts';
-import { newSecret } from '../../../adapters/webhooks/signature.ts';
-import { RedisWebhookStore } from '../../../adapters/webhooks/store.ts';
-import type { Subscription } from '../../../adapters/webhooks/store.ts';
+import { newSecret } from '../../../platform/webhooks/signature.ts';
+import { RedisWebhookStore } from '../../../platform/webhooks/store.ts';
+import type { Subscription } from '../../../platform/webhooks/store.ts';
 import { DeliveryLog, sendOnSchedule } from '../deliveries.ts';
 import type { DeliveryBatch, DeliveryRun } from '../deliveries.ts';
 import { LOAD_GENERATOR } from '../measure.ts';

@@ -7,7 +7,7 @@ import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 import { BASE_URL, env, isLoopback } from './config.ts';
 
-// gateway/demo.ts: the secret `npm start` signs its printed operator token with.
+// entries/demo.ts: the secret `npm start` signs its printed operator token with.
 const DEMO_JWT_SECRET = 'facet-demo-jwt-secret-do-not-use-in-production';
 
 export interface MintOptions {

@@ -1,0 +1,105 @@
+// POST /v1/orders and POST /v1/orders/{id}/cancel. An order is recorded as
+// pending, its command published on a confirm channel, and only the
+// broker's confirm turns it into 202 + Location; a broker that does not
+// confirm leaves nothing behind (the pending record is removed) and the
+// client gets 503 with Retry-After. The saga (adapters/saga) does the rest.
+
+import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/messages.ts';
+import { ROUTING } from '../../contracts/messages.ts';
+import { isBusError } from '../../platform/bus/index.ts';
+import type { OrderParameters, OrderStatus } from '../../sim/data/seed.ts';
+import { FacetError } from '../../platform/errors/facet-error.ts';
+import type { GatewayServices } from '../services.ts';
+import { CRM } from '../../contracts/upstream-answers.ts';
+import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
+import { derivedId, newId } from './quotes.ts';
+import { records } from './records.ts';
+import type { HandlerFactory } from './types.ts';
+
+interface CreateOrderBody {
+  quote_id?: string;
+  model_id?: string;
+  parameters?: OrderParameters;
+  customer: PublicOrder['customer'];
+  shipping: PublicOrder['shipping'];
+}
+
+const NOT_CANCELLABLE: ReadonlySet<OrderStatus> = new Set(['MANUFACTURING_STARTED', 'MANUFACTURING_COMPLETED', 'PACKAGING', 'SHIPPED', 'CLOSED', 'CANCELLED', 'REJECTED']);
+
+async function publishCommand(services: GatewayServices, routingKey: string, id: string, body: unknown, detail: string): Promise<void> {
+  try {
+    await services.bus.publish('commands', routingKey, { id, type: routingKey, body });
+  } catch (error) {
+    // Unroutable (no saga queue bound) is an operations fault, not the client's: also 503, logged by the error handler.
+    if (isBusError(error)) {
+      throw new FacetError('FACET_ERR_BUS_UNAVAILABLE', { detail, headers: { 'retry-after': '5' }, cause: error });
+    }
+    throw error;
+  }
+}
+
+export const createOrder: HandlerFactory = ({ services }) =>
+  async function createOrderHandler(request, reply): Promise<PublicOrder> {
+    const sellerId = consumerOf(request).id;
+    const body = request.body as CreateOrderBody;
+    let modelId: string;
+    let parameters: OrderParameters;
+    let price = null;
+    let quoteId: string | null = null;
+    if (body.quote_id !== undefined) {
+      if (body.model_id !== undefined || body.parameters !== undefined) {
+        throw new FacetError('FACET_ERR_VALIDATION', { errors: [{ field: 'body.quote_id', message: 'give either quote_id, or model_id and parameters' }] });
+      }
+      const quote = await records.quote.get(services.state, body.quote_id, sellerId);
+      if (!quote) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No quote ${body.quote_id}`, errors: [{ field: 'body.quote_id', message: 'is not one of your quotes' }] });
+      if (quote.status !== 'ready') throw new FacetError('FACET_ERR_VALIDATION', { errors: [{ field: 'body.quote_id', message: `is ${quote.status}, not ready` }] });
+      ({ model_id: modelId, parameters } = quote);
+      price = quote.price;
+      quoteId = quote.id;
+    } else if (body.model_id !== undefined && body.parameters !== undefined) {
+      modelId = body.model_id;
+      parameters = body.parameters;
+    } else {
+      throw new FacetError('FACET_ERR_VALIDATION', { errors: [{ field: 'body.quote_id', message: 'give either quote_id, or model_id and parameters' }] });
+    }
+    const model = await records.model.get(services.state, modelId, sellerId);
+    if (!model) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No model ${modelId}`, errors: [{ field: 'body.model_id', message: 'is not one of your models' }] });
+
+    const now = new Date().toISOString();
+    const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
+    // Derived from the seller and its Idempotency-Key: if a replica dies after the broker
+    // confirmed but before the key was marked done, the key's in-flight hold expires and the
+    // seller's retry publishes the same order id again, which the saga recognises (no second order).
+    const idempotencyKey = request.headers['idempotency-key'];
+    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey]) : newId('ord_');
+    const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
+    const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
+
+    await records.pendingOrder.put(services.state, sellerId, order);
+    try {
+      await publishCommand(services, ROUTING.placeOrder, order.id, command, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
+    } catch (error) {
+      await records.pendingOrder.remove(services.state, order.id).catch(() => {});
+      throw error;
+    }
+    void services.cache.generations.bump(`seller:${sellerId}`).catch(() => {});
+    reply.code(202).header('location', `/v1/orders/${order.id}`);
+    return order;
+  };
+
+export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
+  async function cancelOrderHandler(request, reply): Promise<{ id: string; status: OrderStatus; cancellation: 'requested' }> {
+    const sellerId = consumerOf(request).id;
+    const { id } = request.params as { id: string };
+    const reason = (request.body as { reason?: string } | undefined)?.reason ?? 'cancelled by the seller';
+    const crm = await upstream.json({ contract: CRM.getOrder, path: `/crm/orders/${encodeURIComponent(id)}`, caller: request });
+    let status: OrderStatus | undefined;
+    if (crm.status === 200 && crm.body.seller_id === sellerId) status = toPublicOrder(crm.body).status;
+    else status = (await records.pendingOrder.get(services.state, id, sellerId))?.status;
+    if (!status) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });
+    if (NOT_CANCELLABLE.has(status)) throw new FacetError('FACET_ERR_ORDER_NOT_CANCELLABLE', { detail: `The order is ${status}` });
+    const command: CancelOrderCommand = { order_id: id, seller_id: sellerId, reason, requested_at: new Date().toISOString() };
+    await publishCommand(services, ROUTING.cancelOrder, `${id}:cancel`, command, 'The cancellation could not be handed to the broker; retry.');
+    reply.code(202);
+    return { id, status, cancellation: 'requested' };
+  };

@@ -1,0 +1,165 @@
+// One keep-alive undici pool per service endpoint, behind that endpoint's
+// resilience policies (resilience.ts). Upstream failures become FacetErrors
+// here (failures.ts), so no upstream body or stack ever reaches a client.
+// A call that names its upstream contract (contract.ts) has its 2xx answer
+// checked inside the attempt, so the breaker counts an answer of the wrong
+// shape like any other failure.
+
+import type { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import type { ServiceEndpointConfig } from '../pipeline/config.ts';
+import type { GatewayMetrics } from '../metrics/registry.ts';
+import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
+import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
+import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
+import { UpstreamResilience } from './resilience.ts';
+
+export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
+
+export interface UpstreamRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** A streamed body (uploads): sent as it arrives, never buffered; writes only (never retried). */
+  stream?: { body: Readable; contentType: string };
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** The incoming request this call serves: its wait counts as upstream time, not gateway overhead. */
+  caller?: UpstreamWaitSink;
+}
+
+export interface UpstreamResponse<T> {
+  status: number;
+  body: T;
+}
+
+/** A call whose 2xx answer is checked against the upstream operation's contract before anyone reads it. */
+export type ContractedRequest<T> = UpstreamRequest & { contract: UpstreamOperation<T> };
+
+/**
+ * What operation handlers get (gateway/handlers): every JSON call names its
+ * upstream contract, so an unchecked CRM/MES answer never reaches a handler.
+ */
+export interface ContractedUpstream {
+  readonly name: string;
+  json<T>(request: ContractedRequest<T>): Promise<UpstreamResponse<T>>;
+}
+
+export function buildQuery(query: Record<string, QueryValue> | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) params.append(key, String(item));
+    else params.append(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/** Only these are ever retried: repeating them changes nothing upstream. */
+const IDEMPOTENT_READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+export class UpstreamClient {
+  readonly name: string;
+  readonly origin: string;
+  readonly basePath: string;
+  readonly pool: Pool;
+  readonly resilience: UpstreamResilience;
+
+  constructor(name: string, config: ServiceEndpointConfig, metrics?: GatewayMetrics) {
+    const url = new URL(config.url);
+    this.name = name;
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.resilience = new UpstreamResilience(name, config, metrics);
+    this.pool = new Pool(this.origin, {
+      connections: config.connections,
+      keepAliveTimeout: 30_000,
+      connectTimeout: Math.min(config.timeoutMs, 2_000),
+    });
+  }
+
+  /**
+   * Sends a request and parses a JSON answer; 5xx, network failures, a body
+   * that is not JSON and (with `contract`) a 2xx answer of the wrong shape throw.
+   * GET/HEAD run under the read policy (retried), anything else under the write
+   * policy (never retried); both share the endpoint's breaker and bulkhead.
+   */
+  async json<T>(request: UpstreamRequest & { contract?: UpstreamOperation<T> }): Promise<UpstreamResponse<T>> {
+    const method = request.method ?? 'GET';
+    const policy = this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
+    const started = performance.now();
+    try {
+      const response = await policy.execute(({ signal }) => this.attempt<T>(method, request, signal), request.signal);
+      const seconds = secondsSince(started);
+      addUpstreamWait(request.caller, seconds);
+      this.resilience.record(outcomeOfStatus(response.status), seconds);
+      return response;
+    } catch (error) {
+      const seconds = secondsSince(started);
+      addUpstreamWait(request.caller, seconds);
+      const { problem, outcome } = classify(this.name, error, () => this.resilience.retryAfterSeconds(), request.signal);
+      this.resilience.record(outcome, seconds);
+      throw problem;
+    }
+  }
+
+  /** One attempt; `signal` is the attempt's timeout (and the caller's cancel), honoured by undici. */
+  private async attempt<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, signal: AbortSignal): Promise<UpstreamResponse<T>> {
+    const response = await this.pool.request({
+      method,
+      path: this.basePath + request.path + buildQuery(request.query),
+      headers: {
+        accept: 'application/json',
+        ...(request.stream ? { 'content-type': request.stream.contentType } : request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...request.headers,
+      },
+      body: request.stream ? request.stream.body : request.body === undefined ? null : JSON.stringify(request.body),
+      signal,
+    });
+    if (response.statusCode >= 500) {
+      await response.body.dump().catch(() => undefined);
+      // Thrown, so the breaker counts it; reported as FACET_ERR_UPSTREAM_BAD_RESPONSE once retries are spent.
+      throw new UpstreamStatusError(this.name, response.statusCode);
+    }
+    let body: unknown;
+    try {
+      body = await response.body.json();
+    } catch (error) {
+      if (signal.aborted || isTransportFailure(error)) throw error;
+      const operation = request.contract?.name ?? `${method} ${request.path}`;
+      throw new UpstreamContractError(this.name, operation, response.statusCode, `${this.name} answered with a body that is not JSON`, ['body is not JSON']);
+    }
+    const status = response.statusCode;
+    return { status, body: request.contract ? request.contract.check(this.name, status, body) : (body as T) };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+export class UpstreamRegistry {
+  private readonly clients = new Map<string, UpstreamClient>();
+
+  constructor(endpoints: Record<string, ServiceEndpointConfig>, metrics?: GatewayMetrics) {
+    for (const [name, config] of Object.entries(endpoints)) this.clients.set(name, new UpstreamClient(name, config, metrics));
+  }
+
+  get(name: string): UpstreamClient {
+    const client = this.clients.get(name);
+    if (!client) throw new Error(`unknown service endpoint ${name}`);
+    return client;
+  }
+
+  entries(): IterableIterator<[string, UpstreamClient]> {
+    return this.clients.entries();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+  }
+}
