@@ -1,7 +1,7 @@
 // Canonical messages between the gateway and the adapters (documented in
 // openapi/asyncapi.yaml). Message ids are the consumers' dedupe keys.
 
-import type { OrderModel, OrderParameters, OrderStatus, Price, ShippingAddress, Customer } from '../sim/data/seed.ts';
+import type { OrderModel, OrderParameters, OrderStatus, Price, ShippingAddress, Customer } from './orders.ts';
 
 export type { OrderStatus };
 
@@ -107,3 +107,6 @@ export const ROUTING = {
   /** The MES's own events, as it publishes them: `mes.legacy.<EventType>`. */
   mesLegacy: 'mes.legacy.*',
 } as const;
+
+/** Event types a seller's webhook subscription can ask for. */
+export const WEBHOOK_EVENT_TYPES = [ROUTING.statusChanged, ROUTING.quoteSettled] as const;

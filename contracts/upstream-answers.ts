@@ -1,18 +1,19 @@
 // The CRM's and MES's answers as Facet reads them: one operation per
 // upstream call the gateway or the saga (adapters/crm, adapters/mes) makes,
-// each with the JSON Schema of its 2xx
-// answers (contract.ts). The shapes are the upstreams' (sim/README.md,
-// sim/data/seed.ts: the simulators stand in for the real systems), narrowed
-// to what the gateway reads: every field a handler uses is required with its
-// type, closed vocabularies (statuses, materials, finishes, formats,
-// currency) are enums, times are RFC 3339 date-times (by pattern). Fields the gateway does
-// not read are not checked, and extra fields are allowed (tolerant reader).
-// test/unit/upstream-contract.test.ts checks the simulators' real answers
-// against these schemas and the vocabularies against the public specs.
+// each with the JSON Schema of its 2xx answers. This file is data only: the
+// schemas are compiled once at start-up by platform/upstream/operations.ts,
+// which checks every answer against them (platform/upstream/contract.ts).
+// The shapes are the upstreams' (sim/README.md: the simulators stand in for
+// the real systems), narrowed to what Facet reads: every field a handler uses
+// is required with its type, closed vocabularies (statuses, materials,
+// finishes, formats, currency) are enums, times are RFC 3339 date-times (by
+// pattern). Fields Facet does not read are not checked, and extra fields are
+// allowed (tolerant reader). test/unit/upstream-contract.test.ts checks the
+// simulators' real answers against these schemas and the vocabularies
+// against the public specs.
 
-import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../sim/data/seed.ts';
-import type { Order as CrmOrder, OrderParameters, Price } from '../sim/data/seed.ts';
-import { upstreamOperation, type UpstreamOperation } from '../platform/upstream/contract.ts';
+import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from './orders.ts';
+import type { Order as CrmOrder, OrderParameters, Price } from './orders.ts';
 
 const string = { type: 'string' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -183,32 +184,53 @@ export interface MesModel {
   created_at: string;
 }
 
-export const CRM = {
-  listOrders: upstreamOperation<CrmOrderPage>({ name: 'GET /crm/orders', what: 'a page of orders', responses: { 200: page(crmOrder) } }),
-  getOrder: upstreamOperation<CrmOrderAnswer>({ name: 'GET /crm/orders/{id}', what: 'an order', responses: { 200: crmOrder }, owner: 'seller_id' }),
+/** What one upstream operation promises: the JSON Schema of its body by 2xx status. */
+export interface AnswerContract<T> {
+  /** `GET /crm/orders/{id}`. */
+  readonly name: string;
+  /** What the answer is, for the client's detail: `an order`, `the catalogue`. */
+  readonly what: string;
+  /** JSON Schema of the body by 2xx status. */
+  readonly responses: Readonly<Record<number, object>>;
+  /** Remove fields the schema does not name (for answers relayed to a client as they are). */
+  readonly strip?: boolean;
+  /**
+   * A top-level field naming whose record the answer is (`seller_id`), read
+   * even from an answer that breaks the contract: a broken record of another
+   * seller can then be answered like a missing one, not told apart by a 502.
+   */
+  readonly owner?: string;
+  /** The body's type once checked (compile time only). */
+  readonly answer?: T;
+}
+
+function answer<T>(definition: Omit<AnswerContract<T>, 'answer'>): AnswerContract<T> {
+  return definition;
+}
+
+export const CRM_ANSWERS = {
+  listOrders: answer<CrmOrderPage>({ name: 'GET /crm/orders', what: 'a page of orders', responses: { 200: page(crmOrder) } }),
+  getOrder: answer<CrmOrderAnswer>({ name: 'GET /crm/orders/{id}', what: 'an order', responses: { 200: crmOrder }, owner: 'seller_id' }),
   // The saga's writes. 201: created; 200: the order already existed (same id).
-  createOrder: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders', what: 'an order', responses: { 200: crmOrderRef, 201: crmOrderRef } }),
-  setStatus: upstreamOperation<CrmOrderRef>({ name: 'POST /crm/orders/{id}/status', what: 'an order', responses: { 200: crmOrderRef } }),
+  createOrder: answer<CrmOrderRef>({ name: 'POST /crm/orders', what: 'an order', responses: { 200: crmOrderRef, 201: crmOrderRef } }),
+  setStatus: answer<CrmOrderRef>({ name: 'POST /crm/orders/{id}/status', what: 'an order', responses: { 200: crmOrderRef } }),
 } as const;
 
-export const MES = {
-  dashboardOrders: upstreamOperation<MesDashboardPage>({ name: 'GET /mes/dashboard/orders', what: 'a page of dashboard orders', responses: { 200: page(dashboardOrder) } }),
-  uploadModel: upstreamOperation<MesModel>({ name: 'POST /mes/models', what: 'a model record', responses: { 201: modelMeta } }),
+export const MES_ANSWERS = {
+  dashboardOrders: answer<MesDashboardPage>({ name: 'GET /mes/dashboard/orders', what: 'a page of dashboard orders', responses: { 200: page(dashboardOrder) } }),
+  uploadModel: answer<MesModel>({ name: 'POST /mes/models', what: 'a model record', responses: { 201: modelMeta } }),
   // 202: a new job; 200: the job this order already has.
-  submitPriceJob: upstreamOperation<MesPriceJob>({ name: 'POST /mes/price-jobs', what: 'a price job', responses: { 200: priceJob, 202: priceJob } }),
-  getPriceJob: upstreamOperation<MesPriceJob>({ name: 'GET /mes/price-jobs/{id}', what: 'a price job', responses: { 200: priceJob } }),
+  submitPriceJob: answer<MesPriceJob>({ name: 'POST /mes/price-jobs', what: 'a price job', responses: { 200: priceJob, 202: priceJob } }),
+  getPriceJob: answer<MesPriceJob>({ name: 'GET /mes/price-jobs/{id}', what: 'a price job', responses: { 200: priceJob } }),
   // The saga's: an order's price jobs, oldest first (after a crash), and its manufacturing job.
-  priceJobsOfOrder: upstreamOperation<{ items: MesPriceJob[] }>({
+  priceJobsOfOrder: answer<{ items: MesPriceJob[] }>({
     name: 'GET /mes/price-jobs',
     what: 'a list of price jobs',
     responses: { 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: priceJob } } } },
   }),
   // 202: started; 200: the order's job already existed.
-  startManufacturing: upstreamOperation<MesManufacturingJob>({ name: 'POST /mes/manufacturing', what: 'a manufacturing job', responses: { 200: manufacturingJob, 202: manufacturingJob } }),
-  cancelManufacturing: upstreamOperation<MesManufacturingJob>({ name: 'POST /mes/manufacturing/{order_id}/cancel', what: 'a manufacturing job', responses: { 200: manufacturingJob } }),
+  startManufacturing: answer<MesManufacturingJob>({ name: 'POST /mes/manufacturing', what: 'a manufacturing job', responses: { 200: manufacturingJob, 202: manufacturingJob } }),
+  cancelManufacturing: answer<MesManufacturingJob>({ name: 'POST /mes/manufacturing/{order_id}/cancel', what: 'a manufacturing job', responses: { 200: manufacturingJob } }),
   /** Relayed to sellers as it is (pass-through): fields the schema does not name are removed. */
-  materials: upstreamOperation<unknown>({ name: 'GET /mes/materials', what: 'the catalogue', responses: { 200: catalogue }, strip: true }),
+  materials: answer<unknown>({ name: 'GET /mes/materials', what: 'the catalogue', responses: { 200: catalogue }, strip: true }),
 } as const;
-
-/** Upstream operations a pass-through route may relay, by `METHOD path` on the upstream. */
-export const RELAYED: ReadonlyMap<string, UpstreamOperation<unknown>> = new Map([[MES.materials.name, MES.materials]]);

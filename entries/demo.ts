@@ -1,7 +1,6 @@
 // The embedded default's demo credentials, printed at start.
 
 import { SignJWT } from 'jose';
-import type { ModelMeta } from '../sim/mes/models.ts';
 import { records } from '../gateway/operations/records.ts';
 import type { KeyValueStore } from '../platform/state/kv.ts';
 
@@ -34,7 +33,10 @@ export const DEMO_UPLOAD = {
 } as const;
 
 /** Records the examples' model (gateway and MES simulator) and its ready, priced quote. */
-export async function seedDemoRecords(state: KeyValueStore, mesModels: { register(meta: ModelMeta): void } | undefined, now = new Date()): Promise<void> {
+/** A model record as the MES (its simulator) registers it. */
+export type DemoModelMeta = (typeof DEMO_UPLOAD)['model'] & { created_at: string };
+
+export async function seedDemoRecords(state: KeyValueStore, mesModels: { register(meta: DemoModelMeta): void } | undefined, now = new Date()): Promise<void> {
   const at = now.toISOString();
   const { model, quote, seller } = DEMO_UPLOAD;
   mesModels?.register({ ...model, created_at: at });

@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { POLICIES } from '../policies/index.ts';
-import type { ValidatedConfig } from './config/validate.ts';
+import type { PolicyMap, ValidatedConfig } from './config/validate.ts';
 import { registerDocs } from './docs.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
-import { clientErrorHandler, installProblemHandlers, sendProblem } from './errors/problem.ts';
+import { clientErrorHandler, installProblemHandlers, sendProblem } from '../platform/errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
@@ -18,13 +18,13 @@ import { createBus, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { renderMetrics } from '../platform/metrics/exposition.ts';
 import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry.ts';
-import { installRequestMetrics } from '../platform/metrics/upstream-wait.ts';
-import { registerSheddingGauges } from '../policies/load-shed/gauges.ts';
+import { installRequestMetrics } from './metrics/request-metrics.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import type { UrlPolicy } from '../platform/webhooks/url-guard.ts';
 import { kConsumer } from '../platform/pipeline/request-state.ts';
 import { tagServer, traceIdOfTraceparent, tracingEnabled } from '../platform/telemetry/api.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
+import { createPolicySet, sharedRedisTimeoutMs, type Injector, type PolicySet } from './policy-services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -42,11 +42,15 @@ export interface GatewayOptions {
   webhookPolicy?: UrlPolicy;
   /** Told of every route as it is added (tests compare the routes with the specs). */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** The policies pipelines can name; default: every policy in policies/. The config must have been validated with the same. */
+  policies?: PolicyMap;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   services: GatewayServices;
+  /** The policies' host, settings and services. */
+  policies: PolicySet;
   health: HealthState;
   /** Stops taking requests, lets in-flight ones finish, closes pools. */
   close(): Promise<void>;
@@ -64,14 +68,15 @@ function trustedProxies(setting: string): string[] | false {
 const STATE_REDIS_TIMEOUT_MS = 2_000;
 
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const { config, contracts } = validated;
-  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: config.quota.redisTimeoutMs }) : undefined;
+  const { config, specs } = validated;
+  const policyMap = options.policies ?? POLICIES;
+  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
   // The write path's records wait longer on Redis than quotas and the cache do (see ServiceDependencies).
   const stateRedis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
-  const services = createServices(config, contracts, { redis, stateRedis, bus, metrics, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
+  const services = createServices(config, specs, { redis, stateRedis, bus, metrics, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   const health: HealthState = { draining: false, probes: new Map() };
 
   const app = Fastify({
@@ -156,7 +161,11 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     );
   });
   installRequestMetrics(app, metrics);
-  registerSheddingGauges(metrics.registry, services.shedding);
+  const inject: Injector = async ({ method, url, headers }) => {
+    const response = await app.inject({ method, url, ...(headers && { headers }) });
+    return { statusCode: response.statusCode };
+  };
+  const policies = createPolicySet(services, policyMap, inject);
 
   await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
   registerHealthRoutes(app, services, health);
@@ -165,11 +174,12 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     reply.header('content-type', contentType);
     return body;
   });
-  await registerDocs(app, contracts);
-  buildRoutes(app, services, POLICIES);
+  await registerDocs(app, specs);
+  buildRoutes(app, policies, specs);
   await app.ready();
-  // Start measuring event-loop delay only now: compiling routes is not overload.
-  services.shedding.start();
+  // Policies start only now: compiling routes is not overload (load-shed), and
+  // refresh-ahead sends its requests through routes that exist now (cache).
+  policies.start();
   services.feed.start();
   const events = await consumeEvents(services).catch((error: unknown) => {
     app.log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
@@ -180,6 +190,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   return {
     app,
     services,
+    policies,
     health,
     close() {
       closing ??= (async () => {
@@ -189,6 +200,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
         await app.close();
         await events?.cancel().catch(() => {});
         if (!options.bus) await bus.close();
+        await policies.close();
         await closeServices(services);
         redis?.disconnect();
         stateRedis?.disconnect();

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
 import { PROBLEMS, type ProblemCode } from '../platform/errors/catalogue.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
-import type { ContractRegistry } from './openapi/specs.ts';
+import type { SpecRegistry } from './openapi/specs.ts';
 
 interface Portal {
   contract: string;
@@ -20,9 +20,9 @@ const PORTALS: Portal[] = [
   { contract: 'internal', uiPrefix: '/internal/docs', specPrefix: '/internal/openapi' },
 ];
 
-export async function registerDocs(app: FastifyInstance, contracts: ContractRegistry): Promise<void> {
+export async function registerDocs(app: FastifyInstance, specs: SpecRegistry): Promise<void> {
   for (const portal of PORTALS) {
-    const contract = contracts.contracts.get(portal.contract);
+    const contract = specs.specs.get(portal.contract);
     if (!contract) continue;
     const document = contract.document;
     const yamlText = stringify(document);

@@ -1,6 +1,7 @@
-// The gateway's side of the events: order status changes drop the seller's
-// and the dashboard's cached pages (one generation bump, seen by every
-// replica through pub/sub) and move pending records along; finished price
+// The gateway's side of the events: order status changes are announced to
+// the policies that keep derived state (the cache drops the seller's and the
+// dashboard's pages: one generation bump, seen by every replica through
+// pub/sub) and move pending records along; finished price
 // jobs settle their quotes and announce them (`quote.settled`, for sellers'
 // webhooks). Replicas share one queue (competing consumers): a bump in Redis
 // is enough for all of them.
@@ -15,7 +16,7 @@ import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
 export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
-  await Promise.all([services.cache.generations.bump(`seller:${event.seller_id}`), services.cache.generations.bump('dashboard')]);
+  await services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' });
   const pending = await records.pendingOrder.getAny(services.state, event.order_id);
   if (pending && pending.order.status !== event.status) {
     const ended = (event.status === 'REJECTED' || event.status === 'CANCELLED') && event.reason;

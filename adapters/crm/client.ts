@@ -6,9 +6,10 @@
 // failure the bus retries and, if it persists, parks.
 
 import type { OrderStatus, PlaceOrderCommand } from '../../contracts/messages.ts';
-import type { Price } from '../../sim/data/seed.ts';
+import type { Price } from '../../contracts/orders.ts';
 import { UpstreamClient } from '../../platform/upstream/client.ts';
-import { CRM, type CrmOrderRef } from '../../contracts/upstream-answers.ts';
+import { type CrmOrderRef } from '../../contracts/upstream-answers.ts';
+import { CRM } from '../../platform/upstream/operations.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
 

@@ -7,9 +7,10 @@
 // there is no job). Every 2xx answer is checked against its contract
 // (contracts/upstream-answers.ts) before the saga reads it.
 
-import type { OrderParameters } from '../../sim/data/seed.ts';
+import type { OrderParameters } from '../../contracts/orders.ts';
 import { UpstreamClient } from '../../platform/upstream/client.ts';
-import { MES, type MesManufacturingJob, type MesPriceJob } from '../../contracts/upstream-answers.ts';
+import { type MesManufacturingJob, type MesPriceJob } from '../../contracts/upstream-answers.ts';
+import { MES } from '../../platform/upstream/operations.ts';
 import { answer, type Answer } from '../shared/refusal.ts';
 import { endpointConfig, type EndpointOverrides } from '../shared/upstream.ts';
 

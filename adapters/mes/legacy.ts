@@ -2,7 +2,7 @@
 // exchange under `mes.legacy.<EventType>`. The adapter's view of that
 // format, checked field by field: the MES is another system, not our code.
 
-import type { OrderParameters, Price } from '../../sim/data/seed.ts';
+import type { OrderParameters, Price } from '../../contracts/orders.ts';
 import { checker, InvalidMessageError } from '../shared/guards.ts';
 
 export const MES_MANUFACTURING_STATUSES = ['MANUFACTURING_STARTED', 'MANUFACTURING_COMPLETED', 'PACKAGING', 'SHIPPED', 'CANCELLED'] as const;

@@ -6,7 +6,7 @@ import { ROUTING } from '../../contracts/messages.ts';
 import { MES_MANUFACTURING_STATUSES } from '../mes/legacy.ts';
 import { MES_MANUFACTURING_CHANGED, type MesManufacturingChangedEvent } from '../mes/messages.ts';
 import { checker, InvalidMessageError } from '../shared/guards.ts';
-import type { Price } from '../../sim/data/seed.ts';
+import type { Price } from '../../contracts/orders.ts';
 
 export type Inbound =
   | { kind: 'place'; orderId: string; body: PlaceOrderCommand }

@@ -14,7 +14,7 @@ import type { CrmClient } from '../crm/client.ts';
 import type { MesClient } from '../mes/client.ts';
 import type { SagaMetrics } from '../metrics.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
-import type { Price } from '../../sim/data/seed.ts';
+import type { Price } from '../../contracts/orders.ts';
 import { SagaDeadError } from './errors.ts';
 import type { Lease } from './lock.ts';
 import { MAX_HANDLED, MAX_HISTORY, TERMINAL_STEPS, type SagaState, type SagaStep } from './state.ts';

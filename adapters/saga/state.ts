@@ -17,7 +17,7 @@
 //   cancelled       → CANCELLED with a reason (terminal)
 
 import type { OrderStatus, PlaceOrderCommand } from '../../contracts/messages.ts';
-import type { Price } from '../../sim/data/seed.ts';
+import type { Price } from '../../contracts/orders.ts';
 
 export const SAGA_STEPS = [
   'received',

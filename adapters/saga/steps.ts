@@ -14,7 +14,7 @@
 //                 409 {reason} → REJECTED mes_<reason> (e.g. mes_capacity); the
 //                 REJECTED status reverts the approval in the CRM
 
-import type { Price } from '../../sim/data/seed.ts';
+import type { Price } from '../../contracts/orders.ts';
 import type { MesPriceJob } from '../../contracts/upstream-answers.ts';
 import type { WorkRequest } from '../mes/client.ts';
 import type { SagaRun } from './run.ts';

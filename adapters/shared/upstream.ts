@@ -4,7 +4,7 @@
 // transient failure goes back to the bus, which retries the whole (idempotent)
 // step later with its delays. Defaults follow gateway/config/schema.ts.
 
-import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/pipeline/config.ts';
+import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/upstream/settings.ts';
 
 export interface EndpointOverrides {
   timeoutMs?: number;

@@ -14,9 +14,6 @@ import type { WebhookStore } from '../../platform/webhooks/store.ts';
 
 export const WEBHOOK_EVENTS_QUEUE = 'webhooks.order-events';
 
-/** Event types a subscription can ask for. */
-export const WEBHOOK_EVENT_TYPES = [ROUTING.statusChanged, ROUTING.quoteSettled] as const;
-
 export function deliveryIdOf(subscriptionId: string, eventId: string): string {
   return `msg_${createHash('sha256').update(`${subscriptionId}|${eventId}`).digest('base64url').slice(0, 27)}`;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import type { PolicyMap } from './validate.ts';
 import { substituteEnv } from './env.ts';
 import { ConfigError, validateConfig, type ValidatedConfig } from './validate.ts';
 
@@ -17,7 +17,7 @@ function deepFreeze<T>(value: T): T {
 export function parseConfig(
   text: string,
   file: string,
-  policies: ReadonlyMap<string, PolicyDefinition<never>>,
+  policies: PolicyMap,
   env: NodeJS.ProcessEnv = process.env,
 ): ValidatedConfig {
   let parsed: unknown;
@@ -36,7 +36,7 @@ export function parseConfig(
 
 export function loadConfigFile(
   file: string,
-  policies: ReadonlyMap<string, PolicyDefinition<never>>,
+  policies: PolicyMap,
   env: NodeJS.ProcessEnv = process.env,
 ): ValidatedConfig {
   let text: string;

@@ -1,10 +1,13 @@
 // JSON Schema of gateway.config.yml's structure. Policy actions are checked
 // by each policy's own schema afterwards (see validate.ts), so a mistake is
-// reported at its exact path, like Kong's per-plugin schemas.
+// reported at its exact path, like Kong's per-plugin schemas. A policy's
+// global section (`quota:`, `shedding:`) is that policy's: composeConfigSchema
+// adds the sections of the policies the gateway is given.
+
+import type { AnyPolicy } from '../../platform/pipeline/policy.ts';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' } as const;
-const share = { type: 'number', exclusiveMinimum: 0, maximum: 1 } as const;
 
 const rateSchema = {
   type: 'object',
@@ -24,14 +27,7 @@ const limitProperties = {
   uploadMaxBytes: positiveInt,
 } as const;
 
-const classNumbers = (defaults: Record<string, number>, schema: object) => ({
-  type: 'object',
-  additionalProperties: false,
-  default: defaults,
-  properties: Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, { ...schema, default: v }])),
-});
-
-export const configSchema = {
+const coreSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['apiEndpoints', 'serviceEndpoints', 'plans', 'consumers', 'pipelines'],
@@ -170,43 +166,6 @@ export const configSchema = {
         },
       },
     },
-    quota: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        insuranceShare: { ...share, default: 0.34 },
-        redisTimeoutMs: { ...positiveInt, default: 100 },
-        invalidKeyAttempts: { ...positiveInt, default: 20 },
-        invalidKeyWindowSec: { ...positiveInt, default: 60 },
-        invalidKeyBlockSec: { ...positiveInt, default: 300 },
-      },
-    },
-    shedding: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        enabled: { type: 'boolean', default: true },
-        classShares: classNumbers({ critical: 1, write: 0.9, 'paid-read': 0.75, 'free-read': 0.5 }, share),
-        eventLoopDelayMs: classNumbers({ write: 400, 'paid-read': 200, 'free-read': 100 }, positiveInt),
-        eventLoopSampleMs: { ...positiveInt, default: 100 },
-        retryAfterSec: { ...positiveInt, default: 1 },
-        adaptive: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            initialLimit: { ...positiveInt, default: 64 },
-            minLimit: { ...positiveInt, default: 8 },
-            maxLimit: { ...positiveInt, default: 1024 },
-            smoothing: { ...share, default: 0.2 },
-            rttTolerance: { type: 'number', minimum: 1, default: 1.5 },
-            probeIntervalSec: { ...positiveInt, default: 30 },
-          },
-        },
-      },
-    },
     notifications: {
       type: 'object',
       additionalProperties: false,
@@ -255,3 +214,34 @@ export const stepSchema = {
     action: { type: 'object' },
   },
 } as const;
+
+/**
+ * The whole file's schema: the core above, plus one object per section the
+ * policies declare, its properties shared out among them (each property has
+ * one owner; two claiming one is a programming error, thrown at start-up).
+ */
+export function composeConfigSchema(policies: Iterable<AnyPolicy>): object {
+  const sections = new Map<string, Map<string, { owner: string; schema: object }>>();
+  for (const policy of policies) {
+    if (!policy.settings) continue;
+    const { section, properties } = policy.settings;
+    if (section in coreSchema.properties) throw new Error(`policy ${policy.name}: section "${section}" is the gateway's own`);
+    const owned = sections.get(section) ?? new Map<string, { owner: string; schema: object }>();
+    for (const [name, schema] of Object.entries(properties)) {
+      const other = owned.get(name);
+      if (other) throw new Error(`policy ${policy.name}: ${section}.${name} is already declared by policy ${other.owner}`);
+      owned.set(name, { owner: policy.name, schema });
+    }
+    sections.set(section, owned);
+  }
+  const properties: Record<string, object> = { ...coreSchema.properties };
+  for (const [section, owned] of sections) {
+    properties[section] = {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: Object.fromEntries([...owned].map(([name, { schema }]) => [name, schema])),
+    };
+  }
+  return { ...coreSchema, properties };
+}

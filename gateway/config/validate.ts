@@ -4,12 +4,13 @@
 import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
-import { ContractRegistry } from '../openapi/specs.ts';
 import { validateCondition } from '../../platform/pipeline/conditions.ts';
-import type { PolicyDefinition, RouteInfo } from '../../platform/pipeline/policy.ts';
+import { policySettings, type GatewayConfig, type PolicyStepConfig } from '../../platform/pipeline/config.ts';
+import type { AnyPolicy, RouteInfo } from '../../platform/pipeline/policy.ts';
+import { SpecRegistry } from '../openapi/specs.ts';
+import { operationNames } from '../operations/index.ts';
 import { formatSchemaErrors } from './paths.ts';
-import { configSchema, stepSchema } from './schema.ts';
-import type { GatewayConfig, PolicyStepConfig } from '../../platform/pipeline/config.ts';
+import { composeConfigSchema, stepSchema } from './schema.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -20,12 +21,25 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true });
-const validateStructure = ajv.compile(configSchema);
-const validateStep = ajv.compile(stepSchema);
-const actionValidators = new WeakMap<PolicyDefinition<never>, ValidateFunction>();
+/** Every policy a pipeline can name, by name. */
+export type PolicyMap = ReadonlyMap<string, AnyPolicy>;
 
-function actionValidator(policy: PolicyDefinition<never>): ValidateFunction {
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true });
+const validateStep = ajv.compile(stepSchema);
+const actionValidators = new WeakMap<AnyPolicy, ValidateFunction>();
+const structureValidators = new WeakMap<PolicyMap, ValidateFunction>();
+
+/** The file's schema with the sections of these policies, compiled once per set of policies. */
+function structureValidator(policies: PolicyMap): ValidateFunction {
+  let validator = structureValidators.get(policies);
+  if (!validator) {
+    validator = ajv.compile(composeConfigSchema(policies.values()));
+    structureValidators.set(policies, validator);
+  }
+  return validator;
+}
+
+function actionValidator(policy: AnyPolicy): ValidateFunction {
   let validator = actionValidators.get(policy);
   if (!validator) {
     validator = ajv.compile(policy.actionSchema);
@@ -34,12 +48,15 @@ function actionValidator(policy: PolicyDefinition<never>): ValidateFunction {
   return validator;
 }
 
-export function routesOf(config: GatewayConfig, pipeline: string): RouteInfo[] {
+/** A pipeline's routes, each with the OpenAPI operation it serves (when a spec describes it). */
+export function routesOf(config: GatewayConfig, pipeline: string, specs: SpecRegistry): RouteInfo[] {
   const routes: RouteInfo[] = [];
   for (const endpointName of config.pipelines[pipeline]?.apiEndpoints ?? []) {
     const endpoint = config.apiEndpoints[endpointName];
     if (!endpoint) continue;
-    for (const path of endpoint.paths) for (const method of endpoint.methods) routes.push({ pipeline, apiEndpoint: endpointName, method, path });
+    for (const path of endpoint.paths) {
+      for (const method of endpoint.methods) routes.push({ pipeline, apiEndpoint: endpointName, method, path, operationId: specs.operationFor(method, path)?.operationId });
+    }
   }
   return routes;
 }
@@ -54,13 +71,10 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
-function checkReferences(config: GatewayConfig, problems: string[]): void {
+function checkReferences(config: GatewayConfig, specs: SpecRegistry, problems: string[]): void {
   for (const entry of config.http.trustProxy.split(',').map((e) => e.trim()).filter(Boolean)) {
     if (!isAddressOrCidr(entry)) problems.push(`http.trustProxy: "${entry}" is not an IP address or CIDR`);
   }
-  const adaptive = config.shedding.adaptive;
-  if (adaptive.minLimit > adaptive.maxLimit) problems.push('shedding.adaptive.minLimit: must not be larger than maxLimit');
-  if (adaptive.initialLimit < adaptive.minLimit || adaptive.initialLimit > adaptive.maxLimit) problems.push('shedding.adaptive.initialLimit: must be between minLimit and maxLimit');
   config.consumers.forEach((consumer, i) => {
     if (!config.plans[consumer.plan]) problems.push(`consumers[${i}].plan: unknown plan "${consumer.plan}" (plans: ${Object.keys(config.plans).join(', ')})`);
   });
@@ -79,7 +93,7 @@ function checkReferences(config: GatewayConfig, problems: string[]): void {
     pipeline.apiEndpoints.forEach((endpoint, i) => {
       if (!config.apiEndpoints[endpoint]) problems.push(`pipelines.${name}.apiEndpoints[${i}]: unknown apiEndpoint "${endpoint}"`);
     });
-    for (const route of routesOf(config, name)) {
+    for (const route of routesOf(config, name, specs)) {
       const host = config.apiEndpoints[route.apiEndpoint]?.host ?? '*';
       const key = `${host} ${route.method} ${route.path}`;
       const other = seenRoutes.get(key);
@@ -89,9 +103,18 @@ function checkReferences(config: GatewayConfig, problems: string[]): void {
   }
 }
 
-function checkPipelines(config: GatewayConfig, contracts: ContractRegistry, policies: ReadonlyMap<string, PolicyDefinition<never>>, problems: string[]): void {
+function checkSettings(config: GatewayConfig, policies: PolicyMap, problems: string[]): void {
+  for (const policy of policies.values()) {
+    const schema = policy.settings;
+    if (!schema?.check) continue;
+    for (const message of schema.check(policySettings(config, schema.section))) problems.push(`${schema.section}.${message}`);
+  }
+}
+
+function checkPipelines(config: GatewayConfig, specs: SpecRegistry, policies: PolicyMap, problems: string[]): void {
+  const operations = operationNames(policies.values());
   for (const [name, pipeline] of Object.entries(config.pipelines)) {
-    const routes = routesOf(config, name);
+    const routes = routesOf(config, name, specs);
     pipeline.policies.forEach((entry, index) => {
       const [policyName, rawSteps] = Object.entries(entry)[0] as [string, PolicyStepConfig | PolicyStepConfig[]];
       const base = `pipelines.${name}.policies[${index}].${policyName}`;
@@ -116,7 +139,8 @@ function checkPipelines(config: GatewayConfig, contracts: ContractRegistry, poli
           problems.push(...formatSchemaErrors(validateAction.errors, `${stepPath}.action`));
           return;
         }
-        for (const message of policy.check?.(step.action as never, { config, contracts, routes }) ?? []) problems.push(`${stepPath}.action.${message}`);
+        const settings = policy.settings ? policySettings(config, policy.settings.section) : undefined;
+        for (const message of policy.check?.(step.action, { config, settings, specs, operations, routes }) ?? []) problems.push(`${stepPath}.action.${message}`);
       });
     });
     const last = pipeline.policies.at(-1);
@@ -127,7 +151,8 @@ function checkPipelines(config: GatewayConfig, contracts: ContractRegistry, poli
 
 export interface ValidatedConfig {
   config: GatewayConfig;
-  contracts: ContractRegistry;
+  /** The OpenAPI documents of `contracts:`, loaded. */
+  specs: SpecRegistry;
 }
 
 /** Validates in place (defaults are filled in) and returns the typed config. */
@@ -135,19 +160,21 @@ export function validateConfig(
   raw: unknown,
   file: string,
   baseDir: string,
-  policies: ReadonlyMap<string, PolicyDefinition<never>>,
+  policies: PolicyMap,
 ): ValidatedConfig {
+  const validateStructure = structureValidator(policies);
   if (!validateStructure(raw)) throw new ConfigError(file, formatSchemaErrors(validateStructure.errors, ''));
   const config = { ...(raw as object), baseDir } as GatewayConfig;
   const problems: string[] = [];
-  checkReferences(config, problems);
-  let contracts = new ContractRegistry();
+  let specs = new SpecRegistry();
   try {
-    contracts = ContractRegistry.load(config.contracts, baseDir);
+    specs = SpecRegistry.load(config.contracts, baseDir);
   } catch (error) {
     problems.push(`contracts: ${(error as Error).message}`);
   }
-  checkPipelines(config, contracts, policies, problems);
+  checkReferences(config, specs, problems);
+  checkSettings(config, policies, problems);
+  checkPipelines(config, specs, policies, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return { config, contracts };
+  return { config, specs };
 }

@@ -5,12 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifySchema } from 'fastify';
+import type { OperationLookup, RouteOperation } from '../../platform/pipeline/policy.ts';
 import { parse } from 'yaml';
 
 type Json = Record<string, unknown>;
 
-export interface ContractOperation {
-  contract: string;
+export interface SpecOperation extends RouteOperation {
+  /** The spec's name in the config's `contracts:`. */
+  spec: string;
   operationId: string;
   method: string;
   /** Fastify form: `/v1/orders/:id`. */
@@ -20,11 +22,11 @@ export interface ContractOperation {
   operation: Json;
 }
 
-export interface Contract {
+export interface ApiSpec {
   name: string;
   file: string;
   document: Json;
-  operations: Map<string, ContractOperation>;
+  operations: Map<string, SpecOperation>;
 }
 
 /** Schema keywords of OpenAPI that JSON Schema validators do not need. */
@@ -109,10 +111,10 @@ export function toFastifyPath(openapiPath: string): string {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
-export function loadContract(name: string, file: string): Contract {
+export function loadSpec(name: string, file: string): ApiSpec {
   const raw = parse(readFileSync(file, 'utf8')) as Json;
   const document = dereference(raw, raw) as Json;
-  const operations = new Map<string, ContractOperation>();
+  const operations = new Map<string, SpecOperation>();
   for (const [openapiPath, item] of Object.entries((document.paths as Json | undefined) ?? {})) {
     const pathItem = item as Json;
     const shared = (pathItem.parameters as ParameterObject[] | undefined) ?? [];
@@ -130,7 +132,7 @@ export function loadContract(name: string, file: string): Contract {
       const path = toFastifyPath(openapiPath);
       const upper = method.toUpperCase();
       operations.set(`${upper} ${path}`, {
-        contract: name,
+        spec: name,
         operationId: String(operation.operationId ?? `${upper} ${path}`),
         method: upper,
         path,
@@ -142,16 +144,30 @@ export function loadContract(name: string, file: string): Contract {
   return { name, file, document: raw, operations };
 }
 
-export class ContractRegistry {
-  readonly contracts = new Map<string, Contract>();
+/** The OpenAPI documents named in the config's `contracts:`, loaded once. */
+export class SpecRegistry implements OperationLookup {
+  readonly specs = new Map<string, ApiSpec>();
 
-  static load(files: Record<string, string>, baseDir: string): ContractRegistry {
-    const registry = new ContractRegistry();
-    for (const [name, file] of Object.entries(files)) registry.contracts.set(name, loadContract(name, resolve(baseDir, file)));
+  static load(files: Record<string, string>, baseDir: string): SpecRegistry {
+    const registry = new SpecRegistry();
+    for (const [name, file] of Object.entries(files)) registry.specs.set(name, loadSpec(name, resolve(baseDir, file)));
     return registry;
   }
 
-  operation(contract: string, method: string, path: string): ContractOperation | undefined {
-    return this.contracts.get(contract)?.operations.get(`${method} ${path}`);
+  get specNames(): readonly string[] {
+    return [...this.specs.keys()];
+  }
+
+  operation(spec: string, method: string, path: string): SpecOperation | undefined {
+    return this.specs.get(spec)?.operations.get(`${method} ${path}`);
+  }
+
+  /** The operation a route serves, from whichever spec describes it (the first, in `contracts:` order). */
+  operationFor(method: string, path: string): SpecOperation | undefined {
+    for (const spec of this.specs.values()) {
+      const operation = spec.operations.get(`${method} ${path}`);
+      if (operation) return operation;
+    }
+    return undefined;
   }
 }

@@ -2,7 +2,7 @@
 
 import type { components } from '../../openapi/generated/internal-api.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { MES } from '../../contracts/upstream-answers.ts';
+import { MES } from '../../platform/upstream/operations.ts';
 import { decodeCursor } from './cursor.ts';
 import type { HandlerFactory } from './types.ts';
 

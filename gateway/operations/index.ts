@@ -1,16 +1,24 @@
-import { getUsage } from './usage.ts';
+// The gateway's operation handlers, by OpenAPI operationId. The terminal
+// policies pick a route's handler by its operation: `proxy` from the remote
+// ones (they call an upstream), `respond` from the local ones, which include
+// operations a policy brings with it (quota's getUsage).
+
+import type { RouteHandlerMethod } from 'fastify';
+import type { AnyPolicy, OperationHandlers, PolicyHost } from '../../platform/pipeline/policy.ts';
+import type { UpstreamClient } from '../../platform/upstream/client.ts';
+import type { GatewayServices } from '../services.ts';
 import { listDashboardOrders } from './dashboard.ts';
 import { uploadModel } from './models.ts';
-import { getOrder, listOrders } from './orders.ts';
 import { cancelOrder, createOrder } from './orders-write.ts';
+import { getOrder, listOrders } from './orders.ts';
 import { createQuote, getQuote } from './quotes.ts';
 import { streamOrders } from './stream.ts';
 import { takeOrder } from './take.ts';
-import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks, replayWebhookDelivery, rotateWebhookSecret } from './webhooks.ts';
 import type { HandlerFactory, LocalHandlerFactory } from './types.ts';
+import { createWebhook, deleteWebhook, listWebhookDeliveries, listWebhooks, replayWebhookDelivery, rotateWebhookSecret } from './webhooks.ts';
 
-/** Operation handlers a `proxy` step can name, by OpenAPI operationId. */
-export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
+/** Operations answered by an upstream, for the `proxy` policy. */
+export const REMOTE_OPERATIONS: Readonly<Record<string, HandlerFactory>> = {
   listOrders,
   getOrder,
   listDashboardOrders,
@@ -22,9 +30,8 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   takeOrder,
 };
 
-/** Operations Facet answers itself, for the `respond` policy. */
-export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
-  getUsage,
+/** Operations the gateway answers itself, for the `respond` policy. */
+export const LOCAL_OPERATIONS: Readonly<Record<string, LocalHandlerFactory>> = {
   streamOrders,
   createWebhook,
   listWebhooks,
@@ -33,3 +40,36 @@ export const LOCAL_HANDLERS: Readonly<Record<string, LocalHandlerFactory>> = {
   listWebhookDeliveries,
   replayWebhookDelivery,
 };
+
+/** Which operation ids have a handler, for config validation (before anything is built). */
+export function operationNames(policies: Iterable<AnyPolicy>): Pick<OperationHandlers, 'remote' | 'local'> {
+  const local = new Set(Object.keys(LOCAL_OPERATIONS));
+  for (const policy of policies) for (const id of Object.keys(policy.operations ?? {})) local.add(id);
+  return { remote: new Set(Object.keys(REMOTE_OPERATIONS)), local };
+}
+
+/** A policy whose service is built: what its operations are made from. */
+export interface BuiltPolicy {
+  definition: AnyPolicy;
+  settings: unknown;
+  service: unknown;
+}
+
+export function operationHandlers(services: GatewayServices, host: PolicyHost, policies: readonly BuiltPolicy[]): OperationHandlers {
+  const policyOperations = new Map<string, () => RouteHandlerMethod>();
+  for (const { definition, settings, service } of policies) {
+    for (const [id, factory] of Object.entries(definition.operations ?? {})) policyOperations.set(id, () => factory({ service, host, settings }));
+  }
+  const names = operationNames(policies.map((p) => p.definition));
+  return {
+    ...names,
+    remoteHandler(operationId: string, upstream: UpstreamClient) {
+      return REMOTE_OPERATIONS[operationId]?.({ upstream, services });
+    },
+    localHandler(operationId: string) {
+      const own = LOCAL_OPERATIONS[operationId];
+      if (own) return own({ services });
+      return policyOperations.get(operationId)?.();
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { MES } from '../../contracts/upstream-answers.ts';
+import { MES } from '../../platform/upstream/operations.ts';
 import { consumerOf } from './orders.ts';
 import { records, type ModelRecord } from './records.ts';
 import type { HandlerFactory } from './types.ts';

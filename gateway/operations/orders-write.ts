@@ -7,10 +7,10 @@
 import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/messages.ts';
 import { ROUTING } from '../../contracts/messages.ts';
 import { isBusError } from '../../platform/bus/index.ts';
-import type { OrderParameters, OrderStatus } from '../../sim/data/seed.ts';
+import type { OrderParameters, OrderStatus } from '../../contracts/orders.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import type { GatewayServices } from '../services.ts';
-import { CRM } from '../../contracts/upstream-answers.ts';
+import { CRM } from '../../platform/upstream/operations.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
 import { derivedId, newId } from './quotes.ts';
 import { records } from './records.ts';
@@ -82,7 +82,8 @@ export const createOrder: HandlerFactory = ({ services }) =>
       await records.pendingOrder.remove(services.state, order.id).catch(() => {});
       throw error;
     }
-    void services.cache.generations.bump(`seller:${sellerId}`).catch(() => {});
+    // The seller's cached list drops its pages, so the next read shows this order.
+    void services.orderChanges.notify({ sellerId, kind: 'accepted' }).catch(() => {});
     reply.code(202).header('location', `/v1/orders/${order.id}`);
     return order;
   };

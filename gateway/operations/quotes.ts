@@ -5,13 +5,13 @@
 // read from the MES when the seller polls.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { OrderParameters, Price } from '../../sim/data/seed.ts';
+import type { OrderParameters, Price } from '../../contracts/orders.ts';
 import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import type { UpstreamWaitSink } from '../../platform/metrics/upstream-wait.ts';
 import type { GatewayServices } from '../services.ts';
 import type { ContractedUpstream } from '../../platform/upstream/client.ts';
-import { MES } from '../../contracts/upstream-answers.ts';
+import { MES } from '../../platform/upstream/operations.ts';
 import { consumerOf } from './orders.ts';
 import { records, type QuoteRecord } from './records.ts';
 import type { HandlerFactory } from './types.ts';

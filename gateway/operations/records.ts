@@ -2,7 +2,7 @@
 // A model, quote or pending order belongs to one seller; every read checks it,
 // so another seller's id answers exactly like a missing one.
 
-import type { OrderModel, OrderParameters, OrderStatus, Price } from '../../sim/data/seed.ts';
+import type { OrderModel, OrderParameters, OrderStatus, Price } from '../../contracts/orders.ts';
 import type { KeyValueStore } from '../../platform/state/kv.ts';
 import type { PublicOrder } from './orders.ts';
 

@@ -11,7 +11,7 @@ import { ROUTING, type OrderTakeRefusedEvent, type TakeOrderCommand } from '../.
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { kOperator } from '../../platform/pipeline/request-state.ts';
 import type { GatewayServices } from '../services.ts';
-import { CRM } from '../../contracts/upstream-answers.ts';
+import { CRM } from '../../platform/upstream/operations.ts';
 import { records } from './records.ts';
 import type { HandlerFactory } from './types.ts';
 

@@ -7,7 +7,7 @@
 
 import { isBusError } from '../../platform/bus/index.ts';
 import { ROUTING, type WebhookDeliverCommand } from '../../contracts/messages.ts';
-import { WEBHOOK_EVENT_TYPES } from '../../adapters/webhooks/fanout.ts';
+import { WEBHOOK_EVENT_TYPES } from '../../contracts/messages.ts';
 import { newSecret } from '../../platform/webhooks/signature.ts';
 import type { Delivery, Subscription } from '../../platform/webhooks/store.ts';
 import { checkWebhookUrl } from '../../platform/webhooks/url-guard.ts';

@@ -2,32 +2,34 @@
 // (apiEndpoint path, method), hooks in the order the pipeline lists policies.
 
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import type { PolicyStepConfig } from '../../platform/pipeline/config.ts';
-import { routesOf } from '../config/validate.ts';
-import type { GatewayServices } from '../services.ts';
 import { compileCondition } from '../../platform/pipeline/conditions.ts';
-import type { PolicyDefinition, PolicyStep, RouteContribution, RouteInfo } from '../../platform/pipeline/policy.ts';
+import type { PolicyStepConfig } from '../../platform/pipeline/config.ts';
+import type { PolicyStep, RouteContribution, RouteInfo } from '../../platform/pipeline/policy.ts';
+import { routesOf } from '../config/validate.ts';
+import type { PolicySet } from '../policy-services.ts';
+import type { SpecRegistry } from '../openapi/specs.ts';
 
-function contributionsFor(route: RouteInfo, services: GatewayServices, policies: ReadonlyMap<string, PolicyDefinition<never>>): RouteContribution[] {
-  const pipeline = services.config.pipelines[route.pipeline];
+function contributionsFor(route: RouteInfo, policies: PolicySet): RouteContribution[] {
+  const pipeline = policies.host.config.pipelines[route.pipeline];
   if (!pipeline) throw new Error(`unknown pipeline ${route.pipeline}`);
   return pipeline.policies.map((entry) => {
     const [name, raw] = Object.entries(entry)[0] as [string, PolicyStepConfig | PolicyStepConfig[]];
-    const policy = policies.get(name) as PolicyDefinition<Record<string, unknown>> | undefined;
+    const policy = policies.built.get(name);
     if (!policy) throw new Error(`unknown policy ${name}`);
     const steps: PolicyStep<Record<string, unknown>>[] = (Array.isArray(raw) ? raw : [raw]).map((step) => ({
       condition: compileCondition(step.condition),
       action: step.action ?? {},
     }));
-    return policy.build(steps, route, services);
+    return policy.definition.build(steps, route, { ...policies.host, settings: policy.settings, service: policy.service });
   });
 }
 
-export function buildRoutes(app: FastifyInstance, services: GatewayServices, policies: ReadonlyMap<string, PolicyDefinition<never>>): RouteInfo[] {
+export function buildRoutes(app: FastifyInstance, policies: PolicySet, specs: SpecRegistry): RouteInfo[] {
+  const { config } = policies.host;
   const built: RouteInfo[] = [];
-  for (const pipelineName of Object.keys(services.config.pipelines)) {
-    for (const route of routesOf(services.config, pipelineName)) {
-      const parts = contributionsFor(route, services, policies);
+  for (const pipelineName of Object.keys(config.pipelines)) {
+    for (const route of routesOf(config, pipelineName, specs)) {
+      const parts = contributionsFor(route, policies);
       const terminal = parts.at(-1)?.handler;
       if (!terminal) throw new Error(`pipeline ${pipelineName} has no terminal policy`);
       // Wrappers apply in pipeline order: the first listed is the outermost.
@@ -46,7 +48,7 @@ export function buildRoutes(app: FastifyInstance, services: GatewayServices, pol
       if (schema) options.schema = schema;
       const bodyLimit = parts.find((p) => p.bodyLimit)?.bodyLimit;
       if (bodyLimit) options.bodyLimit = bodyLimit;
-      const host = services.config.apiEndpoints[route.apiEndpoint]?.host ?? '*';
+      const host = config.apiEndpoints[route.apiEndpoint]?.host ?? '*';
       if (host !== '*') options.constraints = { host };
       app.route(options);
       built.push(route);

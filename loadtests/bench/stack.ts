@@ -266,7 +266,7 @@ export const TRACING_NODE_ARGS: readonly string[] = ['--import', './platform/tel
 export async function startGateway(group: ProcessGroup, upstreams: GatewayUpstreams, options: GatewayOptions = {}): Promise<Service> {
   const port = await freePort();
   const configFile = options.config?.length ? writeGatewayConfig(group, REPO_ROOT, options.config) : join(REPO_ROOT, 'gateway.config.yml');
-  return startService(group, options.name ?? 'gateway', 'entries/embedded.ts', port, {
+  return startService(group, options.name ?? 'gateway', 'entries/gateway.ts', port, {
     GATEWAY_CONFIG: configFile,
     NODE_ENV: 'production',
     PORT: String(port),

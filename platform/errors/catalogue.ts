@@ -50,6 +50,15 @@ export const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
+/** The upstream was never reached: unavailable, its breaker open, its bulkhead full. */
+export const UPSTREAM_NOT_REACHED: ReadonlySet<ProblemCode> = new Set(['FACET_ERR_UPSTREAM_UNAVAILABLE', 'FACET_ERR_UPSTREAM_CIRCUIT_OPEN', 'FACET_ERR_UPSTREAM_SATURATED']);
+
+/** The upstream was reached and failed: too slow, or an answer outside its contract. */
+export const UPSTREAM_FAILED: ReadonlySet<ProblemCode> = new Set(['FACET_ERR_UPSTREAM_TIMEOUT', 'FACET_ERR_UPSTREAM_BAD_RESPONSE']);
+
+/** Every way an upstream call can fail (what a cache may answer with a stale entry instead). */
+export const UPSTREAM_FAILURES: ReadonlySet<ProblemCode> = new Set([...UPSTREAM_NOT_REACHED, ...UPSTREAM_FAILED]);
+
 export const PROBLEM_TYPE_BASE = '/problems/';
 
 export function problemType(code: ProblemCode): string {

@@ -1,4 +1,4 @@
-import { PROBLEMS, type ProblemCode } from './catalogue.ts';
+import { PROBLEMS, UPSTREAM_FAILURES, type ProblemCode } from './catalogue.ts';
 
 export interface FieldError {
   field: string;
@@ -34,4 +34,9 @@ export class FacetError extends Error {
 
 export function isFacetError(error: unknown): error is FacetError {
   return error instanceof FacetError;
+}
+
+/** A FacetError saying an upstream call failed (catalogue.ts: UPSTREAM_FAILURES). */
+export function isUpstreamFailure(error: unknown): error is FacetError {
+  return isFacetError(error) && UPSTREAM_FAILURES.has(error.code);
 }

@@ -1,6 +1,11 @@
 // The shape of gateway.config.yml after env substitution, defaults and
 // validation. Express Gateway's model: apiEndpoints, serviceEndpoints,
-// plans, consumers and pipelines of policies.
+// plans, consumers and pipelines of policies. A policy's own global section
+// (`quota:`, `shedding:`) is typed and validated by that policy
+// (policies/<name>/settings.ts); the gateway reads it with policySettings().
+
+import type { ServiceEndpointConfig } from '../upstream/settings.ts';
+
 
 export interface HttpConfig {
   port: number;
@@ -22,31 +27,6 @@ export interface ApiEndpointConfig {
   host: string;
   paths: string[];
   methods: string[];
-}
-
-export interface ResilienceConfig {
-  /** Retries of idempotent reads only (GET/HEAD); writes are never retried. */
-  retry: {
-    /** Retries after the first attempt (cockatiel's count); 0 disables retrying. */
-    maxAttempts: number;
-    initialDelayMs: number;
-    maxDelayMs: number;
-  };
-  /** Sampling breaker: opens when the failure rate over the window passes the threshold. */
-  breaker: { failureRateThreshold: number; samplingDurationMs: number; minimumRps: number; halfOpenAfterMs: number };
-  /** Concurrency cap with a small queue; overflow is answered 503 at once. */
-  bulkhead: { limit: number; queue: number };
-}
-
-export interface ServiceEndpointConfig {
-  url: string;
-  /** Per attempt; the request is really aborted (AbortSignal to undici). */
-  timeoutMs: number;
-  resilience: ResilienceConfig;
-  connections: number;
-  healthPath: string;
-  /** A required upstream being down makes /readyz answer 503. */
-  readiness: 'required' | 'optional';
 }
 
 export interface RateConfig {
@@ -105,43 +85,6 @@ export interface PipelineConfig {
   policies: PolicyEntryConfig[];
 }
 
-export const PRIORITY_CLASSES = ['critical', 'write', 'paid-read', 'free-read'] as const;
-export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
-
-export interface QuotaSettings {
-  /** Share of each limit one replica enforces on its own while Redis is unreachable. */
-  insuranceShare: number;
-  /** Redis command timeout before the insurance limiter decides. */
-  redisTimeoutMs: number;
-  /** Failed API-key attempts per client address before it is blocked. */
-  invalidKeyAttempts: number;
-  invalidKeyWindowSec: number;
-  invalidKeyBlockSec: number;
-}
-
-export interface AdaptiveConcurrencySettings {
-  initialLimit: number;
-  minLimit: number;
-  maxLimit: number;
-  /** How fast the limit follows the gradient (0..1). */
-  smoothing: number;
-  /** Latency growth tolerated over the no-load latency before the limit shrinks. */
-  rttTolerance: number;
-  /** Longest gap between two measurements of the no-load latency (the limit held at light load for a few requests); default 30. */
-  probeIntervalSec?: number;
-}
-
-export interface SheddingSettings {
-  enabled: boolean;
-  /** Share of an upstream's adaptive limit each class may fill. */
-  classShares: Record<PriorityClass, number>;
-  /** Event-loop delay (p99, ms) above which each class is shed. */
-  eventLoopDelayMs: Record<Exclude<PriorityClass, 'critical'>, number>;
-  eventLoopSampleMs: number;
-  retryAfterSec: number;
-  adaptive: AdaptiveConcurrencySettings;
-}
-
 /** The operators' live stream (gateway/notify). */
 export interface NotificationSettings {
   stream: {
@@ -167,9 +110,12 @@ export interface GatewayConfig {
   plans: Record<string, PlanConfig>;
   consumers: ConsumerConfig[];
   pipelines: Record<string, PipelineConfig>;
-  quota: QuotaSettings;
-  shedding: SheddingSettings;
   notifications: NotificationSettings;
   /** Directory of the config file; contract paths resolve against it. */
   baseDir: string;
+}
+
+/** A policy's global section of the config (`quota`, `shedding`), as that policy declared and validated it. */
+export function policySettings<S>(config: GatewayConfig, section: string): S {
+  return (config as unknown as Record<string, unknown>)[section] as S;
 }

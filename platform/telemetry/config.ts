@@ -18,6 +18,8 @@ export function decideTracing(env: NodeJS.ProcessEnv): TracingDecision {
 
 /** Entry script (relative to the repository) → service name. */
 const SERVICE_BY_ENTRY: Record<string, string> = {
+  'entries/gateway.ts': 'facet-gateway',
+  // npm start: gateway, adapters and simulators in one process, named after the gateway.
   'entries/embedded.ts': 'facet-gateway',
   'adapters/main.ts': 'facet-adapters',
   'sim/main.ts': 'facet-sim',

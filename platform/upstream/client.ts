@@ -7,7 +7,7 @@
 
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import type { ServiceEndpointConfig } from '../pipeline/config.ts';
+import type { ServiceEndpointConfig } from './settings.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';

@@ -4,7 +4,8 @@
 // answer that breaks it becomes an UpstreamContractError: counted by the
 // breaker, not retried, a 502 for the client (failures.ts), with the
 // validation errors in the log and none of the upstream's words in the
-// answer. The CRM and MES operations and their schemas are in schemas.ts.
+// answer. The CRM and MES operations and their schemas are in
+// contracts/upstream-answers.ts, compiled by operations.ts.
 //
 // Extra fields are allowed (a tolerant reader: the CRM or MES may add fields
 // without breaking the gateway) and never reach a client: handlers build the
@@ -13,6 +14,7 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvFormats from 'ajv-formats';
+import type { AnswerContract } from '../../contracts/upstream-answers.ts';
 
 /** No coercion, no defaults: an answer is checked as it came. */
 const OPTIONS = { strict: true, allowUnionTypes: true, allErrors: false, coerceTypes: false, useDefaults: false } as const;
@@ -65,21 +67,6 @@ export interface UpstreamOperation<T> {
   check(upstream: string, status: number, body: unknown): T;
 }
 
-export interface OperationDefinition {
-  name: string;
-  what: string;
-  /** JSON Schema of the body by 2xx status. */
-  responses: Readonly<Record<number, object>>;
-  /** Remove fields the schema does not name (for answers relayed to a client as they are). */
-  strip?: boolean;
-  /**
-   * A top-level field naming whose record the answer is (`seller_id`), read
-   * even from an answer that breaks the contract: a broken record of another
-   * seller can then be answered like a missing one, not told apart by a 502.
-   */
-  owner?: string;
-}
-
 function ownerOf(body: unknown, field: string | undefined): string | undefined {
   if (field === undefined || typeof body !== 'object' || body === null) return undefined;
   const value = (body as Record<string, unknown>)[field];
@@ -91,7 +78,8 @@ function describe(errors: readonly ErrorObject[] | null | undefined): string[] {
   return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`);
 }
 
-export function upstreamOperation<T>(definition: OperationDefinition): UpstreamOperation<T> {
+/** Compiles an operation's schemas (at start-up: never per request). */
+export function upstreamOperation<T>(definition: AnswerContract<T>): UpstreamOperation<T> {
   const ajv = definition.strip ? stripping : tolerant;
   const validators = new Map<number, ValidateFunction>();
   for (const [status, schema] of Object.entries(definition.responses)) {

@@ -42,7 +42,7 @@ import {
   wrap,
 } from 'cockatiel';
 import type { BulkheadPolicy, CircuitBreakerPolicy, IDefaultPolicyContext, IPolicy, RetryPolicy } from 'cockatiel';
-import type { ServiceEndpointConfig } from '../pipeline/config.ts';
+import type { ServiceEndpointConfig } from './settings.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { observeSeconds } from '../metrics/trace-exemplar.ts';
 import { CallerCancelledError, isRetryable, isUpstreamFailure, type UpstreamOutcome } from './failures.ts';

@@ -46,6 +46,8 @@ export class CacheService {
   private readonly flights = new Map<string, Promise<CacheEntry>>();
   private readonly lockTtlMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly jobs: { intervalMs: number; task: () => Promise<void> }[] = [];
+  private started = false;
 
   constructor(store: CacheStore, options: CacheServiceOptions, registry: Registry) {
     this.store = store;
@@ -115,8 +117,23 @@ export class CacheService {
     }
   }
 
-  /** Runs `task` every `intervalMs` (and once now) until close(); a tick is skipped while the last run is still going. */
+  /**
+   * Runs `task` every `intervalMs` from start() (once at once, then on the
+   * interval) until close(); a tick is skipped while the last run is still going.
+   */
   every(intervalMs: number, task: () => Promise<void>): void {
+    this.jobs.push({ intervalMs, task });
+    if (this.started) this.schedule(intervalMs, task);
+  }
+
+  /** Starts the periodic jobs (refresh-ahead): once the routes they send requests to are ready. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const { intervalMs, task } of this.jobs) this.schedule(intervalMs, task);
+  }
+
+  private schedule(intervalMs: number, task: () => Promise<void>): void {
     let running = false;
     const run = () => {
       if (running) return;

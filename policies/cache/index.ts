@@ -4,15 +4,22 @@
 //
 // The lookup starts in onRequest so that, with ioredis auto-pipelining, the
 // cache GET and the quota counters that follow share one Redis round trip.
+// Order changes the gateway sees (its own writes, the saga's events) bump the
+// scopes' generations (scopes.ts). Refresh-ahead sends its requests through
+// the gateway's own route (inject), so they are authenticated, shed,
+// validated and handled like an operator's, then stored (refresh.ts).
 
 import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { isFacetError, type FacetError } from '../../platform/errors/facet-error.ts';
+import { isUpstreamFailure } from '../../platform/errors/facet-error.ts';
+import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import type { GatewayServices } from '../../gateway/services.ts';
-import { Ajv } from 'ajv';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
-import { etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
+import { CacheService, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
+import { MemoryCacheStore } from './memory-store.ts';
+import { RedisCacheStore } from './redis-store.ts';
+import { refreshAheadQuery, REFRESH_DIRECTIVE } from './refresh.ts';
+import { DASHBOARD_SCOPE, sellerScope } from './scopes.ts';
 import type { CacheEntry } from './store.ts';
 
 export interface CacheAction {
@@ -47,27 +54,23 @@ declare module 'fastify' {
   }
 }
 
-const UPSTREAM_FAILURES = new Set([
-  'FACET_ERR_UPSTREAM_UNAVAILABLE',
-  'FACET_ERR_UPSTREAM_BAD_RESPONSE',
-  'FACET_ERR_UPSTREAM_TIMEOUT',
-  'FACET_ERR_UPSTREAM_CIRCUIT_OPEN',
-  'FACET_ERR_UPSTREAM_SATURATED',
-]);
-
-function isUpstreamFailure(error: unknown): error is FacetError {
-  return isFacetError(error) && UPSTREAM_FAILURES.has(error.code);
-}
-
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === '*') return true;
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 
-export const cachePolicy: PolicyDefinition<CacheAction> = {
+export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService> = {
   name: 'cache',
   terminal: false,
+  createService(host) {
+    const cache = new CacheService(host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, host.metrics.registry);
+    // A seller reads its own writes; the dashboard follows every status change.
+    host.orderChanges.onChange(async ({ sellerId, kind }) => {
+      await Promise.all([cache.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? cache.generations.bump(DASHBOARD_SCOPE) : undefined]);
+    });
+    return cache;
+  },
   actionSchema: {
     type: 'object',
     additionalProperties: false,
@@ -91,10 +94,9 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
     if (action.staleAcrossGenerations && action.scope !== 'dashboard') problems.push('staleAcrossGenerations: is only for the dashboard scope (a seller must see its own writes)');
     return problems;
   },
-  build(steps, route, services) {
+  build(steps, route, { service: cache, inject }) {
     const action = steps[0]?.action;
     if (!action) return {};
-    const cache = services.cache;
     const routeId = `${route.method} ${route.path}`;
     const freshMs = action.freshSec * 1000;
     const swrMs = action.staleWhileRevalidateSec * 1000;
@@ -103,10 +105,12 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
     const routeKey = hashParameters({ route: routeId });
 
     const scopeOf = (request: FastifyRequest): string | undefined => {
-      if (action.scope === 'dashboard') return request[kOperator] ? 'dashboard' : undefined;
+      if (action.scope === 'dashboard') return request[kOperator] ? DASHBOARD_SCOPE : undefined;
       const consumer = request[kConsumer];
-      return consumer ? `seller:${consumer.id}` : undefined;
+      return consumer ? sellerScope(consumer.id) : undefined;
     };
+    /** The gateway's own refresh-ahead request: fetch and store, whatever the cache holds. */
+    const isRefresh = (request: FastifyRequest): boolean => request.headers['cache-control'] === REFRESH_DIRECTIVE && internalCaller() !== undefined;
 
     const parametersOf = (request: FastifyRequest) =>
       hashParameters({ ...(request.query as Record<string, unknown>), ...(request.params as Record<string, unknown>) });
@@ -160,27 +164,20 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
       };
 
       if (action.refreshAhead && action.refreshAhead.length > 0) {
-        const validateQuery = queryValidator(services, route.method, route.path);
         // Refreshed at 80% of the fresh TTL by whichever replica takes the
         // refresh lock, so an operator never waits on the MES for these pages.
         const intervalMs = Math.max(500, Math.floor(freshMs * 0.8));
-        // Keyed like an operator's request, by the raw query (the lookup starts
-        // before validation); fetched with the query as validation leaves it.
-        const pages = (action.refreshAhead ?? []).map(({ query }) => ({ query: validateQuery(query), parameters: hashParameters(query) }));
+        // Keyed like an operator's request, by the raw query.
+        const pages = action.refreshAhead.map(({ query }) => ({ url: `${route.path}${refreshAheadQuery(query)}`, parameters: hashParameters(query) }));
         // Pages are refreshed side by side: one after another, five 2 s MES queries would outlast the interval.
-        const refresh = async ({ query, parameters }: (typeof pages)[number]): Promise<void> => {
-          const generation = await cache.generations.current('dashboard');
-          const key = cache.key('dashboard', generation, routeKey, parameters);
+        const refresh = async ({ url, parameters }: (typeof pages)[number]): Promise<void> => {
+          const generation = await cache.generations.current(DASHBOARD_SCOPE);
+          const key = cache.key(DASHBOARD_SCOPE, generation, routeKey, parameters);
           // Held for half an interval: one replica refreshes a page per interval,
           // and a late timer does not find its own lock and skip the page.
           if (!(await cache.store.tryLock(`refresh:${key}`, Math.floor(intervalMs / 2)))) return;
-          const request = { query: { ...query }, params: {}, headers: {}, [kOperator]: { subject: 'facet-refresh-ahead', role: 'system' } } as unknown as FastifyRequest;
-          try {
-            await cache.store.set(key, await fetchEntry(undefined, request, undefined as unknown as FastifyReply, cache.latestKey('dashboard', routeKey, parameters)), ttlMs);
-            cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
-          } catch {
-            // The upstream is down: the stale entry stays and is served as stale-if-error.
-          }
+          // An upstream failure answers the injected request with a problem: the stale entry stays (stale-if-error).
+          await inject({ method: 'GET', url, headers: { 'cache-control': REFRESH_DIRECTIVE } });
         };
         cache.every(intervalMs, async () => {
           await Promise.all(pages.map(refresh));
@@ -192,6 +189,13 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
         if (!lookup) {
           cache.outcomes.inc({ route: routeId, outcome: 'bypass' });
           return inner.call(this, request, reply);
+        }
+        if (isRefresh(request)) {
+          await lookup.entry; // resolves the key when the generation was not known yet
+          const entry = await fetchEntry(this, request, reply, lookup.latestKey);
+          await cache.store.set(lookup.key, entry, ttlMs);
+          cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
+          return reply.header('content-type', 'application/json; charset=utf-8').send(entry.body);
         }
         let cached = await lookup.entry;
         const key = lookup.key;
@@ -235,21 +239,3 @@ export const cachePolicy: PolicyDefinition<CacheAction> = {
     return { onRequest: [onRequest], wrapHandler };
   },
 };
-
-
-/** Applies the contract's defaults and coercions to a configured query, as validation would. */
-function queryValidator(services: GatewayServices, method: string, path: string): (query: Record<string, unknown>) => Record<string, unknown> {
-  const ajv = new Ajv({ useDefaults: true, coerceTypes: 'array', strict: false });
-  for (const contract of services.contracts.contracts.keys()) {
-    const schema = services.contracts.operation(contract, method, path)?.schema.querystring;
-    if (schema) {
-      const validate = ajv.compile(schema as object);
-      return (query) => {
-        const copy = structuredClone(query);
-        if (!validate(copy)) throw new Error(`refreshAhead query ${JSON.stringify(query)} is not valid for ${method} ${path}`);
-        return copy;
-      };
-    }
-  }
-  return (query) => query;
-}

@@ -6,7 +6,8 @@ import type { onRequestHookHandler } from 'fastify';
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
-import { kOperator, pathOf } from '../../platform/pipeline/request-state.ts';
+import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
+import { kOperator, conditionInputOf } from '../../platform/pipeline/request-state.ts';
 
 export interface JwtAuthAction {
   algorithms: ('HS256' | 'RS256')[];
@@ -84,8 +85,14 @@ export const jwtAuthPolicy: PolicyDefinition<JwtAuthAction> = {
     const compiled = steps.map(compile);
     const challenge = 'Bearer realm="facet-internal"';
     const hook: onRequestHookHandler = async (request) => {
-      const step = firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      const step = firstMatching(steps, conditionInputOf(request));
       if (!step) return;
+      // The gateway's own in-process request (refresh-ahead): no token, and none needed.
+      const internal = internalCaller();
+      if (internal) {
+        request[kOperator] = internal;
+        return;
+      }
       const { keys, options } = compiled[steps.indexOf(step)] as CompiledStep;
       const header = request.headers.authorization;
       const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;

@@ -5,22 +5,25 @@
 import type { onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
+import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
+import { KeyGuard } from './key-guard.ts';
+import { keyGuardSettings, type KeyGuardSettings } from './settings.ts';
 
 export interface KeyAuthAction {
   header: string;
 }
 
-export const keyAuthPolicy: PolicyDefinition<KeyAuthAction> = {
+export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, KeyGuard> = {
   name: 'key-auth',
   terminal: false,
+  settings: keyGuardSettings,
+  createService: (host, settings) => new KeyGuard(settings, host.redis),
   actionSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', default: 'X-API-Key' } },
   },
-  build(steps, _route, services) {
-    const { consumers, keyGuard, metrics } = services;
+  build(steps, _route, { consumers, service: keyGuard, metrics }) {
     const throttled = (seconds: number) => {
       metrics.authFailures.inc({ reason: 'throttled' });
       return new FacetError('FACET_ERR_AUTH_THROTTLED', {
@@ -29,7 +32,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction> = {
       });
     };
     const hook: onRequestHookHandler = async (request) => {
-      const step = firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      const step = firstMatching(steps, conditionInputOf(request));
       if (!step) return;
       const headerName = step.action.header;
       const challenge = { 'www-authenticate': `ApiKey header="${headerName}"` };

@@ -5,14 +5,14 @@
 
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { QuotaSettings } from '../../platform/pipeline/config.ts';
+import type { KeyGuardSettings } from './settings.ts';
 
 export class KeyGuard {
   private readonly limiter: RateLimiterRedis | RateLimiterMemory;
   /** Addresses this replica knows are blocked, until when (ms). */
   private readonly blocked = new Map<string, number>();
 
-  constructor(settings: QuotaSettings, redis: Redis | undefined) {
+  constructor(settings: KeyGuardSettings, redis: Redis | undefined) {
     const options = {
       keyPrefix: 'facet:authfail',
       points: settings.invalidKeyAttempts,

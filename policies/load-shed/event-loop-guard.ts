@@ -3,7 +3,7 @@
 // any upstream's limit. Critical requests are never shed here.
 
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { PriorityClass, SheddingSettings } from '../../platform/pipeline/config.ts';
+import type { PriorityClass, SheddingSettings } from './settings.ts';
 
 /** Where the delay comes from: the p99 event-loop delay (ms) since the previous read. */
 export interface LoopDelaySource {

@@ -52,7 +52,7 @@
 // measured, a 450 ms baseline in front of a 25 ms CRM; and a baseline learned
 // while the process was cold (78 ms) was never unlearned under overload.
 
-import type { AdaptiveConcurrencySettings } from '../../platform/pipeline/config.ts';
+import type { AdaptiveConcurrencySettings } from './settings.ts';
 
 /** The first WARMUP samples set the baseline (a plain mean), one by one. */
 export const WARMUP = 10;

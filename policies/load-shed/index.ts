@@ -20,14 +20,16 @@
 // (pass-through), the reply's status: 503 no sample, other 5xx a drop.
 
 import type { onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { PRIORITY_CLASSES, type GatewayConfig, type PriorityClass } from '../../platform/pipeline/config.ts';
+import { type GatewayConfig } from '../../platform/pipeline/config.ts';
+import { PRIORITY_CLASSES, sheddingSettings, type PriorityClass, type SheddingSettings } from './settings.ts';
+import { UPSTREAM_FAILED, UPSTREAM_NOT_REACHED, type ProblemCode } from '../../platform/errors/catalogue.ts';
 import { FacetError, isFacetError } from '../../platform/errors/facet-error.ts';
 import { ALWAYS } from '../../platform/pipeline/conditions.ts';
 import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
-import type { GatewayServices } from '../../gateway/services.ts';
+import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
 import { priorityOf } from './priority.ts';
-import type { SheddingService, ShedReason } from './shedding-service.ts';
+import { registerSheddingGauges } from './gauges.ts';
+import { createSheddingService, type SheddingService, type ShedReason } from './shedding-service.ts';
 
 export interface LoadShedAction {
   /** The upstream whose adaptive limit this route counts against. */
@@ -36,18 +38,15 @@ export interface LoadShedAction {
 
 export const kShedClass: unique symbol = Symbol('facet.shedClass');
 
-const DROPS = new Set(['FACET_ERR_UPSTREAM_TIMEOUT', 'FACET_ERR_UPSTREAM_BAD_RESPONSE', 'FACET_ERR_INTERNAL']);
-const NO_SAMPLE = new Set(['FACET_ERR_UPSTREAM_UNAVAILABLE', 'FACET_ERR_UPSTREAM_CIRCUIT_OPEN', 'FACET_ERR_UPSTREAM_SATURATED', 'FACET_ERR_OVERLOADED']);
+/** Failures that say the upstream is struggling: the limit shrinks. */
+const DROPS: ReadonlySet<ProblemCode> = new Set([...UPSTREAM_FAILED, 'FACET_ERR_INTERNAL']);
+/** The upstream was never reached (or this gateway refused first): no latency sample. */
+const NO_SAMPLE: ReadonlySet<ProblemCode> = new Set([...UPSTREAM_NOT_REACHED, 'FACET_ERR_OVERLOADED']);
 
 declare module 'fastify' {
   interface FastifyRequest {
     [kShedClass]?: PriorityClass;
   }
-}
-
-/** Until GatewayServices declares `shedding`, read it through this one typed accessor. */
-export function sheddingOf(services: GatewayServices): SheddingService {
-  return services.shedding;
 }
 
 const AUTH_POLICIES = ['key-auth', 'jwt-auth'];
@@ -77,9 +76,15 @@ function detailFor(cls: PriorityClass, reason: ShedReason, retryAfterSec: number
   return `${DETAIL[reason]} ${cls} requests; retry in ${retryAfterSec} s`;
 }
 
-export const loadShedPolicy: PolicyDefinition<LoadShedAction> = {
+export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, SheddingService> = {
   name: 'load-shed',
   terminal: false,
+  settings: sheddingSettings,
+  createService(host, settings) {
+    const shedding = createSheddingService({ shedding: settings, serviceEndpoints: host.config.serviceEndpoints });
+    registerSheddingGauges(host.metrics.registry, shedding);
+    return shedding;
+  },
   actionSchema: {
     type: 'object',
     additionalProperties: false,
@@ -90,11 +95,9 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction> = {
     if (config.serviceEndpoints[action.serviceEndpoint]) return [];
     return [`serviceEndpoint: unknown service endpoint "${action.serviceEndpoint}" (known: ${Object.keys(config.serviceEndpoints).join(', ')})`];
   },
-  build(steps, route, services) {
-    assertAfterAuth(services.config, route.pipeline);
-    const shedding = sheddingOf(services);
+  build(steps, route, { config, metrics, service: shedding }) {
+    assertAfterAuth(config, route.pipeline);
     if (!shedding.enabled) return {};
-    const { metrics, config } = services;
     const { plans } = config;
     // The refusals are built once: an Error's stack capture costs more than
     // the whole decision, and a shed request's stack says nothing anyway.
@@ -113,7 +116,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction> = {
     // itself (a cache hit or a collapsed read takes no upstream slot), looked
     // at in onRequest too when every request would need a slot.
     const decide: onRequestHookHandler = (request, _reply, done) => {
-      const step = only ?? firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      const step = only ?? firstMatching(steps, conditionInputOf(request));
       if (step === undefined) return done();
       const cls = priorityOf(request, plans);
       request[kShedClass] = cls;
@@ -131,7 +134,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction> = {
       async function shedAtUpstream(request, reply) {
         const cls = request[kShedClass];
         if (cls === undefined) return inner.call(this, request, reply);
-        const step = only ?? firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+        const step = only ?? firstMatching(steps, conditionInputOf(request));
         const plan = request[kConsumer]?.plan ?? 'none';
         const ticket = step ? shedding.acquire(cls, step.action.serviceEndpoint) : null;
         if (ticket === null) {

@@ -2,7 +2,8 @@
 // shed first: critical (operators, internal calls) → write → paid-read →
 // free-read. Runs after key-auth / jwt-auth, which set the caller.
 
-import type { PlanConfig, PriorityClass } from '../../platform/pipeline/config.ts';
+import type { PlanConfig } from '../../platform/pipeline/config.ts';
+import type { PriorityClass } from './settings.ts';
 import type { Consumer } from '../../platform/pipeline/consumers.ts';
 import { kConsumer, kOperator, type Operator } from '../../platform/pipeline/request-state.ts';
 

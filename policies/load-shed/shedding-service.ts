@@ -3,7 +3,8 @@
 // upstream work; the policy (index.ts) turns a refusal into a 503.
 
 import { performance } from 'node:perf_hooks';
-import type { GatewayConfig, PriorityClass, SheddingSettings } from '../../platform/pipeline/config.ts';
+import type { GatewayConfig } from '../../platform/pipeline/config.ts';
+import type { PriorityClass, SheddingSettings } from './settings.ts';
 import { EventLoopGuard } from './event-loop-guard.ts';
 import { FREE_TICKET, UpstreamGate, type Ticket } from './upstream-gate.ts';
 
@@ -109,9 +110,9 @@ export class SheddingService {
 }
 
 /**
- * What gateway/services.ts calls. Not started: the gateway starts it once
+ * The policy's service (index.ts). Not started: the gateway starts it once
  * its routes are compiled, so start-up work is not read as overload.
  */
-export function createSheddingService(config: Pick<GatewayConfig, 'shedding' | 'serviceEndpoints'>, options: SheddingOptions = {}): SheddingService {
+export function createSheddingService(config: { shedding: SheddingSettings; serviceEndpoints: GatewayConfig['serviceEndpoints'] }, options: SheddingOptions = {}): SheddingService {
   return new SheddingService(config.shedding, Object.keys(config.serviceEndpoints), options);
 }

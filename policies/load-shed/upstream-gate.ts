@@ -3,7 +3,7 @@
 // may fill less of it, so as the upstream saturates they are refused first
 // and the higher classes keep the remaining room.
 
-import type { AdaptiveConcurrencySettings, PriorityClass } from '../../platform/pipeline/config.ts';
+import type { AdaptiveConcurrencySettings, PriorityClass } from './settings.ts';
 import { GradientLimit } from './gradient-limit.ts';
 
 /** rttMs null: free the slot without a sample. */

@@ -1,22 +1,24 @@
-// proxy: the terminal policy. A step either names an operation handler
-// (translation between the public contract and the upstream's API, over a
-// keep-alive undici pool) or a `path` whose answer is relayed with
-// reply-from, checked against that upstream operation's contract first
-// (contracts/upstream-answers.ts: a path without one is a configuration error).
+// proxy: the terminal policy for operations answered by an upstream. The
+// handler is the route's OpenAPI operation's (by operationId: translation
+// between the public contract and the upstream's API, over a keep-alive
+// undici pool), or, for a step with a `path`, the upstream's answer at that
+// path relayed with reply-from, checked against that upstream operation's
+// contract first (platform/upstream/operations.ts: a path without one is a
+// configuration error). Steps apply first-match on their conditions, e.g.
+// to send some requests to another service endpoint.
 
 import type { RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { HANDLERS } from '../../gateway/operations/index.ts';
 import { ALWAYS } from '../../platform/pipeline/conditions.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { pathOf } from '../../platform/pipeline/request-state.ts';
+import { conditionInputOf } from '../../platform/pipeline/request-state.ts';
 import type { UpstreamClient } from '../../platform/upstream/client.ts';
+import { RELAYED } from '../../platform/upstream/operations.ts';
 import { passThrough } from './pass-through.ts';
-import { RELAYED } from '../../contracts/upstream-answers.ts';
 
 export interface ProxyAction {
   serviceEndpoint: string;
-  handler?: string;
+  /** Relay the upstream's answer at this path instead of the operation's handler. */
   path?: string;
 }
 
@@ -35,11 +37,10 @@ export const proxyPolicy: PolicyDefinition<ProxyAction> = {
     required: ['serviceEndpoint'],
     properties: {
       serviceEndpoint: { type: 'string' },
-      handler: { type: 'string' },
       path: { type: 'string', pattern: '^/[^\\s?#]*$' },
     },
   },
-  check(action, { config, routes }) {
+  check(action, { config, routes, operations }) {
     const problems: string[] = [];
     if (action.path !== undefined) {
       for (const method of new Set(routes.map((r) => r.method))) {
@@ -47,27 +48,29 @@ export const proxyPolicy: PolicyDefinition<ProxyAction> = {
           problems.push(`path: no upstream contract for ${method} ${action.path}, so its answer could not be checked (relayed: ${[...RELAYED.keys()].join(', ')}; contracts/upstream-answers.ts)`);
         }
       }
+    } else {
+      for (const route of routes) {
+        if (route.operationId === undefined) problems.push(`serviceEndpoint: ${route.method} ${route.path} is in no OpenAPI spec, so it has no operation handler (give a path to relay)`);
+        else if (!operations.remote.has(route.operationId)) problems.push(`serviceEndpoint: no upstream handler for operation ${route.operationId} of ${route.method} ${route.path} (known: ${[...operations.remote].join(', ')})`);
+      }
     }
-    if ((action.handler === undefined) === (action.path === undefined)) problems.push('handler: give exactly one of handler (an operation) or path (stream through)');
     if (!config.serviceEndpoints[action.serviceEndpoint]) {
       problems.push(`serviceEndpoint: unknown service endpoint "${action.serviceEndpoint}" (known: ${Object.keys(config.serviceEndpoints).join(', ')})`);
     }
-    if (action.handler !== undefined && !HANDLERS[action.handler]) {
-      problems.push(`handler: unknown handler "${action.handler}" (known: ${Object.keys(HANDLERS).join(', ')})`);
-    }
     return problems;
   },
-  build(steps, route, services) {
+  build(steps, route, { upstreams, config, operations }) {
     const compiled = steps.map((step) => {
-      const upstream = services.upstreams.get(step.action.serviceEndpoint);
-      const timeoutMs = services.config.serviceEndpoints[step.action.serviceEndpoint]?.timeoutMs ?? 5000;
-      const factory = step.action.handler ? HANDLERS[step.action.handler] : undefined;
-      return { condition: step.condition, handler: factory ? factory({ upstream, services }) : relay(upstream, route.method, step.action.path ?? '/', timeoutMs) };
+      const upstream = upstreams.get(step.action.serviceEndpoint);
+      const timeoutMs = config.serviceEndpoints[step.action.serviceEndpoint]?.timeoutMs ?? 5000;
+      const handler = step.action.path !== undefined ? relay(upstream, route.method, step.action.path, timeoutMs) : operations.remoteHandler(route.operationId ?? '', upstream);
+      if (!handler) throw new Error(`proxy: no handler for ${route.method} ${route.path}`); // check() refuses such a config first
+      return { condition: step.condition, handler };
     });
     const only = compiled[0];
     if (compiled.length === 1 && only && only.condition === ALWAYS) return { handler: only.handler };
     const handler: RouteHandlerMethod = function proxyByCondition(request, reply) {
-      const input = { method: request.method, path: pathOf(request.url), headers: request.headers };
+      const input = conditionInputOf(request);
       const match = compiled.find((c) => c.condition(input));
       if (!match) throw new FacetError('FACET_ERR_ROUTE_NOT_FOUND');
       return match.handler.call(this, request, reply);

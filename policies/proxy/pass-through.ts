@@ -20,7 +20,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { sendProblem } from '../../gateway/errors/problem.ts';
+import { sendProblem } from '../../platform/errors/problem.ts';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import type { UpstreamClient } from '../../platform/upstream/client.ts';
 import { UpstreamContractError, type UpstreamOperation } from '../../platform/upstream/contract.ts';

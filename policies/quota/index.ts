@@ -5,31 +5,35 @@
 import type { onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { kConsumer, pathOf } from '../../platform/pipeline/request-state.ts';
+import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
 import { limitsFor, type EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
-import { rateLimitHeader, rateLimitPolicyHeader } from './quota-service.ts';
+import { QuotaService, rateLimitHeader, rateLimitPolicyHeader } from './quota-service.ts';
+import { quotaSettings, type QuotaSettings } from './settings.ts';
+import { getUsage } from './usage.ts';
 
 export interface QuotaAction {
   /** Units this operation costs (a quote costs more than a read). */
   cost: number;
 }
 
-export const quotaPolicy: PolicyDefinition<QuotaAction> = {
+export const quotaPolicy: PolicyDefinition<QuotaAction, QuotaSettings, QuotaService> = {
   name: 'quota',
   terminal: false,
+  settings: quotaSettings,
+  createService: (host, settings) => new QuotaService(settings, host.redis),
+  operations: { getUsage: ({ service, host }) => getUsage(service, host.config) },
   actionSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { cost: { type: 'integer', minimum: 1, maximum: 1000, default: 1 } },
   },
-  build(steps, _route, services) {
-    const { quota, metrics, config } = services;
+  build(steps, _route, { service: quota, metrics, config }) {
     // Effective limits per seller, computed once per config.
     const limitsCache = new Map<string, { limits: EffectiveLimits; policy: string }>();
     const hook: onRequestHookHandler = async (request, reply) => {
       const consumer = request[kConsumer];
       if (!consumer) return; // quota applies to sellers; key-auth runs first
-      const step = firstMatching(steps, { method: request.method, path: pathOf(request.url), headers: request.headers });
+      const step = firstMatching(steps, conditionInputOf(request));
       const cost = step?.action.cost ?? 1;
       let entry = limitsCache.get(consumer.id);
       if (!entry) {

@@ -6,7 +6,7 @@
 
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { QuotaSettings } from '../../platform/pipeline/config.ts';
+import type { QuotaSettings } from './settings.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 
 type Limiter = RateLimiterRedis | RateLimiterMemory;

@@ -1,44 +1,27 @@
 // respond: the terminal policy for operations Facet answers itself, with no
-// upstream (e.g. GET /v1/usage). Steps apply first-match, as in proxy: one
-// pipeline can serve several operations (the webhooks API).
+// upstream (e.g. GET /v1/usage, the webhooks API). The handler is the
+// route's OpenAPI operation's, by operationId: the gateway's own, or one a
+// policy brings (quota's getUsage).
 
-import type { RouteHandlerMethod } from 'fastify';
-import { FacetError } from '../../platform/errors/facet-error.ts';
-import { LOCAL_HANDLERS } from '../../gateway/operations/index.ts';
-import { ALWAYS } from '../../platform/pipeline/conditions.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { pathOf } from '../../platform/pipeline/request-state.ts';
 
-export interface RespondAction {
-  handler: string;
-}
+export type RespondAction = Record<string, never>;
 
 export const respondPolicy: PolicyDefinition<RespondAction> = {
   name: 'respond',
   terminal: true,
-  actionSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['handler'],
-    properties: { handler: { type: 'string' } },
+  actionSchema: { type: 'object', additionalProperties: false, properties: {} },
+  check(_action, { routes, operations }) {
+    const problems: string[] = [];
+    for (const route of routes) {
+      if (route.operationId === undefined) problems.push(`${route.method} ${route.path}: is in no OpenAPI spec, so it has no operation handler`);
+      else if (!operations.local.has(route.operationId)) problems.push(`${route.method} ${route.path}: no handler for operation ${route.operationId} (known: ${[...operations.local].join(', ')})`);
+    }
+    return problems;
   },
-  check(action) {
-    return LOCAL_HANDLERS[action.handler] ? [] : [`handler: unknown handler "${action.handler}" (known: ${Object.keys(LOCAL_HANDLERS).join(', ')})`];
-  },
-  build(steps, _route, services) {
-    const compiled = steps.map((step) => {
-      const factory = LOCAL_HANDLERS[step.action.handler];
-      if (!factory) throw new Error('respond: no handler');
-      return { condition: step.condition, handler: factory({ services }) };
-    });
-    const only = compiled[0];
-    if (compiled.length === 1 && only && only.condition === ALWAYS) return { handler: only.handler };
-    const handler: RouteHandlerMethod = function respondByCondition(request, reply) {
-      const input = { method: request.method, path: pathOf(request.url), headers: request.headers };
-      const match = compiled.find((c) => c.condition(input));
-      if (!match) throw new FacetError('FACET_ERR_ROUTE_NOT_FOUND');
-      return match.handler.call(this, request, reply);
-    };
+  build(_steps, route, { operations }) {
+    const handler = operations.localHandler(route.operationId ?? '');
+    if (!handler) throw new Error(`respond: no handler for ${route.method} ${route.path}`); // check() refuses such a config first
     return { handler };
   },
 };

@@ -44,16 +44,16 @@ export const validatePolicy: PolicyDefinition<ValidateAction> = {
     required: ['contract'],
     properties: { contract: { type: 'string' } },
   },
-  check(action, { contracts, routes }) {
-    if (!contracts.contracts.has(action.contract)) return [`contract: unknown contract "${action.contract}" (see contracts:)`];
+  check(action, { specs, routes }) {
+    if (!specs.specNames.includes(action.contract)) return [`contract: unknown contract "${action.contract}" (see contracts:)`];
     return routes
-      .filter((r) => !contracts.operation(action.contract, r.method, r.path))
+      .filter((r) => !specs.operation(action.contract, r.method, r.path))
       .map((r) => `contract: ${action.contract} has no operation for ${r.method} ${r.path} (apiEndpoint ${r.apiEndpoint})`);
   },
-  build(steps, route, services) {
+  build(steps, route, { specs }) {
     // Validation is structural: one contract per route, whichever step.
     const contract = steps[0]?.action.contract ?? '';
-    const operation = services.contracts.operation(contract, route.method, route.path);
+    const operation = specs.operation(contract, route.method, route.path);
     if (!operation) return {};
     const numbers = plainNumbers(operation.schema.querystring);
     // An optional JSON body that was not sent is validated as `{}` (the schema

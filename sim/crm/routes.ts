@@ -1,6 +1,6 @@
 // CRM HTTP API: sellers, orders (list, read, create, status), stats.
 import type { FastifyInstance } from 'fastify';
-import type { OrderStatus, Price } from '../data/seed.ts';
+import type { OrderStatus, Price } from '../../contracts/orders.ts';
 import { badRequest, notFound } from '../shared/errors.ts';
 import { parseCursor, parseDateTime, parseLimit, parseStatuses, parseString } from '../shared/query.ts';
 import type { Query } from '../shared/query.ts';

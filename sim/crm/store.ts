@@ -1,6 +1,8 @@
 // CRM data: sellers and orders, indexed by id and by seller (each list newest first).
-import { ORDER_STATUSES, compareNewestFirst } from '../data/seed.ts';
-import type { Dataset, Order, OrderStatus, Seller } from '../data/seed.ts';
+import { ORDER_STATUSES } from '../../contracts/orders.ts';
+import { compareNewestFirst } from '../data/seed.ts';
+import type { Order, OrderStatus, Seller } from '../../contracts/orders.ts';
+import type { Dataset } from '../data/seed.ts';
 import { insertNewestFirst, paginate } from '../shared/cursor.ts';
 import type { CursorKey, Page } from '../shared/cursor.ts';
 

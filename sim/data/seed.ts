@@ -2,80 +2,8 @@
 // Both simulators run as separate processes; generating from the same seed
 // gives them the same sellers and orders without sharing a database.
 
-export const ORDER_STATUSES = [
-  'INITIATED',
-  'FILE_UPLOADED',
-  'SUBMITTED',
-  'PRICE_CALCULATED',
-  'MANUFACTURING_APPROVED',
-  'MANUFACTURING_STARTED',
-  'MANUFACTURING_COMPLETED',
-  'PACKAGING',
-  'SHIPPED',
-  'CLOSED',
-  // Added by Facet for compensated sagas.
-  'CANCELLED',
-  'REJECTED',
-] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
-export const MATERIALS = ['gold_18k_yellow', 'gold_18k_white', 'gold_14k_rose', 'platinum_950', 'silver_925'] as const;
-export const FINISHES = ['polished', 'matte', 'brushed', 'hammered'] as const;
-export const MODEL_FORMATS = ['stl', 'obj', '3mf'] as const;
-
-export interface Seller {
-  id: string;
-  name: string;
-  country: string;
-  created_at: string;
-}
-
-export interface Customer {
-  name: string;
-  email: string;
-}
-
-export interface ShippingAddress {
-  name: string;
-  line1: string;
-  city: string;
-  postal_code: string;
-  country: string;
-}
-
-export interface OrderModel {
-  id: string;
-  filename: string;
-  format: (typeof MODEL_FORMATS)[number];
-  sha256: string;
-  polygons: number;
-}
-
-export interface OrderParameters {
-  material: (typeof MATERIALS)[number];
-  size_mm: number;
-  finish: (typeof FINISHES)[number];
-}
-
-export interface Price {
-  amount_minor: number;
-  currency: 'EUR';
-}
-
-export interface Order {
-  id: string;
-  seller_id: string;
-  status: OrderStatus;
-  created_at: string;
-  updated_at: string;
-  customer: Customer;
-  model: OrderModel;
-  parameters: OrderParameters;
-  price: Price | null;
-  shipping: ShippingAddress;
-  /** Operator who took the order in MES, if any. */
-  operator_id: string | null;
-}
+import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../../contracts/orders.ts';
+import type { Order, OrderStatus, Seller } from '../../contracts/orders.ts';
 
 export interface Dataset {
   seed: number;

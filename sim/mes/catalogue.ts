@@ -1,7 +1,7 @@
 // MES catalogue and the pricing model: deterministic, from material, size,
 // finish and polygon count.
-import { FINISHES, MATERIALS } from '../data/seed.ts';
-import type { OrderParameters, Price } from '../data/seed.ts';
+import { FINISHES, MATERIALS } from '../../contracts/orders.ts';
+import type { OrderParameters, Price } from '../../contracts/orders.ts';
 import { SIZE_MM } from '../shared/schemas.ts';
 
 export type MaterialId = (typeof MATERIALS)[number];

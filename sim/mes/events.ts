@@ -2,7 +2,7 @@
 // A later adapter publishes them on RabbitMQ. Each event is emitted twice on
 // the same emitter: under 'event' (all types) and under its own type name.
 import { EventEmitter } from 'node:events';
-import type { OrderParameters, Price } from '../data/seed.ts';
+import type { OrderParameters, Price } from '../../contracts/orders.ts';
 import type { ManufacturingStatus } from './manufacturing.ts';
 
 export interface PriceJobCompleted {

@@ -3,7 +3,7 @@
 //   MANUFACTURING_STARTED (4 h) → MANUFACTURING_COMPLETED (1 h) → PACKAGING (1 h) → SHIPPED
 // A job can be cancelled during its first `cancelWindowSeconds` (setup, before
 // metal is cast; default 10 simulated minutes); later, cancelling is refused.
-import type { OrderParameters } from '../data/seed.ts';
+import type { OrderParameters } from '../../contracts/orders.ts';
 import type { SimClock } from '../shared/clock.ts';
 import type { MesEvents } from './events.ts';
 import type { MesOrders } from './orders.ts';

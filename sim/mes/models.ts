@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Order } from '../data/seed.ts';
+import type { Order } from '../../contracts/orders.ts';
 import { SimHttpError } from '../shared/errors.ts';
 import { ModelSniffer } from './sniff.ts';
 import type { ModelFormat } from './sniff.ts';

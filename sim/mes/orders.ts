@@ -1,6 +1,7 @@
 // MES's own copy of the orders, as its operators' dashboard shows them.
 import { compareNewestFirst } from '../data/seed.ts';
-import type { Dataset, Order, OrderParameters, OrderStatus } from '../data/seed.ts';
+import type { Order, OrderParameters, OrderStatus } from '../../contracts/orders.ts';
+import type { Dataset } from '../data/seed.ts';
 import { insertNewestFirst, paginate } from '../shared/cursor.ts';
 import type { CursorKey, Page } from '../shared/cursor.ts';
 

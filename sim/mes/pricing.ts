@@ -1,5 +1,5 @@
 // Price jobs on simulated time: pending → ready (with a price) | failed.
-import type { OrderParameters, Price } from '../data/seed.ts';
+import type { OrderParameters, Price } from '../../contracts/orders.ts';
 import { createRandom } from '../data/seed.ts';
 import type { SimClock } from '../shared/clock.ts';
 import { computePrice, pricingSeconds } from './catalogue.ts';

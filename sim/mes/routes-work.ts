@@ -1,7 +1,7 @@
 // MES HTTP API: model uploads, price jobs, manufacturing.
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { OrderParameters } from '../data/seed.ts';
+import type { OrderParameters } from '../../contracts/orders.ts';
 import { SimHttpError, notFound } from '../shared/errors.ts';
 import { parseString } from '../shared/query.ts';
 import type { Query } from '../shared/query.ts';

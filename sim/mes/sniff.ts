@@ -5,7 +5,7 @@
 //   OBJ:        text with "v " vertex and "f " face lines (one polygon per f line)
 //   3MF:        a ZIP container (PK\x03\x04); its mesh is compressed XML, so
 //               polygons are ESTIMATED as compressed bytes / 20 rather than unzipped.
-import type { OrderModel } from '../data/seed.ts';
+import type { OrderModel } from '../../contracts/orders.ts';
 
 export type ModelFormat = OrderModel['format'];
 

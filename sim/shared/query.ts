@@ -1,6 +1,6 @@
 // Query-string parsing shared by the list endpoints; bad input → 400 {error, field}.
-import { ORDER_STATUSES } from '../data/seed.ts';
-import type { OrderStatus } from '../data/seed.ts';
+import { ORDER_STATUSES } from '../../contracts/orders.ts';
+import type { OrderStatus } from '../../contracts/orders.ts';
 import { decodeCursor } from './cursor.ts';
 import type { CursorKey } from './cursor.ts';
 import { badRequest } from './errors.ts';

@@ -1,5 +1,5 @@
 // JSON Schemas for request bodies (validated by Fastify's ajv; errors → 400 {error, field}).
-import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../data/seed.ts';
+import { FINISHES, MATERIALS, MODEL_FORMATS, ORDER_STATUSES } from '../../contracts/orders.ts';
 
 export const SIZE_MM = { min: 1, max: 200 } as const;
 

@@ -12,7 +12,8 @@ import { ROUTING, type CancelOrderCommand, type OrderStatus, type OrderStatusCha
 import { startAdapters, type Adapters, type AdaptersOptions } from '../../adapters/index.ts';
 import { createRedis } from '../../platform/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../../platform/state/kv.ts';
-import { generateDataset, type Dataset, type Order } from '../../sim/data/seed.ts';
+import { type Order } from '../../contracts/orders.ts';
+import { generateDataset, type Dataset } from '../../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type CrmOrder, type CrmSimHandle, type CrmSimOptions, type MesSimHandle, type MesSimOptions } from '../../sim/index.ts';
 import { AMQP_URL, RabbitSideDoor, testLogger, uniquePrefix } from '../bus/helpers.ts';
 import { REDIS_URL, clearRedis } from '../helpers/redis.ts';

@@ -16,7 +16,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.ts';
-import type { GatewayConfig, PlanConfig, PolicyStepConfig } from '../../platform/pipeline/config.ts';
+import type { PlanConfig, PolicyStepConfig } from '../../platform/pipeline/config.ts';
 import { routesOf } from '../../gateway/config/validate.ts';
 import { DEMO_KEYS, DEMO_UPLOAD } from '../../entries/demo.ts';
 import { PROBLEMS, problemType, type ProblemCode } from '../../platform/errors/catalogue.ts';
@@ -51,7 +51,7 @@ function loadSpec(name: SpecName): Json {
 const specs: Record<SpecName, Json> = { seller: loadSpec('seller'), internal: loadSpec('internal') };
 
 /** The shipped gateway.config.yml, validated like at start-up (defaults filled in). */
-const config: GatewayConfig = parseConfig(readFileSync(CONFIG_FILE, 'utf8'), CONFIG_FILE, POLICIES, { JWT_SECRET: 'x'.repeat(40) }).config;
+const { config, specs: specRegistry } = parseConfig(readFileSync(CONFIG_FILE, 'utf8'), CONFIG_FILE, POLICIES, { JWT_SECRET: 'x'.repeat(40) });
 
 /** The object itself, or what its local `$ref` points at (components may chain). */
 function deref(document: Json, node: unknown): Json {
@@ -114,7 +114,7 @@ function samplePath(op: OperationInfo): string {
 
 /** Pipelines by the routes they serve, `GET /v1/orders/:id` → `sellerReads`. */
 const pipelineByRoute = new Map<string, string>();
-for (const name of Object.keys(config.pipelines)) for (const route of routesOf(config, name)) pipelineByRoute.set(`${route.method} ${route.path}`, name);
+for (const name of Object.keys(config.pipelines)) for (const route of routesOf(config, name, specRegistry)) pipelineByRoute.set(`${route.method} ${route.path}`, name);
 
 function pipelineOf(op: OperationInfo): string | undefined {
   return pipelineByRoute.get(`${op.method} ${configPath(op.path)}`);

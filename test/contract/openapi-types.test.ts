@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Ajv, ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { generateDataset } from '../../sim/data/seed.ts';
-import type { Order } from '../../sim/data/seed.ts';
+import type { Order } from '../../contracts/orders.ts';
 import { CATALOGUE, computePrice, pricingSeconds } from '../../sim/mes/catalogue.ts';
 import { absoluteRefs, makeAjv, SCHEMA_BASE } from '../helpers/openapi-schemas.ts';
 

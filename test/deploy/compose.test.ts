@@ -110,7 +110,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('three gateway replicas run externally-adapted behind nginx, with every upstream set', () => {
-    const gateways = Object.keys(services).filter((name) => services[name]?.command?.includes('entries/embedded.ts'));
+    const gateways = Object.keys(services).filter((name) => services[name]?.command?.includes('entries/gateway.ts'));
     assert.deepEqual(gateways.sort(), GATEWAYS);
     for (const name of GATEWAYS) {
       const env = services[name]?.environment ?? {};

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { ROOT, read, readYaml } from './helpers.ts';
 
 const TRACING = './platform/telemetry/register.ts';
-const ENTRY_POINTS = ['platform/telemetry/register.ts', 'entries/embedded.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
+const ENTRY_POINTS = ['platform/telemetry/register.ts', 'entries/gateway.ts', 'adapters/main.ts', 'sim/main.ts', 'sim/mes/main.ts', 'sim/crm/main.ts', 'deploy/probe.ts'];
 
 // Static imports and re-exports (not `import type`), side-effect imports, dynamic import('...').
 const IMPORT = /(?:^|[;\n])\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;

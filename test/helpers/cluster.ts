@@ -1,5 +1,5 @@
 // Facet as it runs in production, on one machine: gateway processes and
-// adapter processes (`node entries/embedded.ts`, `node adapters/main.ts`) on the
+// adapter processes (`node entries/gateway.ts`, `node adapters/main.ts`) on the
 // shared Redis and RabbitMQ (a unique topology prefix, removed on close),
 // the MES and CRM simulators in this process, the MES publishing its events
 // on the bus. For the scaling and chaos tests.
@@ -133,7 +133,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       gatewayUrls.push(`http://127.0.0.1:${port}`);
       gateways.push(
         await startProcess(
-          join(ROOT, 'entries/embedded.ts'),
+          join(ROOT, 'entries/gateway.ts'),
           { ...common, PORT: String(port), HOST: '127.0.0.1', GATEWAY_CONFIG: configFile, JWT_SECRET, LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external' },
           /Facet gateway listening/,
           30_000,

@@ -7,12 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { clearRedis, CuttableProxy, REDIS_URL } from '../helpers/redis.ts';
+import type { CacheService } from '../../policies/cache/cache-service.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
 
 const PRO = { 'X-API-Key': 'demo-pro-key' };
 const FREE = { 'X-API-Key': 'demo-free-key' };
 const ENTERPRISE = { 'X-API-Key': 'demo-enterprise-key' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The cache policy's service in a running gateway. */
+const cacheOf = (stack: Stack) => stack.gateway.policies.built.get('cache')?.service as CacheService;
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 function roomyLimits(doc: Doc): void {
@@ -118,7 +121,7 @@ describe('read cache (Redis)', () => {
     const other = await startStack({ redisUrl: REDIS_URL, mutateConfig: roomyLimits });
     try {
       await request(other.url).get('/v1/orders?limit=2').set(PRO).expect(200);
-      await stack.gateway.services.cache.generations.bump(scope);
+      await cacheOf(stack).generations.bump(scope);
       await sleep(100);
       const after1 = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
       assert.match(after1.headers['cache-status'] ?? '', /fwd=miss/);
@@ -161,7 +164,7 @@ describe('dashboard: refresh-ahead and MES outage', () => {
     const page = () => request(stack.url).get('/internal/v1/dashboard/orders?status=CLOSED').set('Authorization', `Bearer ${stack.operatorToken}`).expect(200);
     const warm = await page();
     assert.match(warm.headers['cache-status'] ?? '', /fwd=miss/);
-    await stack.gateway.services.cache.generations.bump('dashboard');
+    await cacheOf(stack).generations.bump('dashboard');
     for (let i = 0; i < 3; i++) {
       const started = performance.now();
       const answer = await page();
@@ -182,7 +185,7 @@ describe('dashboard: refresh-ahead and MES outage', () => {
   it('sellers keep read-your-writes: after a bump of their generation, a plain miss', async () => {
     const first = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
-    await stack.gateway.services.cache.generations.bump('seller:slr_0002');
+    await cacheOf(stack).generations.bump('seller:slr_0002');
     const after = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     assert.match(first.headers['cache-status'] ?? '', /fwd=miss/);
     assert.match(after.headers['cache-status'] ?? '', /fwd=miss/);
@@ -277,7 +280,7 @@ describe('read cache without Redis (embedded default)', () => {
     await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     assert.match(hit.headers['cache-status'] ?? '', /hit/);
-    assert.equal(stack.gateway.services.cache.store.kind, 'memory');
+    assert.equal(cacheOf(stack).store.kind, 'memory');
   });
 });
 

@@ -35,7 +35,7 @@ describe('quota store failover per call', () => {
   });
 
   it('a timed-out Redis call is decided by the insurance share, and Redis counts again once it answers', async () => {
-    const quota = new QuotaService({ insuranceShare: 0.5, redisTimeoutMs: 50, invalidKeyAttempts: 5, invalidKeyWindowSec: 60, invalidKeyBlockSec: 60 }, redis);
+    const quota = new QuotaService({ insuranceShare: 0.5, redisTimeoutMs: 50 }, redis);
     const first = await quota.consume('slr_failover', limits, 1);
     assert.equal(first.store, 'redis');
     assert.equal(first.allowed, true);

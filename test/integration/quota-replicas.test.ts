@@ -40,7 +40,7 @@ describe('quotas across three gateway replicas sharing Redis', () => {
       ports.push(port);
       gateways.push(
         await startProcess(
-          'entries/embedded.ts',
+          'entries/gateway.ts',
           { PORT: String(port), HOST: '127.0.0.1', CRM_URL: crm.url, MES_URL: mes.url, REDIS_URL, GATEWAY_CONFIG: configFile, JWT_SECRET: 'x'.repeat(40), LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external', AMQP_URL: '' },
           /Facet gateway listening/,
         ),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { compareNewestFirst, generateDataset } from '../../sim/data/seed.ts';
-import type { Order, Seller } from '../../sim/data/seed.ts';
+import type { Order, Seller } from '../../contracts/orders.ts';
 import { startCrmSim } from '../../sim/index.ts';
 import type { CrmSimHandle } from '../../sim/index.ts';
 import { http } from './helpers.ts';

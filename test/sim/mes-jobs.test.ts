@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateDataset } from '../../sim/data/seed.ts';
-import type { Order } from '../../sim/data/seed.ts';
+import type { Order } from '../../contracts/orders.ts';
 import { computePrice, pricingSeconds, startMesSim } from '../../sim/index.ts';
 import type { DashboardOrder, ManufacturingJob, MesEvent, MesSimHandle, PriceJob } from '../../sim/index.ts';
 import { binaryStl, http, waitFor } from './helpers.ts';

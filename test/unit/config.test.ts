@@ -26,13 +26,13 @@ function problemsFor(mutate: (doc: Mutable) => void, env: NodeJS.ProcessEnv = EN
 
 describe('gateway.config.yml', () => {
   it('the shipped file is valid, with defaults filled in and frozen', () => {
-    const { config, contracts } = parseConfig(TEXT, FILE, POLICIES, { ...ENV, PORT: '9999' });
+    const { config, specs } = parseConfig(TEXT, FILE, POLICIES, { ...ENV, PORT: '9999' });
     assert.equal(config.http.port, 9999);
     assert.equal(config.serviceEndpoints.crm?.url, 'http://127.0.0.1:8092');
     assert.equal(config.serviceEndpoints.crm?.connections, 64);
     assert.equal(config.consumers[0]?.keys[0]?.revoked, false);
     assert.ok(Object.isFrozen(config.pipelines));
-    assert.ok(contracts.operation('seller', 'GET', '/v1/orders/:id'));
+    assert.ok(specs.operation('seller', 'GET', '/v1/orders/:id'));
   });
 
   it('names the path of a bad number', () => {

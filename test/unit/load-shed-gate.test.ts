@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PlanConfig, PriorityClass, SheddingSettings } from '../../platform/pipeline/config.ts';
+import type { PlanConfig } from '../../platform/pipeline/config.ts';
+import type { PriorityClass, SheddingSettings } from '../../policies/load-shed/settings.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { priorityOf } from '../../policies/load-shed/priority.ts';
 import { EventLoopGuard } from '../../policies/load-shed/event-loop-guard.ts';

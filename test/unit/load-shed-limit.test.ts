@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AdaptiveConcurrencySettings } from '../../platform/pipeline/config.ts';
+import type { AdaptiveConcurrencySettings } from '../../policies/load-shed/settings.ts';
 import { DROP_FACTOR, FIRST_PROBE_GAP_MS, GradientLimit, MIN_WINDOW_SAMPLES, PROBE_SAMPLES, WARMUP } from '../../policies/load-shed/gradient-limit.ts';
 
 const SETTINGS: AdaptiveConcurrencySettings = { initialLimit: 20, minLimit: 4, maxLimit: 200, smoothing: 0.2, rttTolerance: 2, probeIntervalSec: 30 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PRIORITY_CLASSES, type PriorityClass } from '../../platform/pipeline/config.ts';
+import { PRIORITY_CLASSES, type PriorityClass } from '../../policies/load-shed/settings.ts';
 import { EventLoopGuard, histogramDelaySource, type LoopDelaySource } from '../../policies/load-shed/event-loop-guard.ts';
 
 const SETTINGS = { eventLoopDelayMs: { write: 400, 'paid-read': 200, 'free-read': 100 }, eventLoopSampleMs: 100 };

@@ -6,14 +6,14 @@ import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler, type RouteHandlerMethod } from 'fastify';
 import type { ProblemCode } from '../../platform/errors/catalogue.ts';
-import type { GatewayConfig, SheddingSettings } from '../../platform/pipeline/config.ts';
+import type { GatewayConfig } from '../../platform/pipeline/config.ts';
+import type { SheddingSettings } from '../../policies/load-shed/settings.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { installProblemHandlers, sendProblem } from '../../gateway/errors/problem.ts';
+import { installProblemHandlers, sendProblem } from '../../platform/errors/problem.ts';
 import { createMetrics, type GatewayMetrics } from '../../platform/metrics/registry.ts';
 import { ALWAYS } from '../../platform/pipeline/conditions.ts';
-import type { PolicyStep, RouteContribution } from '../../platform/pipeline/policy.ts';
+import type { PolicyBuildContext, PolicyStep, RouteContribution } from '../../platform/pipeline/policy.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
-import type { GatewayServices } from '../../gateway/services.ts';
 import { EventLoopGuard } from '../../policies/load-shed/event-loop-guard.ts';
 import { DROP_FACTOR } from '../../policies/load-shed/gradient-limit.ts';
 import { kShedClass, loadShedPolicy, type LoadShedAction } from '../../policies/load-shed/index.ts';
@@ -41,7 +41,8 @@ const CONFIG = {
   shedding: SHEDDING,
 } as unknown as GatewayConfig;
 
-const ROUTE = { pipeline: 'test', apiEndpoint: 'test', method: 'GET', path: '/work' };
+const ROUTE = { pipeline: 'test', apiEndpoint: 'test', method: 'GET', path: '/work', operationId: undefined };
+type BuildContext = PolicyBuildContext<SheddingSettings, SheddingService>;
 const ALWAYS_MES: PolicyStep<LoadShedAction>[] = [{ condition: ALWAYS, action: { serviceEndpoint: 'mes' } }];
 
 /** Holds every upstream call until the test lets them go. */
@@ -106,7 +107,7 @@ function setup(t: TestContext, settings: SheddingSettings = SHEDDING, options: S
   const guard = new EventLoopGuard(settings, loop);
   const shedding = new SheddingService(settings, ['mes'], { loopGuard: guard });
   const metrics = createMetrics();
-  const services = { config: { ...CONFIG, shedding: settings }, metrics, shedding } as unknown as GatewayServices;
+  const services = { config: CONFIG, settings, metrics, service: shedding } as unknown as BuildContext;
   const hooks = loadShedPolicy.build(options.steps ?? ALWAYS_MES, { ...ROUTE, pipeline: options.pipeline ?? ROUTE.pipeline }, services);
   const pen = holdingPen();
   const replies: FastifyReply[] = [];
@@ -431,12 +432,12 @@ describe('load-shed policy', () => {
 
   it('refuses to build before authentication in a pipeline', (t) => {
     const { shedding } = setup(t);
-    const services = { config: CONFIG, metrics: createMetrics(), shedding } as unknown as GatewayServices;
+    const services = { config: CONFIG, settings: SHEDDING, metrics: createMetrics(), service: shedding } as unknown as BuildContext;
     assert.throws(() => loadShedPolicy.build(ALWAYS_MES, { ...ROUTE, pipeline: 'early' }, services), /^Error: pipelines\.early: load-shed must come after jwt-auth/);
   });
 
   it('checks that the service endpoint exists', () => {
-    const context = { config: CONFIG, contracts: undefined as never, routes: [] };
+    const context = { config: CONFIG, settings: SHEDDING, specs: undefined as never, operations: undefined as never, routes: [] };
     assert.deepEqual(loadShedPolicy.check?.({ serviceEndpoint: 'mes' }, context), []);
     assert.deepEqual(loadShedPolicy.check?.({ serviceEndpoint: 'erp' }, context), ['serviceEndpoint: unknown service endpoint "erp" (known: mes)']);
   });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { PROBLEMS } from '../../platform/errors/catalogue.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { installProblemHandlers, instanceOf, toFacetError } from '../../gateway/errors/problem.ts';
+import { installProblemHandlers, instanceOf, toFacetError } from '../../platform/errors/problem.ts';
 
 function app() {
   const server = Fastify({ bodyLimit: 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } } });

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/pipeline/config.ts';
+import type { ResilienceConfig, ServiceEndpointConfig } from '../../platform/upstream/settings.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { createMetrics, type GatewayMetrics } from '../../platform/metrics/registry.ts';
 import { UpstreamClient } from '../../platform/upstream/client.ts';

@@ -4,10 +4,10 @@
 // removed, CRM latency 0), sent to three gateway processes from the same
 // derived config, measured interleaved:
 //
-//   tracing off       `node entries/embedded.ts` (no OTEL endpoint: the SDK is
+//   tracing off       `node entries/gateway.ts` (no OTEL endpoint: the SDK is
 //                     not even loaded; platform/telemetry/register.ts)
 //   tracing on        `node --import ./platform/telemetry/register.ts
-//                     entries/embedded.ts` with OTEL_EXPORTER_OTLP_ENDPOINT at the
+//                     entries/gateway.ts` with OTEL_EXPORTER_OTLP_ENDPOINT at the
 //                     harness's OTLP/HTTP sink (otlp-sink.ts) and
 //                     parentbased_always_on: every request traced and exported
 //   sampled 10%       the same with parentbased_traceidratio at 0.1
@@ -148,10 +148,10 @@ export const tracingOverhead: Scenario = {
     };
     return {
       variants: [
-        { name: OFF, description: `GET ${path}, X-API-Key of ${SELLER.id}, on \`node entries/embedded.ts\` (no OTLP endpoint: the SDK is not loaded)`, request: { url: off.url + path, headers } },
+        { name: OFF, description: `GET ${path}, X-API-Key of ${SELLER.id}, on \`node entries/gateway.ts\` (no OTLP endpoint: the SDK is not loaded)`, request: { url: off.url + path, headers } },
         {
           name: ON,
-          description: `the same on \`node --import ./platform/telemetry/register.ts entries/embedded.ts\`, OTEL_EXPORTER_OTLP_ENDPOINT = the local sink, OTEL_TRACES_SAMPLER=parentbased_always_on (the SDK's default, said explicitly): every request traced and exported`,
+          description: `the same on \`node --import ./platform/telemetry/register.ts entries/gateway.ts\`, OTEL_EXPORTER_OTLP_ENDPOINT = the local sink, OTEL_TRACES_SAMPLER=parentbased_always_on (the SDK's default, said explicitly): every request traced and exported`,
           request: { url: on.url + path, headers },
         },
         {

@@ -1,19 +1,23 @@
-// GET /v1/usage: the seller's current usage and what is left per window.
+// GET /v1/usage (operation getUsage): the seller's current usage and what is
+// left per window. Served by the `respond` policy; it reads this policy's
+// counters, so it comes with this folder.
 
+import type { RouteHandlerMethod } from 'fastify';
 import type { components } from '../../openapi/generated/seller-api.ts';
-import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
+import type { GatewayConfig } from '../../platform/pipeline/config.ts';
+import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { kConsumer } from '../../platform/pipeline/request-state.ts';
-import type { LocalHandlerFactory } from './types.ts';
+import type { QuotaService } from './quota-service.ts';
 
 type Usage = components['schemas']['Usage'];
 
-export const getUsage: LocalHandlerFactory = ({ services }) =>
-  async function getUsageHandler(request): Promise<Usage> {
+export function getUsage(quota: QuotaService, config: GatewayConfig): RouteHandlerMethod {
+  return async function getUsageHandler(request): Promise<Usage> {
     const consumer = request[kConsumer];
     if (!consumer) throw new FacetError('FACET_ERR_AUTH_MISSING_KEY');
-    const limits = limitsFor(services.config, consumer.id, consumer.plan);
-    const windows = await services.quota.usage(consumer.id, limits);
+    const limits = limitsFor(config, consumer.id, consumer.plan);
+    const windows = await quota.usage(consumer.id, limits);
     return {
       seller_id: consumer.id,
       plan: consumer.plan,
@@ -24,3 +28,4 @@ export const getUsage: LocalHandlerFactory = ({ services }) =>
       upload_max_bytes: limits.uploadMaxBytes,
     };
   };
+}

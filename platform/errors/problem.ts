@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEMS, problemType, type ProblemCode } from '../../platform/errors/catalogue.ts';
-import { FacetError, isFacetError, type FieldError } from '../../platform/errors/facet-error.ts';
-import { activeTraceId } from '../../platform/telemetry/api.ts';
+import { PROBLEMS, problemType, type ProblemCode } from './catalogue.ts';
+import { FacetError, isFacetError, type FieldError } from './facet-error.ts';
+import { activeTraceId } from '../telemetry/api.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 

@@ -1,0 +1,126 @@
+// The gateway process, shared by both entries (gateway.ts for production,
+// embedded.ts for `npm start`): one bus and one metrics registry for the
+// process, the adapters and the saga in process unless
+// FACET_ADAPTERS=external, the gateway, the start-up lines, and a clean
+// drain on SIGTERM. What runs before the gateway (the simulators) is the
+// entry's; this file imports nothing of sim/.
+
+import { resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { startAdapters } from '../adapters/index.ts';
+import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
+import { buildGateway, type Gateway } from '../gateway/app.ts';
+import { loadConfigFile } from '../gateway/config/load.ts';
+import { ConfigError } from '../gateway/config/validate.ts';
+import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
+import { busMetricsFor } from '../platform/bus/metrics.ts';
+import { loggerOptions } from '../platform/logging.ts';
+import { createMetrics } from '../platform/metrics/registry.ts';
+import { createRedis } from '../platform/redis.ts';
+import { MemoryKeyValueStore, RedisKeyValueStore } from '../platform/state/kv.ts';
+import { shutdownTelemetry } from '../platform/telemetry/api.ts';
+import { POLICIES } from '../policies/index.ts';
+import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
+
+export type Closer = () => Promise<void>;
+
+export interface GatewayProcessOptions {
+  /** Runs once the bus is up, before the adapters and the gateway (the simulators); returns what to close on exit. */
+  beforeGateway?(context: { bus: Bus; log: Logger }): Promise<Closer[]>;
+  /** Runs once the gateway listens (demo records). */
+  afterListen?(gateway: Gateway): Promise<void>;
+}
+
+export function runGatewayProcess(options: GatewayProcessOptions = {}): void {
+  const log = pino(loggerOptions('facet'));
+  main(log, options).catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+    } else {
+      log.fatal({ err: error }, 'start-up failed');
+    }
+    process.exit(1);
+  });
+}
+
+async function main(log: Logger, options: GatewayProcessOptions): Promise<void> {
+  const env = process.env;
+  const production = env.NODE_ENV === 'production';
+  const closers: Closer[] = [];
+  const demo = !production && !env.JWT_SECRET;
+  if (demo) env.JWT_SECRET = DEMO_JWT_SECRET;
+  const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
+  // Validate before starting anything, so a bad file fails fast.
+  loadConfigFile(configFile, POLICIES);
+  // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
+  const metrics = createMetrics();
+  // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
+  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
+  if (env.AMQP_URL) await waitForConnection(bus, 30_000);
+  closers.push(...((await options.beforeGateway?.({ bus, log })) ?? []));
+  // Read again: what ran before the gateway may have set MES_URL / CRM_URL.
+  const validated = loadConfigFile(configFile, POLICIES);
+  // The adapters and the saga run in this process unless they run on their own (`npm run adapters`).
+  if (env.FACET_ADAPTERS !== 'external') {
+    const crmUrl = env.CRM_URL || validated.config.serviceEndpoints.crm?.url;
+    const mesUrl = env.MES_URL || validated.config.serviceEndpoints.mes?.url;
+    if (!crmUrl || !mesUrl) throw new Error('the in-process adapters need the CRM and MES: set CRM_URL and MES_URL (or FACET_ADAPTERS=external)');
+    const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
+    if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const adapters = await startAdapters({
+      bus,
+      store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
+      webhooks: webhooksFromEnv(env, redis),
+      crmUrl,
+      mesUrl,
+      logger: log,
+      registry: metrics.registry,
+    });
+    closers.unshift(async () => {
+      await adapters.close();
+      redis?.disconnect();
+    });
+    log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
+  }
+  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus, metrics });
+  const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
+  closers.unshift(() => gateway.close());
+  await options.afterListen?.(gateway);
+
+  const base = `http://127.0.0.1:${validated.config.http.port}`;
+  const lines = [
+    `Facet gateway listening on ${address}`,
+    `  docs:          ${base}/docs  (internal: ${base}/internal/docs)`,
+    `  health:        ${base}/healthz  ${base}/readyz`,
+    ...DEMO_KEYS.map((k) => `  seller key:    ${k.key}  (${k.seller}, plan ${k.plan})`),
+  ];
+  if (demo) lines.push(`  operator JWT:  ${await demoOperatorToken(DEMO_JWT_SECRET)}`);
+  lines.push(`  try:           curl -H 'X-API-Key: demo-pro-key' '${base}/v1/orders?limit=2'`);
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining in-flight requests');
+    const grace = setTimeout(() => {
+      log.error({ graceMs: validated.config.http.shutdownGraceMs }, 'drain took too long; closing connections');
+      gateway.app.server.closeAllConnections();
+      process.exit(1);
+    }, validated.config.http.shutdownGraceMs);
+    grace.unref();
+    (async () => {
+      for (const close of closers) await close();
+      await bus.close();
+      log.info('stopped');
+      // Last: the spans of the drain itself are flushed too.
+      await shutdownTelemetry();
+      process.exit(0);
+    })().catch((error: unknown) => {
+      log.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
