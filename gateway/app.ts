@@ -21,7 +21,8 @@ import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry
 import { installRequestMetrics } from './metrics/request-metrics.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import type { UrlPolicy } from '../platform/webhooks/url-guard.ts';
-import { kConsumer } from '../platform/pipeline/request-state.ts';
+import { isInternalOperator } from '../platform/pipeline/internal-caller.ts';
+import { kConsumer, kOperator } from '../platform/pipeline/request-state.ts';
 import { tagServer, traceIdOfTraceparent, tracingEnabled } from '../platform/telemetry/api.ts';
 import { closeServices, createServices, type GatewayServices } from './services.ts';
 import { createPolicySet, sharedRedisTimeoutMs, type Injector, type PolicySet } from './policy-services.ts';
@@ -147,6 +148,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
+    if (isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
     const consumer = request[kConsumer];
     request.log.info(
       {

@@ -11,7 +11,8 @@ export type { ManufacturingStatusChanged, MesEvent, PriceJobCompleted, PriceJobF
 export type { DashboardOrder } from './mes/orders.ts';
 export type { ModelMeta } from './mes/models.ts';
 export type { PriceJob } from './mes/pricing.ts';
-export type { ManufacturingJob, ManufacturingStatus, StageSeconds } from './mes/manufacturing.ts';
+export type { ManufacturingJob, StageSeconds } from './mes/manufacturing.ts';
+export type { ManufacturingStatus } from './mes/manufacturing-status.ts';
 export { CATALOGUE, computePrice, pricingSeconds } from './mes/catalogue.ts';
 export type { SimHandle, SimFaultsApi } from './shared/server.ts';
 export { DEFAULT_FAULTS } from './shared/faults.ts';

@@ -6,14 +6,13 @@
 
 import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/messages.ts';
 import { ROUTING } from '../../contracts/messages.ts';
-import { isBusError } from '../../platform/bus/index.ts';
 import type { OrderParameters, OrderStatus } from '../../contracts/orders.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import type { GatewayServices } from '../services.ts';
 import { CRM } from '../../platform/upstream/operations.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
 import { derivedId, newId } from './quotes.ts';
 import { records } from './records.ts';
+import { publishCommand } from './commands.ts';
 import type { HandlerFactory } from './types.ts';
 
 interface CreateOrderBody {
@@ -25,18 +24,6 @@ interface CreateOrderBody {
 }
 
 const NOT_CANCELLABLE: ReadonlySet<OrderStatus> = new Set(['MANUFACTURING_STARTED', 'MANUFACTURING_COMPLETED', 'PACKAGING', 'SHIPPED', 'CLOSED', 'CANCELLED', 'REJECTED']);
-
-async function publishCommand(services: GatewayServices, routingKey: string, id: string, body: unknown, detail: string): Promise<void> {
-  try {
-    await services.bus.publish('commands', routingKey, { id, type: routingKey, body });
-  } catch (error) {
-    // Unroutable (no saga queue bound) is an operations fault, not the client's: also 503, logged by the error handler.
-    if (isBusError(error)) {
-      throw new FacetError('FACET_ERR_BUS_UNAVAILABLE', { detail, headers: { 'retry-after': '5' }, cause: error });
-    }
-    throw error;
-  }
-}
 
 export const createOrder: HandlerFactory = ({ services }) =>
   async function createOrderHandler(request, reply): Promise<PublicOrder> {
@@ -77,7 +64,7 @@ export const createOrder: HandlerFactory = ({ services }) =>
 
     await records.pendingOrder.put(services.state, sellerId, order);
     try {
-      await publishCommand(services, ROUTING.placeOrder, order.id, command, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
+      await publishCommand(services.bus, ROUTING.placeOrder, { id: order.id, body: command }, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
     } catch (error) {
       await records.pendingOrder.remove(services.state, order.id).catch(() => {});
       throw error;
@@ -100,7 +87,7 @@ export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
     if (!status) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No order ${id}` });
     if (NOT_CANCELLABLE.has(status)) throw new FacetError('FACET_ERR_ORDER_NOT_CANCELLABLE', { detail: `The order is ${status}` });
     const command: CancelOrderCommand = { order_id: id, seller_id: sellerId, reason, requested_at: new Date().toISOString() };
-    await publishCommand(services, ROUTING.cancelOrder, `${id}:cancel`, command, 'The cancellation could not be handed to the broker; retry.');
+    await publishCommand(services.bus, ROUTING.cancelOrder, { id: `${id}:cancel`, body: command }, 'The cancellation could not be handed to the broker; retry.');
     reply.code(202);
     return { id, status, cancellation: 'requested' };
   };

@@ -3,8 +3,11 @@
 // so another seller's id answers exactly like a missing one.
 
 import type { OrderModel, OrderParameters, OrderStatus, Price } from '../../contracts/orders.ts';
+import type { components } from '../../openapi/generated/seller-api.ts';
 import type { KeyValueStore } from '../../platform/state/kv.ts';
-import type { PublicOrder } from './orders.ts';
+
+/** An order as the seller API shows it (what a pending record holds until the CRM has the order). */
+type PublicOrder = components['schemas']['Order'];
 
 const DAY = 86_400;
 

@@ -6,13 +6,13 @@
 // records it and `order.taken` reaches the live stream. If the MES refuses
 // (`order.take_refused`), the claim is released again.
 
-import { isBusError } from '../../platform/bus/index.ts';
 import { ROUTING, type OrderTakeRefusedEvent, type TakeOrderCommand } from '../../contracts/messages.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { kOperator } from '../../platform/pipeline/request-state.ts';
 import type { GatewayServices } from '../services.ts';
 import { CRM } from '../../platform/upstream/operations.ts';
 import { records } from './records.ts';
+import { publishCommand } from './commands.ts';
 import type { HandlerFactory } from './types.ts';
 
 const CLAIM_TTL_SEC = 90 * 86_400;
@@ -42,10 +42,9 @@ export const takeOrder: HandlerFactory = ({ upstream, services }) =>
     }
     const command: TakeOrderCommand = { order_id: id, operator_id: operatorId, requested_at: new Date().toISOString() };
     try {
-      await services.bus.publish('commands', ROUTING.takeOrder, { id: `${id}:take:${operatorId}`, type: ROUTING.takeOrder, body: command });
+      await publishCommand(services.bus, ROUTING.takeOrder, { id: `${id}:take:${operatorId}`, body: command }, 'The take could not be handed to the broker; nothing was recorded. Retry.');
     } catch (error) {
       await releaseTake(services, id, operatorId).catch(() => {});
-      if (isBusError(error)) throw new FacetError('FACET_ERR_BUS_UNAVAILABLE', { detail: 'The take could not be handed to the broker; nothing was recorded. Retry.', headers: { 'retry-after': '5' }, cause: error });
       throw error;
     }
     reply.code(202);

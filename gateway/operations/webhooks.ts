@@ -5,7 +5,6 @@
 // overlap. Another seller's subscription or delivery answers 404, exactly
 // like a missing one.
 
-import { isBusError } from '../../platform/bus/index.ts';
 import { ROUTING, type WebhookDeliverCommand } from '../../contracts/messages.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../contracts/messages.ts';
 import { newSecret } from '../../platform/webhooks/signature.ts';
@@ -15,6 +14,7 @@ import { FacetError } from '../../platform/errors/facet-error.ts';
 import type { GatewayServices } from '../services.ts';
 import { consumerOf } from './orders.ts';
 import { newId } from './quotes.ts';
+import { publishCommand } from './commands.ts';
 import type { LocalHandlerFactory } from './types.ts';
 
 export const MAX_SUBSCRIPTIONS_PER_SELLER = 10;
@@ -119,12 +119,7 @@ export const replayWebhookDelivery: LocalHandlerFactory = ({ services }) =>
     const delivery = await services.webhooks.getDelivery(deliveryId).catch(unavailable);
     if (!delivery || delivery.subscription_id !== id) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No delivery ${deliveryId}` });
     const command: WebhookDeliverCommand = { delivery_id: deliveryId, replay: true };
-    try {
-      await services.bus.publish('commands', ROUTING.webhookDeliver, { id: `${deliveryId}:replay:${newId('', 8)}`, type: ROUTING.webhookDeliver, body: command });
-    } catch (error) {
-      if (isBusError(error)) throw new FacetError('FACET_ERR_BUS_UNAVAILABLE', { detail: 'The replay could not be handed to the broker; retry.', headers: { 'retry-after': '5' }, cause: error });
-      throw error;
-    }
+    await publishCommand(services.bus, ROUTING.webhookDeliver, { id: `${deliveryId}:replay:${newId('', 8)}`, body: command }, 'The replay could not be handed to the broker; retry.');
     reply.code(202);
     return { id: deliveryId, status: 'replay_requested' as const };
   };

@@ -8,10 +8,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Operator } from './request-state.ts';
 
 const context = new AsyncLocalStorage<Operator>();
+const internalOperators = new WeakSet<Operator>();
 
 /** Runs `send` (an in-process inject) as the internal operator `subject`. */
 export function asInternalCaller<T>(subject: string, send: () => T): T {
-  return context.run({ subject, role: 'system' }, send);
+  const operator: Operator = Object.freeze({ subject, role: 'system' });
+  internalOperators.add(operator);
+  return context.run(operator, send);
+}
+
+/** Whether a request's operator is the gateway itself (its requests are not clients' traffic: no RED metrics, no request log line). */
+export function isInternalOperator(operator: Operator | undefined): boolean {
+  return operator !== undefined && internalOperators.has(operator);
 }
 
 /** The internal operator whose in-process request is running, if any. */

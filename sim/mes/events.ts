@@ -3,7 +3,7 @@
 // the same emitter: under 'event' (all types) and under its own type name.
 import { EventEmitter } from 'node:events';
 import type { OrderParameters, Price } from '../../contracts/orders.ts';
-import type { ManufacturingStatus } from './manufacturing.ts';
+import type { ManufacturingStatus } from './manufacturing-status.ts';
 
 export interface PriceJobCompleted {
   type: 'PriceJobCompleted';

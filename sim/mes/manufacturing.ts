@@ -6,16 +6,9 @@
 import type { OrderParameters } from '../../contracts/orders.ts';
 import type { SimClock } from '../shared/clock.ts';
 import type { MesEvents } from './events.ts';
+import type { ManufacturingStatus } from './manufacturing-status.ts';
 import type { MesOrders } from './orders.ts';
 
-export const MANUFACTURING_STATUSES = [
-  'MANUFACTURING_STARTED',
-  'MANUFACTURING_COMPLETED',
-  'PACKAGING',
-  'SHIPPED',
-  'CANCELLED',
-] as const;
-export type ManufacturingStatus = (typeof MANUFACTURING_STATUSES)[number];
 
 type TimedStage = 'MANUFACTURING_STARTED' | 'MANUFACTURING_COMPLETED' | 'PACKAGING';
 

@@ -66,7 +66,7 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-const CODE_DIRS = ['gateway', 'policies', 'adapters', 'sim'];
+const CODE_DIRS = ['contracts', 'platform', 'policies', 'gateway', 'adapters', 'sim', 'entries'];
 
 /**
  * Metrics the deploy files may use: every `name: 'facet_...'` registered in

@@ -77,7 +77,7 @@ describe('deploy/Dockerfile', () => {
     assert.equal([...dockerfile.matchAll(/^FROM \$\{NODE_IMAGE\} AS \w+$/gm)].length, 2, 'two stages on the same base');
     assert.match(runtimeStage, /^RUN npm ci --omit=dev\b/m);
     assert.match(runtimeStage, /^USER node$/m);
-    assert.match(runtimeStage, /^CMD \["node", "--import", "\.\/gateway\/telemetry\/register\.ts", "gateway\/main\.ts"\]$/m);
+    assert.match(runtimeStage, /^CMD \["node", "--import", "\.\/platform\/telemetry\/register\.ts", "entries\/gateway\.ts"\]$/m);
     assert.doesNotMatch(runtimeStage, /^USER root/m);
     const ignored = read('.dockerignore').split('\n');
     for (const entry of ['node_modules', '.git']) assert.ok(ignored.includes(entry), `.dockerignore: ${entry}`);

@@ -113,7 +113,7 @@ describe('tracing on and off in a real process (npm start)', () => {
     assert.equal(decideTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318', OTEL_TRACES_EXPORTER: 'none' }).reason, 'exporter-none');
     assert.equal(serviceNameFor('/repo/adapters/main.ts', '/repo'), 'facet-adapters');
     assert.equal(serviceNameFor('/repo/sim/mes/main.ts', '/repo'), 'facet-mes-sim');
-    assert.equal(serviceNameFor('/repo/gateway/main.ts', '/repo'), 'facet-gateway');
+    assert.equal(serviceNameFor('/repo/entries/gateway.ts', '/repo'), 'facet-gateway');
   });
 
   it('no endpoint: nothing exported, nothing complains, exit 0; the caller’s trace id still reaches the problem and the log', async () => {

@@ -61,8 +61,8 @@ describe('gateway.config.yml', () => {
   });
 
   it('names array steps with their index and rejects unknown action settings', () => {
-    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[5].proxy[1].action.retries = 3));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[5].proxy[1].action.retries: is not a known setting']);
+    const problems = problemsFor((d) => (d.pipelines.sellerQuotes.policies[2].quota[1].action.retries = 3));
+    assert.deepEqual(problems, ['pipelines.sellerQuotes.policies[2].quota[1].action.retries: is not a known setting']);
   });
 
   it('keeps dashboard-only cache settings off seller caches', () => {
@@ -87,13 +87,13 @@ describe('gateway.config.yml', () => {
 
   it('resolves every reference', () => {
     const problems = problemsFor((d) => {
-      d.pipelines.sellerReads.policies[5].proxy[0].action.serviceEndpoint = 'erp';
+      d.pipelines.sellerReads.policies[5].proxy.action.serviceEndpoint = 'erp';
       d.pipelines.sellerReads.apiEndpoints.push('nowhere');
       d.consumers[0].plan = 'gold';
     });
     assert.ok(problems.includes('consumers[0].plan: unknown plan "gold" (plans: free, standard, enterprise)'), problems.join('\n'));
     assert.ok(problems.includes('pipelines.sellerReads.apiEndpoints[1]: unknown apiEndpoint "nowhere"'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[5].proxy[0].action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('pipelines.sellerReads.policies[5].proxy.action.serviceEndpoint: unknown service endpoint "erp"')), problems.join('\n'));
   });
 
   it('relays only upstream answers that have a contract to check them against', () => {
@@ -122,12 +122,16 @@ describe('gateway.config.yml', () => {
 
   it('checks that the contract documents every route of a validated pipeline', () => {
     const problems = problemsFor((d) => d.apiEndpoints.sellerOrders.paths.push('/v1/secret'));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[4].validate.action.contract: seller has no operation for GET /v1/secret (apiEndpoint sellerOrders)']);
+    assert.deepEqual(problems, [
+      'pipelines.sellerReads.policies[4].validate.action.contract: seller has no operation for GET /v1/secret (apiEndpoint sellerOrders)',
+      // With no operation, the terminal step has no handler to pick either.
+      'pipelines.sellerReads.policies[5].proxy.action.serviceEndpoint: GET /v1/secret is in no OpenAPI spec, so it has no operation handler (give a path to relay)',
+    ]);
   });
 
   it('checks conditions', () => {
-    const problems = problemsFor((d) => (d.pipelines.sellerReads.policies[5].proxy[0].condition = { name: 'pathMatch', pattern: '(' }));
-    assert.deepEqual(problems, ['pipelines.sellerReads.policies[5].proxy[0].condition.pattern: must be a valid regular expression']);
+    const problems = problemsFor((d) => (d.pipelines.sellerQuotes.policies[2].quota[0].condition = { name: 'pathMatch', pattern: '(' }));
+    assert.deepEqual(problems, ['pipelines.sellerQuotes.policies[2].quota[0].condition.pattern: must be a valid regular expression']);
   });
 
   it('requires the terminal policy to be last', () => {
