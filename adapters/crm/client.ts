@@ -1,8 +1,8 @@
 // The CRM's order API as the saga uses it: create (idempotent by order id)
 // and status changes (setting the current status again changes nothing).
 // Canonical → CRM translation only; resilience comes from UpstreamClient,
-// and every 2xx answer is checked against its contract (gateway/upstream/
-// schemas.ts) before the saga reads it: a wrong one throws, a transient
+// and every 2xx answer is checked against its contract (contracts/
+// upstream-answers.ts) before the saga reads it: a wrong one throws, a transient
 // failure the bus retries and, if it persists, parks.
 
 import type { OrderStatus, PlaceOrderCommand } from '../../contracts/messages.ts';

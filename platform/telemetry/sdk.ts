@@ -136,7 +136,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
     // OTEL_SERVICE_NAME, when set, wins over the per-process default.
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     spanProcessors: [new ComponentSpanProcessor(), ...processors],
-    // Traces only: metrics are Prometheus (gateway/metrics), logs are JSON on stdout.
+    // Traces only: metrics are Prometheus (platform/metrics), logs are JSON on stdout.
     // (Left unset, NodeSDK would start OTLP metric and log exporters too.)
     metricReaders: [],
     logRecordProcessors: [],

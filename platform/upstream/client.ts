@@ -39,7 +39,7 @@ export interface UpstreamResponse<T> {
 export type ContractedRequest<T> = UpstreamRequest & { contract: UpstreamOperation<T> };
 
 /**
- * What operation handlers get (gateway/handlers): every JSON call names its
+ * What operation handlers get (gateway/operations): every JSON call names its
  * upstream contract, so an unchecked CRM/MES answer never reaches a handler.
  */
 export interface ContractedUpstream {

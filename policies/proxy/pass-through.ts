@@ -100,7 +100,7 @@ export function passThrough({ upstream, path, timeoutMs, contract, maxBytes = MA
             if (gone.signal.aborted) throw new CallerCancelledError(name);
             gone.signal.addEventListener('abort', () => reject(new CallerCancelledError(name)), { once: true });
             reply.from(url, {
-              // Relays are reads (schemas.ts RELAYED): a HEAD is answered from a checked GET (Fastify drops the body).
+              // Relays are reads (RELAYED in platform/upstream/operations.ts): a HEAD is answered from a checked GET (Fastify drops the body).
               method: 'GET',
               timeout: timeoutMs,
               // No reply-from retries (by default it retries a GET answered 503 up to 10 times).
