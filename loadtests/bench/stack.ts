@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { writeGatewayConfig } from './gateway-config.ts';
 import type { ConfigEdit } from './gateway-config.ts';
-import { childPids, freePort, waitReady } from './processes.ts';
+import { freePort } from './ports.ts';
+import { childPids, waitReady } from './processes.ts';
 import type { ChildHandle, ProcessGroup } from './processes.ts';
 
 const ROOT_URL = new URL('../../', import.meta.url);
