@@ -19,6 +19,7 @@ import { AnswerLog } from './answers.ts';
 import type { ExpectedAnswer, HeaderTally } from './answers.ts';
 import { ownCpuMicros, processCpuMicros } from './cpu.ts';
 import { runOpenLoop } from './open-loop.ts';
+import { histogramPercentileMs } from './statistics.ts';
 
 /** Column label of the harness's own CPU time per request. */
 export const LOAD_GENERATOR = 'load generator';
@@ -253,10 +254,6 @@ export function runStream(spec: StreamSpec, defaults: LoadDefaults, signal: Abor
   return runClosed(spec, load, defaults, signal);
 }
 
-function percentileMs(histogram: RecordableHistogram, p: number): number {
-  return histogram.count > 0 ? histogram.percentile(p) / 1000 : Number.NaN;
-}
-
 function toMeasurement(spec: StreamSpec, result: StreamResult, cpuMicrosPerRequest: Record<string, number | undefined>, counters: Record<string, number>): Measurement {
   const attempts = result.requests + result.errors;
   const unexpected = (spec.unansweredExpected ? 0 : result.errors) + result.non2xx - result.refused;
@@ -265,11 +262,11 @@ function toMeasurement(spec: StreamSpec, result: StreamResult, cpuMicrosPerReque
     durationS: result.durationS,
     reqPerSec: result.durationS > 0 ? result.requests / result.durationS : 0,
     okPerSec: result.durationS > 0 ? result.ok / result.durationS : 0,
-    p50Ms: percentileMs(result.okLatencyUs, 50),
-    p95Ms: percentileMs(result.okLatencyUs, 95),
-    p99Ms: percentileMs(result.okLatencyUs, 99),
-    refusedP50Ms: percentileMs(result.refusedLatencyUs, 50),
-    refusedP99Ms: percentileMs(result.refusedLatencyUs, 99),
+    p50Ms: histogramPercentileMs(result.okLatencyUs, 50),
+    p95Ms: histogramPercentileMs(result.okLatencyUs, 95),
+    p99Ms: histogramPercentileMs(result.okLatencyUs, 99),
+    refusedP50Ms: histogramPercentileMs(result.refusedLatencyUs, 50),
+    refusedP99Ms: histogramPercentileMs(result.refusedLatencyUs, 99),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,

@@ -12,6 +12,7 @@ import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
 import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliverySummary, DeliveryVariant, PreparedScenario, RequestVariant, Scenario, VariantSummary } from './scenarios/types.ts';
+import { median } from './statistics.ts';
 
 export interface BenchSettings {
   mode: 'full' | 'smoke';
@@ -54,13 +55,6 @@ export interface RunHooks {
 }
 
 const SETTLE_MS = 300;
-
-export function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 /** Per label, the median of the rounds' CPU figures; undefined where a round could not read it. */
 function medianCpu(rounds: readonly Record<string, number | undefined>[]): Record<string, number | undefined> {
