@@ -24,7 +24,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AnswerLog, newLatencyHistogram } from './answers.ts';
-import type { LoadDefaults, OpenLoad, RequestSpec, StreamResult, StreamSpec } from './measure.ts';
+import type { LoadDefaults, OpenLoad, RequestSpec, StreamResult, StreamSpec } from './load-types.ts';
 import { histogramPercentileMs } from './statistics.ts';
 
 const MIN_CONNECTIONS = 64;

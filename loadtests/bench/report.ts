@@ -5,11 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { LoadShape } from './load-types.ts';
 import { LOAD_GENERATOR } from './measure.ts';
-import type { LoadShape } from './measure.ts';
-import type { BenchSettings, ScenarioResult } from './runner.ts';
+import type { ScenarioResult } from './runner.ts';
 import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliveryVariant, RequestVariant, Variant } from './scenarios/types.ts';
+import type { BenchSettings } from './settings.ts';
 import { median } from './statistics.ts';
 
 export interface RunEnvironment {

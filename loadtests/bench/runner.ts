@@ -7,27 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isExpected, problemCode } from './answers.ts';
 import { DELIVERY_COUNTS, DELIVERY_LATENCY, measureDeliveries } from './deliveries.ts';
 import type { DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from './deliveries.ts';
+import type { StreamSpec } from './load-types.ts';
 import { measureStreams } from './measure.ts';
-import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
+import type { LoadOptions, Measurement } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
 import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliverySummary, DeliveryVariant, PreparedScenario, RequestVariant, Scenario, VariantSummary } from './scenarios/types.ts';
+import type { BenchSettings } from './settings.ts';
 import { median } from './statistics.ts';
-
-export interface BenchSettings {
-  mode: 'full' | 'smoke';
-  durationS: number;
-  warmupS: number;
-  connections: number;
-  rounds: number;
-  /**
-   * A run whose (connection errors + non-2xx answers) / attempts exceeds
-   * this fails the benchmark. Non-2xx answers a variant declares as
-   * expected (Variant.expected, e.g. 503 FACET_ERR_OVERLOADED while
-   * shedding) are left out; nothing else is.
-   */
-  maxErrorRate: number;
-}
 
 export interface ScenarioResult {
   scenario: Scenario;
