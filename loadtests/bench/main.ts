@@ -12,7 +12,7 @@ import { runScenario } from './runner.ts';
 import { findScenario, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario } from './scenarios/types.ts';
 import type { BenchSettings } from './settings.ts';
-import { REPO_ROOT } from './stack.ts';
+import { REPO_ROOT } from './repo-root.ts';
 
 const USAGE = `Usage: npm run bench -- [options]
 

@@ -4,7 +4,9 @@
 // does not notice: B's p99 should stay within 20% of its solo baseline.
 
 import { withoutPolicy } from '../gateway-config.ts';
-import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters, startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters } from '../redis.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { upperMedian } from '../statistics.ts';
 import { comparison, ms, ORDERS, percent, perSec, ratio, redisCpuProbe, redisProbe, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult } from './types.ts';
