@@ -15,6 +15,7 @@ import type { RecordableHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { perUnit, probed } from './measure.ts';
 import type { CounterProbe, CpuProbe } from './measure.ts';
+import { histogramPercentileMs } from './statistics.ts';
 
 /** Now on CLOCK_MONOTONIC, in µs: comparable between processes of this machine. */
 export function monotonicMicros(): number {
@@ -204,10 +205,6 @@ export interface DeliveryMeasurement extends DeliveryCounts, DeliveryLatency {
   counters: Record<string, number>;
 }
 
-function percentileMs(histogram: RecordableHistogram, p: number): number {
-  return histogram.count > 0 ? histogram.percentile(p) / 1000 : Number.NaN;
-}
-
 export function toDeliveryMeasurement(run: DeliveryRun, cpuMicros: Record<string, number | undefined>, counters: Record<string, number>): DeliveryMeasurement {
   const lost = Math.max(0, run.expected - run.delivered);
   const measurement: DeliveryMeasurement = {
@@ -222,9 +219,9 @@ export function toDeliveryMeasurement(run: DeliveryRun, cpuMicros: Record<string
     deliveriesPerSec: run.durationS > 0 ? run.delivered / run.durationS : 0,
     // A single event (or a burst) takes no time to send: its rate is not a figure.
     sentPerSec: run.sendingS > 0 ? (run.sent - 1) / run.sendingS : Number.NaN,
-    p50Ms: percentileMs(run.latencyUs, 50),
-    p95Ms: percentileMs(run.latencyUs, 95),
-    p99Ms: percentileMs(run.latencyUs, 99),
+    p50Ms: histogramPercentileMs(run.latencyUs, 50),
+    p95Ms: histogramPercentileMs(run.latencyUs, 95),
+    p99Ms: histogramPercentileMs(run.latencyUs, 99),
     maxMs: run.latencyUs.count > 0 ? run.latencyUs.max / 1000 : Number.NaN,
     errorRate: run.expected === 0 ? 1 : lost / run.expected,
     cpuMicrosPerDelivery: perUnit(cpuMicros, run.delivered),

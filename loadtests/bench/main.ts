@@ -9,10 +9,10 @@ import { parseArgs } from 'node:util';
 import type { ProcessGroup } from './processes.ts';
 import { renderSection, runEnvironment, updateDoc } from './report.ts';
 import { runScenario } from './runner.ts';
-import type { BenchSettings } from './runner.ts';
 import { findScenario, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario } from './scenarios/types.ts';
-import { REPO_ROOT } from './stack.ts';
+import type { BenchSettings } from './settings.ts';
+import { REPO_ROOT } from './repo-root.ts';
 
 const USAGE = `Usage: npm run bench -- [options]
 

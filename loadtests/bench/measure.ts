@@ -14,27 +14,14 @@
 // seller's flood), all at once; CPU per request is over all of them.
 
 import autocannon from 'autocannon';
-import type { RecordableHistogram } from 'node:perf_hooks';
 import { AnswerLog } from './answers.ts';
-import type { ExpectedAnswer, HeaderTally } from './answers.ts';
 import { ownCpuMicros, processCpuMicros } from './cpu.ts';
+import type { ClosedLoad, LoadDefaults, RequestSpec, StreamResult, StreamSpec } from './load-types.ts';
 import { runOpenLoop } from './open-loop.ts';
+import { histogramPercentileMs } from './statistics.ts';
 
 /** Column label of the harness's own CPU time per request. */
 export const LOAD_GENERATOR = 'load generator';
-
-export interface RequestSpec {
-  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  url: string;
-  headers?: Record<string, string>;
-  body?: string;
-  /**
-   * Headers that differ on every request (e.g. a fresh Idempotency-Key),
-   * merged over `headers` each time a request is built. It costs the load
-   * generator a request built per send instead of one prebuilt.
-   */
-  perRequestHeaders?: () => Record<string, string>;
-}
 
 /** A process whose CPU time per request is reported, e.g. the gateway. */
 export interface CpuProbe {
@@ -50,70 +37,6 @@ export interface CpuProbe {
 export interface CounterProbe {
   label: string;
   read(): Promise<Record<string, number>>;
-}
-
-/** Closed loop (autocannon): each connection sends its next request when the previous one is answered. */
-export interface ClosedLoad {
-  kind?: 'closed';
-  /** Default: the run's --connections. */
-  connections?: number;
-  /** Default: the run's --duration. */
-  durationS?: number;
-  /** Stop after this many answers instead of after a duration. */
-  amount?: number;
-}
-
-/** Open loop: a constant arrival rate, whatever the answers do. */
-export interface OpenLoad {
-  kind: 'open';
-  ratePerSec: number;
-  /** Default: the run's --duration. */
-  durationS?: number;
-  /** Sockets the generator may open (default: enough for 2 s of arrivals, at least 64, at most 4096). */
-  maxConnections?: number;
-}
-
-export type LoadShape = ClosedLoad | OpenLoad;
-
-export type { ExpectedAnswer, HeaderTally } from './answers.ts';
-
-export interface StreamSpec {
-  request: RequestSpec;
-  load?: LoadShape;
-  expected?: readonly ExpectedAnswer[];
-  /** Requests left without an answer (10 s timeout, connection reset) are a result here (overload): reported, not an error of the run. */
-  unansweredExpected?: boolean;
-  tally?: HeaderTally;
-  /** Called with the body of every 2xx answer, as it arrives (e.g. to note the order id a 202 assigned, and when). */
-  onOk?: (body: string) => void;
-}
-
-export interface LoadDefaults {
-  durationS: number;
-  connections: number;
-}
-
-export interface StreamResult {
-  /** Completed responses, any status. */
-  requests: number;
-  durationS: number;
-  /** 2xx answers. */
-  ok: number;
-  /** Expected non-2xx answers (see ExpectedAnswer). */
-  refused: number;
-  /** Connection errors, timeouts included. */
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  /** By status, and by "status code" when the answer was problem+json with a code. */
-  statusCounts: Record<string, number>;
-  /** Open loop: requests sent per second of schedule. */
-  offeredPerSec?: number;
-  /** Open loop: p99 of how late the generator sent requests (ms); large = the generator itself was starved. */
-  generatorLagP99Ms?: number;
-  tally?: Record<string, number>;
-  okLatencyUs: RecordableHistogram;
-  refusedLatencyUs: RecordableHistogram;
 }
 
 export interface Measurement {
@@ -253,10 +176,6 @@ export function runStream(spec: StreamSpec, defaults: LoadDefaults, signal: Abor
   return runClosed(spec, load, defaults, signal);
 }
 
-function percentileMs(histogram: RecordableHistogram, p: number): number {
-  return histogram.count > 0 ? histogram.percentile(p) / 1000 : Number.NaN;
-}
-
 function toMeasurement(spec: StreamSpec, result: StreamResult, cpuMicrosPerRequest: Record<string, number | undefined>, counters: Record<string, number>): Measurement {
   const attempts = result.requests + result.errors;
   const unexpected = (spec.unansweredExpected ? 0 : result.errors) + result.non2xx - result.refused;
@@ -265,11 +184,11 @@ function toMeasurement(spec: StreamSpec, result: StreamResult, cpuMicrosPerReque
     durationS: result.durationS,
     reqPerSec: result.durationS > 0 ? result.requests / result.durationS : 0,
     okPerSec: result.durationS > 0 ? result.ok / result.durationS : 0,
-    p50Ms: percentileMs(result.okLatencyUs, 50),
-    p95Ms: percentileMs(result.okLatencyUs, 95),
-    p99Ms: percentileMs(result.okLatencyUs, 99),
-    refusedP50Ms: percentileMs(result.refusedLatencyUs, 50),
-    refusedP99Ms: percentileMs(result.refusedLatencyUs, 99),
+    p50Ms: histogramPercentileMs(result.okLatencyUs, 50),
+    p95Ms: histogramPercentileMs(result.okLatencyUs, 95),
+    p99Ms: histogramPercentileMs(result.okLatencyUs, 99),
+    refusedP50Ms: histogramPercentileMs(result.refusedLatencyUs, 50),
+    refusedP99Ms: histogramPercentileMs(result.refusedLatencyUs, 99),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,

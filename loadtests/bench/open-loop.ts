@@ -24,7 +24,8 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { AnswerLog, newLatencyHistogram } from './answers.ts';
-import type { LoadDefaults, OpenLoad, RequestSpec, StreamResult, StreamSpec } from './measure.ts';
+import type { LoadDefaults, OpenLoad, RequestSpec, StreamResult, StreamSpec } from './load-types.ts';
+import { histogramPercentileMs } from './statistics.ts';
 
 const MIN_CONNECTIONS = 64;
 const MAX_CONNECTIONS = 4096;
@@ -145,7 +146,7 @@ export function runOpenLoop(spec: StreamSpec, load: OpenLoad, defaults: LoadDefa
         non2xx: log.non2xx,
         statusCounts: log.statusCounts,
         offeredPerSec: sent / scheduleS,
-        generatorLagP99Ms: lateUs.count > 0 ? lateUs.percentile(99) / 1000 : 0,
+        generatorLagP99Ms: lateUs.count > 0 ? histogramPercentileMs(lateUs, 99) : 0,
         ...(log.tally ? { tally: log.tally } : {}),
         okLatencyUs: log.okLatencyUs,
         refusedLatencyUs: log.refusedLatencyUs,

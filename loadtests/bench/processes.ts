@@ -1,30 +1,17 @@
-// Child processes of the benchmark: free loopback ports, spawn, readiness,
-// and cleanup. Every child belongs to one ProcessGroup; the group stops them
-// all (SIGTERM, then SIGKILL) and aborts its signal when one dies early.
+// Child processes of the benchmark: spawn, readiness, and cleanup (their
+// loopback ports come from ports.ts). Every child belongs to one
+// ProcessGroup; the group stops them all (SIGTERM, then SIGKILL) and aborts
+// its signal when one dies early.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ORPHAN_GUARD = fileURLToPath(new URL('./orphan-guard.ts', import.meta.url));
 const OUTPUT_TAIL_CHARS = 4000;
 const STOP_GRACE_MS = 5000;
-
-/** A port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 export interface ChildHandle {
   readonly name: string;

@@ -5,12 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import type { LoadShape } from './load-types.ts';
 import { LOAD_GENERATOR } from './measure.ts';
-import type { LoadShape } from './measure.ts';
-import { median } from './runner.ts';
-import type { BenchSettings, ScenarioResult } from './runner.ts';
+import type { ScenarioResult } from './runner.ts';
 import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliveryVariant, RequestVariant, Variant } from './scenarios/types.ts';
+import type { BenchSettings } from './settings.ts';
+import { median } from './statistics.ts';
 
 export interface RunEnvironment {
   cpus: number;
@@ -210,8 +211,6 @@ function answersTable(result: ScenarioResult): string[] {
   return lines;
 }
 
-const medianOf = (values: readonly number[]): number => median(values);
-
 /** The delivery variants: events sent, timed to where they arrived; figures per delivery (one event reaching one receiver). */
 function deliveriesTable(result: ScenarioResult, cpuLabels: readonly string[]): string[] {
   const variants = deliveryVariants(result);
@@ -235,7 +234,7 @@ function deliveriesTable(result: ScenarioResult, cpuLabels: readonly string[]): 
   for (const variant of variants) {
     const s = result.deliveries.get(variant.name);
     if (!s) continue;
-    const events = medianOf(s.rounds.map((m) => m.sent));
+    const events = median(s.rounds.map((m) => m.sent));
     lines.push(
       row([
         variant.name,

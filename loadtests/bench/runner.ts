@@ -7,26 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isExpected, problemCode } from './answers.ts';
 import { DELIVERY_COUNTS, DELIVERY_LATENCY, measureDeliveries } from './deliveries.ts';
 import type { DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from './deliveries.ts';
+import type { StreamSpec } from './load-types.ts';
 import { measureStreams } from './measure.ts';
-import type { LoadOptions, Measurement, StreamSpec } from './measure.ts';
+import type { LoadOptions, Measurement } from './measure.ts';
 import { ProcessGroup } from './processes.ts';
 import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliverySummary, DeliveryVariant, PreparedScenario, RequestVariant, Scenario, VariantSummary } from './scenarios/types.ts';
-
-export interface BenchSettings {
-  mode: 'full' | 'smoke';
-  durationS: number;
-  warmupS: number;
-  connections: number;
-  rounds: number;
-  /**
-   * A run whose (connection errors + non-2xx answers) / attempts exceeds
-   * this fails the benchmark. Non-2xx answers a variant declares as
-   * expected (Variant.expected, e.g. 503 FACET_ERR_OVERLOADED while
-   * shedding) are left out; nothing else is.
-   */
-  maxErrorRate: number;
-}
+import type { BenchSettings } from './settings.ts';
+import { median } from './statistics.ts';
 
 export interface ScenarioResult {
   scenario: Scenario;
@@ -54,13 +42,6 @@ export interface RunHooks {
 }
 
 const SETTLE_MS = 300;
-
-export function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 /** Per label, the median of the rounds' CPU figures; undefined where a round could not read it. */
 function medianCpu(rounds: readonly Record<string, number | undefined>[]): Record<string, number | undefined> {

@@ -12,8 +12,9 @@ import type { DeliveryMeasurement } from '../../loadtests/bench/deliveries.ts';
 import { renderSection } from '../../loadtests/bench/report.ts';
 import type { RunEnvironment } from '../../loadtests/bench/report.ts';
 import { summariseDeliveries } from '../../loadtests/bench/runner.ts';
-import type { BenchSettings, ScenarioResult } from '../../loadtests/bench/runner.ts';
+import type { ScenarioResult } from '../../loadtests/bench/runner.ts';
 import type { DeliveryVariant } from '../../loadtests/bench/scenarios/types.ts';
+import type { BenchSettings } from '../../loadtests/bench/settings.ts';
 
 const SETTINGS: BenchSettings = { mode: 'full', durationS: 10, warmupS: 10, connections: 50, rounds: 2, maxErrorRate: 0.001 };
 const ENV: RunEnvironment = { cpus: 2, cpuModel: 'test CPU', node: 'v24.0.0', date: '2026-01-01 00:00 UTC', commit: 'abc1234', command: 'npm run bench -- --scenario notes' };

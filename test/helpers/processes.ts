@@ -1,19 +1,9 @@
 // Spawning real Facet processes for end-to-end tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// One implementation for the tests and the benchmark harness.
+export { freePort } from '../../loadtests/bench/ports.ts';
 
 export interface RunningProcess {
   child: ChildProcess;

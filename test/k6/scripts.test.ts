@@ -27,6 +27,7 @@ import { jwtVerify } from 'jose';
 import { parse } from 'yaml';
 import { DEMO_KEYS } from '../../entries/demo.ts';
 import { PROBLEMS } from '../../platform/errors/catalogue.ts';
+import { interpolatedPercentile } from '../../loadtests/bench/statistics.ts';
 import { ModelSniffer } from '../../sim/mes/sniff.ts';
 import { DEMO_JWT_SECRET, fakeGateway } from './fake-gateway.ts';
 import { liveRespond, sleepSync } from './live.ts';
@@ -215,12 +216,9 @@ function samplesOf(metric: string, filter: Record<string, string>): number[] {
   return state.samples.filter((s) => s.metric === metric && matches(s.tags, filter)).map((s) => s.value);
 }
 
+/** A trend's p(N) as k6 reports it: interpolated between the closest ranks, 0 with no sample. */
 function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (rank - lo);
+  return sorted.length === 0 ? 0 : interpolatedPercentile(sorted, p);
 }
 
 function aggregate(type: MetricType, values: number[], durationSec: number): Record<string, number> {

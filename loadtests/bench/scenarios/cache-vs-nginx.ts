@@ -7,7 +7,10 @@
 // counted as Redis commands and round trips per request.
 
 import { sheddingOutOfReach, unlimitedQuotaFor } from '../gateway-config.ts';
-import { BENCH_REDIS_URL, benchRedis, startCrm, startGateway, startMes, startNginxProxy } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { startNginxProxy } from '../nginx-service.ts';
+import { BENCH_REDIS_URL, benchRedis } from '../redis.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { cacheStatusKind, commandsPerRequest, comparison, ORDERS, ratio, redisCpuProbe, redisProbe, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult } from './types.ts';
 

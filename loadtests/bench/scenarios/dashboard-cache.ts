@@ -5,7 +5,10 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { BENCH_REDIS_URL, benchRedis, deleteBenchKeys, operatorToken, startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { operatorToken } from '../operator-token.ts';
+import { BENCH_REDIS_URL, benchRedis, deleteBenchKeys } from '../redis.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { cacheStatusKind, comparison, ms, ratio, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult } from './types.ts';
 

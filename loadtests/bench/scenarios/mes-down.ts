@@ -7,7 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { problemCode } from '../answers.ts';
 import { unlimitedQuotaFor } from '../gateway-config.ts';
-import { BENCH_REDIS_URL, benchRedis, operatorToken, setFaults, startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { operatorToken } from '../operator-token.ts';
+import { BENCH_REDIS_URL, benchRedis } from '../redis.ts';
+import { setFaults, startCrm, startMes } from '../simulator-services.ts';
 import { cacheStatusKind, comparison, ms, percent, SELLERS } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries } from './types.ts';
 

@@ -4,7 +4,10 @@
 // does not notice: B's p99 should stay within 20% of its solo baseline.
 
 import { withoutPolicy } from '../gateway-config.ts';
-import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters, startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters } from '../redis.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
+import { upperMedian } from '../statistics.ts';
 import { comparison, ms, ORDERS, percent, perSec, ratio, redisCpuProbe, redisProbe, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult } from './types.ts';
 
@@ -51,8 +54,7 @@ function scriptsPerFloodRequest(summaries: Summaries): string {
     const a = m.alongside[FLOOD]?.requests ?? 0;
     return total === undefined || a === 0 ? [] : [(total - perB * m.requests) / a];
   });
-  values.sort((x, y) => x - y);
-  return values.length === 0 ? 'n/a' : (values[Math.floor(values.length / 2)] as number).toFixed(2);
+  return values.length === 0 ? 'n/a' : upperMedian(values).toFixed(2);
 }
 
 function targets(summaries: Summaries): TargetResult[] {

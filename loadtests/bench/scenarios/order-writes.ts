@@ -21,9 +21,13 @@ import { connect } from 'amqplib';
 import type { Redis } from 'ioredis';
 import { unlimitedQuotaFor } from '../gateway-config.ts';
 import type { CounterProbe, CpuProbe, Measurement } from '../measure.ts';
-import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters, startAdapters, startCrm, startGateway, startMes } from '../stack.ts';
+import { startAdapters } from '../adapters-service.ts';
+import { startGateway } from '../gateway-service.ts';
+import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters } from '../redis.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, brokerCpuProbe, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
+import { medianOfFinite, nearestRankPercentile } from '../statistics.ts';
 import { comparison, ms, perSec, ratio, redisCpuProbe, SELLERS } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, VariantSummary } from './types.ts';
 
@@ -62,18 +66,6 @@ function binaryStl(triangles: number): Buffer {
     for (let f = 0; f < 12; f++) buffer.writeFloatLE(((i * 12 + f) % 97) * 0.1 + 1, at + f * 4);
   }
   return buffer;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Cumulative bucket counts of facet_bus_publish_confirm_seconds{exchange="commands"} from the gateway's /metrics, as `le:<bound>`, plus count and sum. */
@@ -184,9 +176,9 @@ async function observe(group: ProcessGroup, url: string, prefix: string, tracker
 function e2eSummary(rounds: readonly E2eRound[] | undefined): { p50: number; p99: number; max: number; accepted: number; approved: number; rejected: number; unfinished: number } | undefined {
   if (!rounds || rounds.length === 0) return undefined;
   return {
-    p50: median(rounds.map((r) => r.p50Ms)),
-    p99: median(rounds.map((r) => r.p99Ms)),
-    max: median(rounds.map((r) => r.maxMs)),
+    p50: medianOfFinite(rounds.map((r) => r.p50Ms)),
+    p99: medianOfFinite(rounds.map((r) => r.p99Ms)),
+    max: medianOfFinite(rounds.map((r) => r.maxMs)),
     accepted: rounds.reduce((s, r) => s + r.accepted, 0),
     approved: rounds.reduce((s, r) => s + r.approved, 0),
     rejected: rounds.reduce((s, r) => s + r.rejected, 0),
@@ -272,8 +264,8 @@ export const orderWrites: Scenario = {
         approved: times.length,
         rejected: batch.filter((o) => tracker.terminal.get(o.id) === 'REJECTED' || tracker.terminal.get(o.id) === 'CANCELLED').length,
         unfinished: batch.filter((o) => !tracker.terminal.has(o.id)).length,
-        p50Ms: percentile(times, 50),
-        p99Ms: percentile(times, 99),
+        p50Ms: nearestRankPercentile(times, 50),
+        p99Ms: nearestRankPercentile(times, 99),
         maxMs: times.at(-1) ?? Number.NaN,
       };
       log(
@@ -296,7 +288,7 @@ export const orderWrites: Scenario = {
       const rows: Comparison[] = [];
       const open = summaries.get(OPEN);
       const closed = summaries.get(CLOSED);
-      const confirm = (s: VariantSummary | undefined, q: number): number => median((s?.rounds ?? []).map((m) => confirmQuantileMs(m, q) ?? Number.NaN));
+      const confirm = (s: VariantSummary | undefined, q: number): number => medianOfFinite((s?.rounds ?? []).map((m) => confirmQuantileMs(m, q) ?? Number.NaN));
       for (const [name, s] of [[OPEN, open], [CLOSED, closed]] as const) {
         const e = e2eSummary(e2e.get(name));
         rows.push(

@@ -18,7 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processCpuMicros } from '../cpu.ts';
 import { runStream } from '../measure.ts';
 import { sheddingOff, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
-import { startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { comparison, ms, ORDERS, percent, perSec, ratio, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult, VariantSummary } from './types.ts';
 

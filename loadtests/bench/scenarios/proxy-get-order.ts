@@ -4,7 +4,8 @@
 // at 0 so that only the gateway's own cost shows.
 
 import { sheddingOff, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
-import { startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult } from './types.ts';
 
 const PIPELINE = 'sellerReads';

@@ -11,7 +11,10 @@
 // the RateLimit headers), not authentication.
 
 import { derivedPipeline, policyNames, readGatewayConfig, sheddingOutOfReach, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
-import { BENCH_REDIS_URL, benchRedis, REPO_ROOT, startCrm, startGateway, startMes } from '../stack.ts';
+import { startGateway } from '../gateway-service.ts';
+import { BENCH_REDIS_URL, benchRedis } from '../redis.ts';
+import { REPO_ROOT } from '../repo-root.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { commandsPerRequest, comparison, micros, ORDERS, ratio, redisCpuProbe, redisProbe, SELLERS } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries } from './types.ts';
 

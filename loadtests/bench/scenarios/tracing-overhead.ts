@@ -21,7 +21,9 @@
 
 import { sheddingOff, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
 import type { CounterProbe } from '../measure.ts';
-import { startCrm, startGateway, startMes, startOtlpSink, TRACING_NODE_ARGS } from '../stack.ts';
+import { startGateway, TRACING_NODE_ARGS } from '../gateway-service.ts';
+import { startOtlpSink } from '../otlp-sink-service.ts';
+import { startCrm, startMes } from '../simulator-services.ts';
 import { comparison, micros, ORDERS, ratio, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult, VariantSummary } from './types.ts';
 

@@ -6,9 +6,11 @@
 // to where they arrive: deliveries.ts).
 
 import type { DeliveryBatch, DeliveryCounts, DeliveryLatency, DeliveryMeasurement } from '../deliveries.ts';
-import type { CounterProbe, CpuProbe, ExpectedAnswer, HeaderTally, LoadShape, Measurement, RequestSpec, StreamSpec } from '../measure.ts';
+import type { ExpectedAnswer, HeaderTally } from '../answers.ts';
+import type { LoadShape, RequestSpec, StreamSpec } from '../load-types.ts';
+import type { CounterProbe, CpuProbe, Measurement } from '../measure.ts';
 import type { ProcessGroup } from '../processes.ts';
-import type { BenchSettings } from '../runner.ts';
+import type { BenchSettings } from '../settings.ts';
 
 export interface RequestVariant {
   kind?: 'requests';
