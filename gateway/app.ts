@@ -148,8 +148,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
     const consumer = request[kConsumer];
+    if (consumer === undefined && isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
     request.log.info(
       {
         method: request.method,

@@ -18,7 +18,7 @@ function planOf(request: FastifyRequest): string {
 export function installRequestMetrics(app: FastifyInstance, metrics: Pick<GatewayMetrics, 'httpRequestDuration' | 'gatewayOverhead'>): void {
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     // The gateway's own requests (refresh-ahead) are not clients' answers.
-    if (isInternalOperator(request[kOperator])) return done();
+    if (request[kConsumer] === undefined && isInternalOperator(request[kOperator])) return done();
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     observeSeconds(metrics.httpRequestDuration, { route, method: request.method, status: reply.statusCode, plan: planOf(request) }, seconds);

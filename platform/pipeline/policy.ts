@@ -6,14 +6,15 @@
 // given without naming any of them; a policy imports only platform/ and
 // contracts/, never the gateway.
 
-import type { FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
+import type { FastifyRequest, FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { KeyValueStore } from '../state/kv.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
-import type { Condition, ConditionInput } from './conditions.ts';
+import { ALWAYS, type Condition, type ConditionInput } from './conditions.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ConsumerDirectory } from './consumers.ts';
+import { conditionInputOf } from './request-state.ts';
 
 export interface RouteInfo {
   pipeline: string;
@@ -168,4 +169,15 @@ export type AnyPolicy = PolicyDefinition<any, any, any>;
 export function firstMatching<A>(steps: PolicyStep<A>[], input: ConditionInput): PolicyStep<A> | undefined {
   for (const step of steps) if (step.condition(input)) return step;
   return undefined;
+}
+
+/**
+ * A policy's step picker for its hot path: first-match on the conditions, or,
+ * when its only step has none (the common case), that step without looking
+ * at the request at all (no condition input is built).
+ */
+export function stepPicker<A>(steps: PolicyStep<A>[]): (request: FastifyRequest) => PolicyStep<A> | undefined {
+  const only = steps.length === 1 && steps[0]?.condition === ALWAYS ? steps[0] : undefined;
+  if (only !== undefined) return () => only;
+  return (request) => firstMatching(steps, conditionInputOf(request));
 }

@@ -8,11 +8,10 @@
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from './settings.ts';
-import type { GatewayMetrics } from '../metrics/registry.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
 import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
-import { UpstreamResilience } from './resilience.ts';
+import { UpstreamResilience, type ResilienceMetrics } from './resilience.ts';
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
 
@@ -69,7 +68,7 @@ export class UpstreamClient {
   readonly pool: Pool;
   readonly resilience: UpstreamResilience;
 
-  constructor(name: string, config: ServiceEndpointConfig, metrics?: GatewayMetrics) {
+  constructor(name: string, config: ServiceEndpointConfig, metrics?: ResilienceMetrics) {
     const url = new URL(config.url);
     this.name = name;
     this.origin = url.origin;
@@ -145,7 +144,7 @@ export class UpstreamClient {
 export class UpstreamRegistry {
   private readonly clients = new Map<string, UpstreamClient>();
 
-  constructor(endpoints: Record<string, ServiceEndpointConfig>, metrics?: GatewayMetrics) {
+  constructor(endpoints: Record<string, ServiceEndpointConfig>, metrics?: ResilienceMetrics) {
     for (const [name, config] of Object.entries(endpoints)) this.clients.set(name, new UpstreamClient(name, config, metrics));
   }
 

@@ -18,7 +18,7 @@ import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { CacheService, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
 import { MemoryCacheStore } from './memory-store.ts';
 import { RedisCacheStore } from './redis-store.ts';
-import { refreshAheadQuery, REFRESH_DIRECTIVE } from './refresh.ts';
+import { REFRESH_DIRECTIVE, scheduleRefreshAhead } from './refresh.ts';
 import { DASHBOARD_SCOPE, sellerScope } from './scopes.ts';
 import type { CacheEntry } from './store.ts';
 
@@ -164,24 +164,7 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       };
 
       if (action.refreshAhead && action.refreshAhead.length > 0) {
-        // Refreshed at 80% of the fresh TTL by whichever replica takes the
-        // refresh lock, so an operator never waits on the MES for these pages.
-        const intervalMs = Math.max(500, Math.floor(freshMs * 0.8));
-        // Keyed like an operator's request, by the raw query.
-        const pages = action.refreshAhead.map(({ query }) => ({ url: `${route.path}${refreshAheadQuery(query)}`, parameters: hashParameters(query) }));
-        // Pages are refreshed side by side: one after another, five 2 s MES queries would outlast the interval.
-        const refresh = async ({ url, parameters }: (typeof pages)[number]): Promise<void> => {
-          const generation = await cache.generations.current(DASHBOARD_SCOPE);
-          const key = cache.key(DASHBOARD_SCOPE, generation, routeKey, parameters);
-          // Held for half an interval: one replica refreshes a page per interval,
-          // and a late timer does not find its own lock and skip the page.
-          if (!(await cache.store.tryLock(`refresh:${key}`, Math.floor(intervalMs / 2)))) return;
-          // An upstream failure answers the injected request with a problem: the stale entry stays (stale-if-error).
-          await inject({ method: 'GET', url, headers: { 'cache-control': REFRESH_DIRECTIVE } });
-        };
-        cache.every(intervalMs, async () => {
-          await Promise.all(pages.map(refresh));
-        });
+        scheduleRefreshAhead({ cache, inject, routePath: route.path, routeKey, freshMs, queries: action.refreshAhead.map((page) => page.query) });
       }
 
       return async function cachedHandler(request, reply) {

@@ -5,9 +5,9 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
+import { stepPicker, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
 import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
-import { kOperator, conditionInputOf } from '../../platform/pipeline/request-state.ts';
+import { kOperator } from '../../platform/pipeline/request-state.ts';
 
 export interface JwtAuthAction {
   algorithms: ('HS256' | 'RS256')[];
@@ -82,10 +82,11 @@ export const jwtAuthPolicy: PolicyDefinition<JwtAuthAction> = {
     return problems;
   },
   build(steps) {
+    const pickStep = stepPicker(steps);
     const compiled = steps.map(compile);
     const challenge = 'Bearer realm="facet-internal"';
     const hook: onRequestHookHandler = async (request) => {
-      const step = firstMatching(steps, conditionInputOf(request));
+      const step = pickStep(request);
       if (!step) return;
       // The gateway's own in-process request (refresh-ahead): no token, and none needed.
       const internal = internalCaller();

@@ -4,8 +4,8 @@
 
 import type { onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
+import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer } from '../../platform/pipeline/request-state.ts';
 import { KeyGuard } from './key-guard.ts';
 import { keyGuardSettings, type KeyGuardSettings } from './settings.ts';
 
@@ -24,6 +24,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
     properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', default: 'X-API-Key' } },
   },
   build(steps, _route, { consumers, service: keyGuard, metrics }) {
+    const pickStep = stepPicker(steps);
     const throttled = (seconds: number) => {
       metrics.authFailures.inc({ reason: 'throttled' });
       return new FacetError('FACET_ERR_AUTH_THROTTLED', {
@@ -32,7 +33,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
       });
     };
     const hook: onRequestHookHandler = async (request) => {
-      const step = firstMatching(steps, conditionInputOf(request));
+      const step = pickStep(request);
       if (!step) return;
       const headerName = step.action.header;
       const challenge = { 'www-authenticate': `ApiKey header="${headerName}"` };

@@ -24,9 +24,8 @@ import { type GatewayConfig } from '../../platform/pipeline/config.ts';
 import { PRIORITY_CLASSES, sheddingSettings, type PriorityClass, type SheddingSettings } from './settings.ts';
 import { UPSTREAM_FAILED, UPSTREAM_NOT_REACHED, type ProblemCode } from '../../platform/errors/catalogue.ts';
 import { FacetError, isFacetError } from '../../platform/errors/facet-error.ts';
-import { ALWAYS } from '../../platform/pipeline/conditions.ts';
-import { firstMatching, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
-import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
+import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer } from '../../platform/pipeline/request-state.ts';
 import { priorityOf } from './priority.ts';
 import { registerSheddingGauges } from './gauges.ts';
 import { createSheddingService, type SheddingService, type ShedReason } from './shedding-service.ts';
@@ -108,7 +107,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
         refusals.set(cls + reason, new FacetError('FACET_ERR_OVERLOADED', { detail: detailFor(cls, reason, retryAfterSec), headers: { 'retry-after': String(retryAfterSec) } }));
       }
     }
-    const only: PolicyStep<LoadShedAction> | undefined = steps.length === 1 && steps[0]?.condition === ALWAYS ? steps[0] : undefined;
+    const pickStep = stepPicker(steps);
     const alwaysUpstream = !policiesOf(config, route.pipeline).some((name) => name !== undefined && ANSWER_WITHOUT_UPSTREAM.includes(name));
 
     // Two decisions: the process guard in onRequest (every request costs the
@@ -116,7 +115,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
     // itself (a cache hit or a collapsed read takes no upstream slot), looked
     // at in onRequest too when every request would need a slot.
     const decide: onRequestHookHandler = (request, _reply, done) => {
-      const step = only ?? firstMatching(steps, conditionInputOf(request));
+      const step = pickStep(request);
       if (step === undefined) return done();
       const cls = priorityOf(request, plans);
       request[kShedClass] = cls;
@@ -134,7 +133,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
       async function shedAtUpstream(request, reply) {
         const cls = request[kShedClass];
         if (cls === undefined) return inner.call(this, request, reply);
-        const step = only ?? firstMatching(steps, conditionInputOf(request));
+        const step = pickStep(request);
         const plan = request[kConsumer]?.plan ?? 'none';
         const ticket = step ? shedding.acquire(cls, step.action.serviceEndpoint) : null;
         if (ticket === null) {

@@ -4,8 +4,8 @@
 
 import type { onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
-import { firstMatching, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
-import { kConsumer, conditionInputOf } from '../../platform/pipeline/request-state.ts';
+import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { kConsumer } from '../../platform/pipeline/request-state.ts';
 import { limitsFor, type EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 import { QuotaService, rateLimitHeader, rateLimitPolicyHeader } from './quota-service.ts';
 import { quotaSettings, type QuotaSettings } from './settings.ts';
@@ -28,12 +28,13 @@ export const quotaPolicy: PolicyDefinition<QuotaAction, QuotaSettings, QuotaServ
     properties: { cost: { type: 'integer', minimum: 1, maximum: 1000, default: 1 } },
   },
   build(steps, _route, { service: quota, metrics, config }) {
+    const pickStep = stepPicker(steps);
     // Effective limits per seller, computed once per config.
     const limitsCache = new Map<string, { limits: EffectiveLimits; policy: string }>();
     const hook: onRequestHookHandler = async (request, reply) => {
       const consumer = request[kConsumer];
       if (!consumer) return; // quota applies to sellers; key-auth runs first
-      const step = firstMatching(steps, conditionInputOf(request));
+      const step = pickStep(request);
       const cost = step?.action.cost ?? 1;
       let entry = limitsCache.get(consumer.id);
       if (!entry) {
