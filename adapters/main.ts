@@ -12,12 +12,13 @@
 //   SAGA_LOCK_TTL_SEC     per-order lease, default 10
 //   ADAPTERS_HTTP_PORT    /healthz, /readyz, /metrics (ops-server.ts), default 8094; 0 = any free port
 //   ADAPTERS_HTTP_HOST    default 0.0.0.0
+//   ADAPTERS_SHUTDOWN_GRACE_MS  how long a stop may take before the process exits anyway (1), default 30000
 //   WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOKS_ALLOW_LOOPBACK  see webhooks/env.ts
 //
 // SIGTERM / SIGINT: /readyz turns 503, stop consuming, let handlers in
 // flight finish (their messages are acked), close the bus, Redis and the
-// HTTP server, exit 0. A kill -9 instead leaves unacked messages to the
-// broker, which delivers them again.
+// HTTP server, exit 0. A stop that outlasts the grace exits 1: what it left
+// unacked goes back to the broker, as after a kill -9, which delivers it again.
 
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -124,9 +125,16 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
   return { ops, stop };
 }
 
+const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { stop: stopProcess } = await startAdaptersProcess(env);
+  const graceMs = Number(env.ADAPTERS_SHUTDOWN_GRACE_MS) || DEFAULT_SHUTDOWN_GRACE_MS;
   const stop = (signal: string): void => {
+    setTimeout(() => {
+      console.error(`adapters: stop took longer than ${graceMs} ms; exiting (unacked deliveries return to the broker)`);
+      process.exit(1);
+    }, graceMs).unref();
     stopProcess(signal)
       // Spans of the last deliveries are flushed before the exit.
       .then(() => shutdownTelemetry())

@@ -92,7 +92,7 @@ function rowCells(markdown: string, variant: string): Record<string, string> {
 
 /** Whether the broker still has `queue` (a passive declare fails the channel with 404 when it does not). */
 async function queueExists(queue: string): Promise<boolean> {
-  const connection = await connect(AMQP_URL);
+  const connection = await connect(AMQP_URL, { timeout: 10_000 });
   try {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);

@@ -55,7 +55,7 @@ export class RabbitSideDoor {
   }
 
   static async open(topology: Topology): Promise<RabbitSideDoor> {
-    return new RabbitSideDoor(await connect(AMQP_URL), topology);
+    return new RabbitSideDoor(await connect(AMQP_URL, { timeout: 10_000 }), topology);
   }
 
   /** A fresh channel whose errors do not crash the test (channel errors are expected in some tests). */

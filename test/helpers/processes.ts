@@ -5,6 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 // One implementation for the tests and the benchmark harness.
 export { freePort } from '../../loadtests/bench/ports.ts';
 
+/** How long stop() waits for an exit before SIGKILL (a graceful stop takes a few seconds). */
+const STOP_GRACE_MS = 30_000;
+
 export interface RunningProcess {
   child: ChildProcess;
   stdout(): string;
@@ -40,9 +43,16 @@ export async function startProcess(script: string, env: NodeJS.ProcessEnv, ready
     stdout: () => out,
     stderr: () => err,
     exited,
+    // A process that ignores the signal is killed after STOP_GRACE_MS (the
+    // exit code is then null), so a hung shutdown fails its test, never the run.
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      const timer = setTimeout(() => {
+        err += `\n[test harness] no exit ${STOP_GRACE_MS} ms after ${signal}: SIGKILL\n`;
+        child.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      return exited.finally(() => clearTimeout(timer));
     },
   };
 }
