@@ -1,3 +1,4 @@
+/* global process, console */
 // Exits 0 once an AMQP handshake with the broker completes (a TCP connect
 // alone can succeed while the broker is still booting or wedged).
 import { connect } from 'amqplib';
