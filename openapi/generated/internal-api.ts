@@ -59,6 +59,10 @@ export interface paths {
          *       carry `Retry-After`.
          *     - **Shutdown**: a replica that stops ends its streams; the browser
          *       reconnects (to another replica) and resumes.
+         *     - **Token expiry**: the stream lives no longer than the token that
+         *       opened it: when the token's `exp` passes, an `expired` event (no
+         *       `id`) is sent and the response ends; reconnect with a new token
+         *       and `Last-Event-ID` to resume.
          *
          *     ```js
          *     // Browsers: EventSource cannot send headers, so authenticate through a
