@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMe
 import { isUpstreamFailure } from '../../platform/errors/facet-error.ts';
 import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { addVary } from '../../platform/pipeline/vary.ts';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { CacheService, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
@@ -146,6 +147,8 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
           : `facet; hit; ttl=${ttlSec}${outcome === 'hit' ? '' : `; detail=${outcome === 'stale' ? 'stale-while-revalidate' : 'stale-if-error'}`}`;
       reply.header('etag', entry.etag);
       reply.header('cache-control', `private, max-age=${Math.max(0, ttlSec)}`);
+      // A private cache keyed by URL alone would show one caller's page to the next key or token.
+      addVary(reply, action.scope === 'dashboard' ? 'Authorization' : 'X-API-Key');
       reply.header('age', String(Math.floor(ageMs / 1000)));
       reply.header('cache-status', status);
       if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();

@@ -8,6 +8,7 @@ import type { onRequestHookHandler } from 'fastify';
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { stepPicker, type PolicyDefinition, type PolicyStep } from '../../platform/pipeline/policy.ts';
+import { addVary } from '../../platform/pipeline/vary.ts';
 import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
 import { kOperator } from '../../platform/pipeline/request-state.ts';
 
@@ -102,9 +103,11 @@ export const jwtAuthPolicy: PolicyDefinition<JwtAuthAction> = {
     const pickStep = stepPicker(steps);
     const compiled = steps.map(compile);
     const challenge = 'Bearer realm="facet-internal"';
-    const hook: onRequestHookHandler = async (request) => {
+    const hook: onRequestHookHandler = async (request, reply) => {
       const step = pickStep(request);
       if (!step) return;
+      // Every answer here depends on the token (refusals included).
+      addVary(reply, 'Authorization');
       // The gateway's own in-process request (refresh-ahead): no token, and none needed.
       const internal = internalCaller();
       if (internal) {
