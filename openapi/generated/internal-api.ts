@@ -408,10 +408,15 @@ export interface components {
             };
         };
         /**
-         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
-         *     send JSON with `Content-Type: application/json`.
+         * @description The body's `Content-Type` is not one the operation's request body
+         *     lists, here `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     `text/plain`, forms, XML and a body without a `Content-Type` are all
+         *     refused before the body is read. Send JSON with
+         *     `Content-Type: application/json`.
+         *     An operation without a documented body (a take) accepts none, or an
+         *     empty JSON object.
          */
-        UnsupportedMediaType: {
+        BodyNotAccepted: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -525,7 +530,7 @@ export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
-export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
+export type ResponseBodyNotAccepted = components['responses']['BodyNotAccepted'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
@@ -709,7 +714,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             502: components["responses"]["BadGateway"];
             /**
              * @description The CRM is unavailable (the order could not be checked), the

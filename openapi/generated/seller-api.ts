@@ -1143,10 +1143,13 @@ export interface components {
             };
         };
         /**
-         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
-         *     send JSON with `Content-Type: application/json`.
+         * @description The body's `Content-Type` is not one the operation's request body
+         *     lists, here `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     `text/plain`, forms, XML and a body without a `Content-Type` are all
+         *     refused before the body is read. Send JSON with
+         *     `Content-Type: application/json`.
          */
-        UnsupportedMediaType: {
+        BodyNotAccepted: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -1459,7 +1462,7 @@ export type ResponseOrderNotCancellable = components['responses']['OrderNotCance
 export type ResponseModelTooLarge = components['responses']['ModelTooLarge'];
 export type ResponseUnsupportedModel = components['responses']['UnsupportedModel'];
 export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
-export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
+export type ResponseBodyNotAccepted = components['responses']['BodyNotAccepted'];
 export type ResponseIdempotencyKeyReused = components['responses']['IdempotencyKeyReused'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyRequestsPriceJobs'];
@@ -1597,7 +1600,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyInFlight"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1678,7 +1681,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["OrderNotCancellable"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1778,7 +1781,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequestsPriceJobs"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1948,7 +1951,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             /** @description The URL is refused (`FACET_ERR_WEBHOOK_URL_REFUSED`); `errors` says why. */
             422: {
                 headers: {
@@ -1992,7 +1995,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
@@ -2032,7 +2035,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
@@ -2113,7 +2116,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
             /**
              * @description The message broker did not take the replay
