@@ -147,6 +147,13 @@ export interface paths {
          *
          *     A dependency whose check is not `required` is reported but does not
          *     make the gateway not ready.
+         *
+         *     Dependencies: each service endpoint (`crm`, `mes`: a GET of its health
+         *     path, 1 s at most), `redis` (a PING, when `REDIS_URL` is set) and
+         *     `rabbitmq` (the bus connection's state, no round trip; when
+         *     `AMQP_URL` is set). RabbitMQ is required: without it no order,
+         *     cancellation, take or replay can be handed on. A check that is down
+         *     lists in `affects` the operations it takes down.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -285,6 +292,19 @@ export interface components {
                 queued: number;
                 limit: number;
             };
+            /**
+             * @description Only while the dependency is down: the operations (operationIds of
+             *     both APIs) that fail or lose their events without it, e.g. the
+             *     broker down takes `createOrder`, `cancelOrder`, `takeOrder`,
+             *     `replayWebhookDelivery` (503) and the events behind `createQuote`
+             *     and `streamOrders`.
+             * @example [
+             *       "cancelOrder",
+             *       "createOrder",
+             *       "takeOrder"
+             *     ]
+             */
+            affects?: string[];
         };
         /** @description Readiness of the gateway and of each dependency it checks. */
         Readiness: {
