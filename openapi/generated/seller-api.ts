@@ -294,6 +294,11 @@ export interface paths {
          *     every delivery, against the addresses the delivery connects to.
          *
          *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`).
+         *
+         *     On the demo (`npm start`), the example's host
+         *     `hooks.lumen-jewels.example` is accepted and its deliveries go to a
+         *     local demo receiver; the examples' subscription `wh_8k2m4q6s1v3x`
+         *     exists for `demo-pro-key`.
          */
         post: operations["createWebhook"];
         delete?: never;
