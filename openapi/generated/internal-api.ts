@@ -488,6 +488,34 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description Something failed inside the gateway (`FACET_ERR_INTERNAL`). The
+         *     document says nothing about the cause; quote its `request_id` when
+         *     you report it. Retrying may help.
+         */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request line and headers together are over 16 KiB
+         *     (`FACET_ERR_HEADERS_TOO_LARGE`); answered before the request is
+         *     routed, so no credential was looked at. Send fewer or shorter headers.
+         */
+        HeadersTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -554,6 +582,8 @@ export type ResponseBodyNotAccepted = components['responses']['BodyNotAccepted']
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
+export type ResponseInternalError = components['responses']['InternalError'];
+export type ResponseHeadersTooLarge = components['responses']['HeadersTooLarge'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
 export type ParameterDashboardLimit = components['parameters']['DashboardLimit'];
 export type ParameterCursor = components['parameters']['Cursor'];
@@ -605,6 +635,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -667,6 +699,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             /**
              * @description This replica serves as many streams as it can (`maxStreams`,
              *     `FACET_ERR_STREAMS_FULL`; another replica may have room) or is
@@ -735,6 +769,8 @@ export interface operations {
             };
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             /**
              * @description The CRM is unavailable (the order could not be checked), the
@@ -774,6 +810,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
         };
     };
     getReadiness: {
@@ -795,6 +833,8 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             /**
              * @description Not ready: a required dependency is down (`not_ready`) or the
              *     gateway is shutting down (`draining`). This is a `Readiness`
