@@ -38,7 +38,8 @@ function compile(step: PolicyStep<JwtAuthAction>): CompiledStep {
   const keys: CompiledStep['keys'] = [];
   if (action.algorithms.includes('HS256') && action.secret) keys.push({ alg: 'HS256', key: createSecretKey(Buffer.from(action.secret, 'utf8')) });
   if (action.algorithms.includes('RS256') && action.publicKey) keys.push({ alg: 'RS256', key: createPublicKey(action.publicKey) });
-  const options: JWTVerifyOptions = { clockTolerance: action.clockToleranceSec, requiredClaims: ['sub', 'exp'] };
+  // sub and exp are required by claimProblem, after the signature: its answer can then say which is missing.
+  const options: JWTVerifyOptions = { clockTolerance: action.clockToleranceSec };
   if (action.issuer) options.issuer = action.issuer;
   if (action.audience) options.audience = action.audience;
   return { step, keys, options };

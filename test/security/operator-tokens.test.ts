@@ -42,12 +42,15 @@ describe('operator tokens: sub and exp required, lifetime bounded, streams end w
   it('a token without exp is refused: 401 problem+json naming exp', async () => {
     const res = await dashboard(await token({ role: 'operator', sub: 'op_1', iat: nowSec() }));
     assertProblem(res, 401, 'FACET_ERR_AUTH_INVALID_TOKEN');
+    assert.match(res.body.detail, /exp/);
     assert.match(res.headers['www-authenticate'] ?? '', /invalid_token/);
   });
 
   it('a token without sub is refused, on the dashboard and on a take (never taken as "unknown")', async () => {
     const noSub = await token({ role: 'operator', iat: nowSec(), exp: nowSec() + 300 });
-    assertProblem(await dashboard(noSub), 401, 'FACET_ERR_AUTH_INVALID_TOKEN');
+    const refused = await dashboard(noSub);
+    assertProblem(refused, 401, 'FACET_ERR_AUTH_INVALID_TOKEN');
+    assert.match(refused.body.detail, /sub/);
     const take = await request(stack.url).post(`/internal/v1/orders/${anOrder()}/take`).set('Authorization', `Bearer ${noSub}`).send({});
     assertProblem(take, 401, 'FACET_ERR_AUTH_INVALID_TOKEN');
     const empty = await token({ role: 'operator', sub: '', iat: nowSec(), exp: nowSec() + 300 });
