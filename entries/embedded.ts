@@ -10,6 +10,7 @@ import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type MesSimHandle } from '../sim/index.ts';
 import { seedDemoRecords } from './demo.ts';
 import { runGatewayProcess, type Closer } from './gateway-process.ts';
+import { seedWhenReady } from './seed-when-ready.ts';
 
 const env = process.env;
 let mes: MesSimHandle | undefined;
@@ -41,6 +42,7 @@ runGatewayProcess({
   beforeGateway: startSimulators,
   async afterListen(gateway) {
     // The spec's write examples (Try it out) refer to a demo model and quote: record them.
-    if (env.NODE_ENV !== 'production' && mes) await seedDemoRecords(gateway.services.state, mes.store.models);
+    const models = mes?.store.models;
+    if (env.NODE_ENV !== 'production' && models) await seedWhenReady(() => seedDemoRecords(gateway.services.state, models), gateway.app.log);
   },
 });
