@@ -11,6 +11,7 @@ import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type MesSimHandle } from '../sim/index.ts';
 import { DEMO_WEBHOOK, seedDemoRecords, seedDemoWebhooks, startDemoWebhookReceiver } from './demo.ts';
 import { runGatewayProcess, type Closer } from './gateway-process.ts';
+import { seedWhenReady } from './seed-when-ready.ts';
 
 const env = process.env;
 let mes: MesSimHandle | undefined;
@@ -49,7 +50,10 @@ runGatewayProcess({
   beforeGateway: startSimulators,
   async afterListen(gateway) {
     // The spec's write examples (Try it out) refer to a demo model and quote: record them.
-    if (env.NODE_ENV !== 'production' && mes) await seedDemoRecords(gateway.services.state, mes.store.models);
-    if (env.NODE_ENV !== 'production') await seedDemoWebhooks(gateway.services.webhooks);
+    const models = mes?.store.models;
+    if (env.NODE_ENV === 'production' || !models) return;
+    const seeded = await seedWhenReady(() => seedDemoRecords(gateway.services.state, models), gateway.app.log);
+    // The webhook examples' subscription and delivery, once the (same) store answers; a failure costs only the examples.
+    if (seeded) await seedDemoWebhooks(gateway.services.webhooks).catch((error: unknown) => gateway.app.log.warn({ err: error }, 'webhook examples not seeded'));
   },
 });

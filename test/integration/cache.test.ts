@@ -14,6 +14,11 @@ const PRO = { 'X-API-Key': 'demo-pro-key' };
 const FREE = { 'X-API-Key': 'demo-free-key' };
 const ENTERPRISE = { 'X-API-Key': 'demo-enterprise-key' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await sleep(100)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+  }
+}
 /** The cache policy's service in a running gateway. */
 const cacheOf = (stack: Stack) => stack.gateway.policies.built.get('cache')?.service as CacheService;
 
@@ -312,5 +317,28 @@ describe('read cache with Redis down', () => {
     await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     const hit = await request(stack.url).get('/v1/orders?limit=2').set(PRO).expect(200);
     assert.match(hit.headers['cache-status'] ?? '', /hit/);
+  });
+
+  it('Redis away and the CRM failing: a page this replica fetched before answers from its own memory, marked stale-if-error; a page never fetched fails', async () => {
+    const fresh = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+    await proxy.cut();
+    await sleep(200);
+    await stack.crm.faults.set({ down: true });
+    try {
+      const stale = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+      assert.match(stale.headers['cache-status'] ?? '', /detail=stale-if-error/);
+      assert.deepEqual(stale.body, fresh.body);
+      const never = await request(stack.url).get('/v1/orders?limit=6').set(PRO);
+      assert.ok([502, 503].includes(never.status), `upstream failure answered ${never.status}`);
+      assert.match(never.headers['content-type'] ?? '', /^application\/problem\+json/);
+      // Another seller's page with the same query is never served from this memory.
+      const other = await request(stack.url).get('/v1/orders?limit=4').set(FREE);
+      assert.ok([502, 503].includes(other.status), `another seller answered ${other.status}`);
+    } finally {
+      await stack.crm.faults.reset();
+      await proxy.restore();
+      // Every connection back (cache, state, feed reader, generation subscriber) before the suite closes them.
+      await waitUntil(() => request(stack.url).get('/v1/orders?limit=4').set(PRO).then((r) => /hit/.test(r.headers['cache-status'] ?? '')));
+    }
   });
 });
