@@ -38,7 +38,8 @@ async function startSimulators({ bus, log }: { bus: Bus; log: Logger }): Promise
   }
   // The webhook examples' host resolves nowhere: its deliveries go to a receiver here (never in production).
   if (env.NODE_ENV !== 'production' && !env.WEBHOOKS_DEMO_HOSTS) {
-    const receiver = await startDemoWebhookReceiver(Number(env.WEBHOOK_RECEIVER_PORT || 8093), log);
+    // Any free port (WEBHOOK_RECEIVER_PORT to pin one): only the mapping below needs to know it.
+    const receiver = await startDemoWebhookReceiver(Number(env.WEBHOOK_RECEIVER_PORT || 0), log);
     env.WEBHOOKS_DEMO_HOSTS = `${DEMO_WEBHOOK.host}=${receiver.origin}`;
     closers.push(() => receiver.close());
     log.info({ host: DEMO_WEBHOOK.host, receiver: receiver.origin }, 'demo webhook receiver started (the spec examples\' host is delivered here)');

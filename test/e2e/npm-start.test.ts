@@ -82,11 +82,11 @@ describe('npm start (gateway + simulators in one process)', () => {
   let base: string;
 
   before(async () => {
-    const [port, mes, crm, mesAdmin, crmAdmin, receiver] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [port, mes, crm, mesAdmin, crmAdmin] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     base = `http://127.0.0.1:${port}`;
     proc = await startProcess(
       'entries/embedded.ts',
-      { PORT: String(port), MES_PORT: String(mes), CRM_PORT: String(crm), MES_ADMIN_PORT: String(mesAdmin), CRM_ADMIN_PORT: String(crmAdmin), WEBHOOK_RECEIVER_PORT: String(receiver), WEBHOOKS_DEMO_HOSTS: '', LOG_LEVEL: 'warn', JWT_SECRET: '', MES_URL: '', CRM_URL: '', GATEWAY_CONFIG: '' },
+      { PORT: String(port), MES_PORT: String(mes), CRM_PORT: String(crm), MES_ADMIN_PORT: String(mesAdmin), CRM_ADMIN_PORT: String(crmAdmin), WEBHOOKS_DEMO_HOSTS: '', LOG_LEVEL: 'warn', JWT_SECRET: '', MES_URL: '', CRM_URL: '', GATEWAY_CONFIG: '' },
       /operator JWT:/,
     );
   });
