@@ -44,5 +44,10 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
       'x-content-type-options': 'nosniff',
       'x-request-id': request.id,
     });
+    // HEAD: the stream's headers and nothing more (Node would hold them until a first event, which a HEAD never gets).
+    if (request.method === 'HEAD') {
+      reply.raw.end();
+      return;
+    }
     await services.feed.open(reply.raw, { statuses: new Set(status ?? []), lastEventId, owner, expiresAt: operator?.expiresAt });
   };
