@@ -113,3 +113,25 @@ describe('operator tokens: sub and exp required, lifetime bounded, streams end w
     assert.equal((await dashboard(stack.operatorToken)).status, 200);
   });
 });
+
+describe('operator tokens: the lifetime limit comes from the config', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      orderCount: 20,
+      mutateConfig(doc) {
+        for (const step of doc.pipelines.operatorDashboard.policies) if (step['jwt-auth']) step['jwt-auth'].action.maxLifetimeSeconds = 600;
+      },
+    });
+  });
+  after(() => stack.close());
+
+  it('maxLifetimeSeconds: 600 refuses a one-hour token and admits a ten-minute one', async () => {
+    const now = nowSec();
+    const page = (bearer: string) => request(stack.url).get('/internal/v1/dashboard/orders?limit=1').set('Authorization', `Bearer ${bearer}`);
+    const long = await page(await token({ role: 'operator', sub: 'op_1', iat: now, exp: now + 3600 }));
+    assertProblem(long, 401, 'FACET_ERR_AUTH_INVALID_TOKEN');
+    assert.match(long.body.detail, /600/);
+    assert.equal((await page(await token({ role: 'operator', sub: 'op_1', iat: now, exp: now + 600 }))).status, 200);
+  });
+});
