@@ -84,10 +84,19 @@ describe('read cache (Redis)', () => {
   it('500 concurrent requests for one cold key make exactly one upstream call', async () => {
     await stack.crm.faults.set({ latency_ms: 200 });
     const before = stack.crm.requests.get('GET /crm/orders');
+    const started = performance.now();
     const responses = await Promise.all(Array.from({ length: 500 }, () => request(stack.url).get('/v1/orders?limit=7&status=SHIPPED').set(ENTERPRISE)));
+    const elapsedMs = performance.now() - started;
     assert.deepEqual([...new Set(responses.map((r) => r.status))], [200], JSON.stringify(responses.find((r) => r.status !== 200)?.body));
-    assert.equal(stack.crm.requests.get('GET /crm/orders') - before, 1);
-    assert.equal(new Set(responses.map((r) => r.headers.etag)).size, 1);
+    const statuses = responses.map((r) => r.headers['cache-status'] ?? '');
+    assert.equal(statuses.filter((s) => /fwd=miss; stored$/.test(s)).length, 1, 'one request fetched; the others waited for it or hit');
+    // This suite's entries are fresh for 2 s: a busy machine can stretch the burst past that, and
+    // then one background refresh per expiry is expected, not a stampede.
+    const stale = statuses.filter((s) => /stale-while-revalidate/.test(s)).length;
+    const refreshes = stack.crm.requests.get('GET /crm/orders') - before - 1;
+    if (stale === 0) assert.equal(refreshes, 0);
+    else assert.ok(refreshes <= Math.ceil(elapsedMs / 2000), `${refreshes} refreshes in ${Math.round(elapsedMs)} ms`);
+    if (stale === 0) assert.equal(new Set(responses.map((r) => r.headers.etag)).size, 1);
   });
 
   it('stale-while-revalidate: an expired entry is served at once and refreshed behind it', async () => {
