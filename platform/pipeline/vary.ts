@@ -7,6 +7,12 @@ import type { FastifyReply } from 'fastify';
 /** Adds `names` to the reply's Vary header, keeping what it has and naming each header once. */
 export function addVary(reply: FastifyReply, ...names: string[]): void {
   const current = reply.getHeader('vary');
+  // The common cases on every request, without splitting: no Vary yet, or the one header already named.
+  if (names.length === 1) {
+    const name = names[0] as string;
+    if (current === undefined) return void reply.header('vary', name);
+    if (typeof current === 'string' && current.toLowerCase() === name.toLowerCase()) return;
+  }
   const listed = typeof current === 'string' ? current.split(',').map((n) => n.trim()).filter(Boolean) : [];
   if (listed.includes('*')) return;
   const seen = new Set(listed.map((n) => n.toLowerCase()));

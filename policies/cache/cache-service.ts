@@ -2,11 +2,12 @@
 // (a shared promise) and across replicas (a short Redis lock; the others
 // wait for the holder's entry instead of fetching themselves).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { GenerationView } from './generations.ts';
+import { HotEntries } from './hot-entries.ts';
 import type { CacheEntry, CacheStore } from './store.ts';
 
 export type CacheOutcome = 'hit' | 'stale' | 'stale_if_error' | 'miss' | 'collapsed' | 'bypass' | 'refreshed';
@@ -16,12 +17,15 @@ export interface CacheServiceOptions {
   generationMaxAgeMs: number;
   /** Longest a replica waits for another one's fetch before fetching itself. */
   lockTtlMs: number;
+  /** The in-process layer in front of a shared store (hot-entries.ts); none in front of the in-process store. */
+  hot?: { maxEntries: number; maxAgeMs: number };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function etagOf(body: string): string {
-  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+  // One-shot hash: no Hash object per call (it runs on every miss and refresh).
+  return `"${hash('sha1', body, 'base64url')}"`;
 }
 
 /**
@@ -36,7 +40,7 @@ export function hashParameters(values: Record<string, unknown>): string {
       const v = values[k];
       return [k, (Array.isArray(v) ? v : [v]).map(String).sort()];
     });
-  return createHash('sha1').update(JSON.stringify(normalized)).digest('base64url');
+  return hash('sha1', JSON.stringify(normalized), 'base64url');
 }
 
 /** Bytes of answers each replica keeps as its own last resort (see CacheService.lastGood). */
@@ -56,6 +60,8 @@ export class CacheService {
    * key, so it never crosses sellers.
    */
   readonly lastGood = new LRUCache<string, CacheEntry>({ maxSize: LAST_GOOD_MAX_BYTES, sizeCalculation: (entry) => entry.body.length + 64 });
+  /** Fresh pages this replica serves without asking the shared store (undefined: every read asks it). */
+  readonly hot: HotEntries | undefined;
   private readonly flights = new Map<string, Promise<CacheEntry>>();
   private readonly lockTtlMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -66,6 +72,7 @@ export class CacheService {
     this.store = store;
     this.generations = new GenerationView(store, options.generationMaxAgeMs);
     this.lockTtlMs = options.lockTtlMs;
+    this.hot = options.hot && store.kind === 'redis' ? new HotEntries(options.hot) : undefined;
     this.outcomes = new Counter({
       name: 'facet_cache_requests_total',
       help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',

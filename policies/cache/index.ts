@@ -21,6 +21,7 @@ import { MemoryCacheStore } from './memory-store.ts';
 import { RedisCacheStore } from './redis-store.ts';
 import { REFRESH_DIRECTIVE, scheduleRefreshAhead } from './refresh.ts';
 import { DASHBOARD_SCOPE, sellerScope } from './scopes.ts';
+import type { HotEntry } from './hot-entries.ts';
 import type { CacheEntry } from './store.ts';
 
 export interface CacheAction {
@@ -46,6 +47,8 @@ interface Lookup {
   /** The same page without a generation: its latest entry, whatever generation stored it. */
   latestKey: string;
   entry: Promise<CacheEntry | undefined>;
+  /** A fresh page of this replica's in-process layer: the hit needs no Redis call. */
+  hot?: HotEntry;
 }
 
 const kLookup = Symbol('facet.cache.lookup');
@@ -65,7 +68,12 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
   name: 'cache',
   terminal: false,
   createService(host) {
-    const cache = new CacheService(host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, host.metrics.registry);
+    const cache = new CacheService(
+      host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(),
+      // The hot layer: a replica serves a page it read at most 1 s ago without Redis (and never past its fresh TTL).
+      { generationMaxAgeMs: 2000, lockTtlMs: 5000, hot: { maxEntries: 2000, maxAgeMs: 1000 } },
+      host.metrics.registry,
+    );
     // A seller reads its own writes; the dashboard follows every status change.
     host.orderChanges.onChange(async ({ sellerId, kind }) => {
       await Promise.all([cache.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? cache.generations.bump(DASHBOARD_SCOPE) : undefined]);
@@ -124,7 +132,8 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       const generation = cache.generations.peek(scope);
       if (generation !== undefined) {
         const key = cache.key(scope, generation, routeKey, parameters);
-        return { key, latestKey, entry: cache.store.get(key) };
+        const hot = cache.hot?.fresh(key, freshMs);
+        return hot ? { key, latestKey, entry: Promise.resolve(hot.entry), hot } : { key, latestKey, entry: cache.store.get(key) };
       }
       // Generation unknown here yet: one extra read, then the entry.
       const keyPromise = cache.generations.current(scope).then((g) => cache.key(scope, g, routeKey, parameters));
@@ -137,7 +146,9 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       if (lookup) request[kLookup] = lookup;
     };
 
-    const send = (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, outcome: CacheOutcome) => {
+    const vary = action.scope === 'dashboard' ? 'Authorization' : 'X-API-Key';
+    /** `bytes`: the body already encoded (a hot hit); otherwise the stored string is sent. */
+    const send = (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, outcome: CacheOutcome, bytes?: Buffer) => {
       cache.outcomes.inc({ route: routeId, outcome });
       const ageMs = Math.max(0, Date.now() - entry.storedAt);
       const ttlSec = Math.floor((freshMs - ageMs) / 1000);
@@ -148,11 +159,11 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       reply.header('etag', entry.etag);
       reply.header('cache-control', `private, max-age=${Math.max(0, ttlSec)}`);
       // A private cache keyed by URL alone would show one caller's page to the next key or token.
-      addVary(reply, action.scope === 'dashboard' ? 'Authorization' : 'X-API-Key');
+      addVary(reply, vary);
       reply.header('age', String(Math.floor(ageMs / 1000)));
       reply.header('cache-status', status);
       if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();
-      return reply.header('content-type', 'application/json; charset=utf-8').send(entry.body);
+      return reply.header('content-type', 'application/json; charset=utf-8').send(bytes ?? entry.body);
     };
 
     /** Sends `fallback` marked stale-if-error when the error is the upstream's and the page is young enough. */
@@ -164,11 +175,13 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
     };
 
     const wrapHandler = (inner: RouteHandlerMethod): RouteHandlerMethod => {
-      const fetchEntry = async (self: unknown, request: FastifyRequest, reply: FastifyReply, latestKey: string): Promise<CacheEntry> => {
+      const fetchEntry = async (self: unknown, request: FastifyRequest, reply: FastifyReply, key: string, latestKey: string): Promise<CacheEntry> => {
         cache.upstreamFetches.inc({ route: routeId });
         const body = JSON.stringify(await inner.call(self as never, request, reply));
         const entry = { body, etag: etagOf(body), storedAt: Date.now() };
         cache.lastGood.set(latestKey, entry);
+        // This replica's next reads of the page need no Redis call.
+        cache.hot?.remember(key, entry);
         // The generation-less copy: what stale-if-error falls back on after a bump (every
         // scope), and what the dashboard's next generation starts from.
         void cache.store.set(latestKey, entry, ttlMs);
@@ -201,11 +214,12 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
         }
         if (isRefresh(request)) {
           await lookup.entry; // resolves the key when the generation was not known yet
-          const entry = await fetchEntry(this, request, reply, lookup.latestKey);
+          const entry = await fetchEntry(this, request, reply, lookup.key, lookup.latestKey);
           await cache.store.set(lookup.key, entry, ttlMs);
           cache.outcomes.inc({ route: routeId, outcome: 'refreshed' });
           return reply.header('content-type', 'application/json; charset=utf-8').send(entry.body);
         }
+        if (lookup.hot) return send(request, reply, lookup.hot.entry, 'hit', lookup.hot.bytes);
         let cached = await lookup.entry;
         const key = lookup.key;
         // A page of an earlier generation is outdated however young it is: stale at best.
@@ -215,17 +229,20 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
           outdated = cached !== undefined;
         }
         const ageMs = cached ? Date.now() - cached.storedAt : Infinity;
-        if (cached && !outdated && ageMs < freshMs) return send(request, reply, cached, 'hit');
+        if (cached && !outdated && ageMs < freshMs) {
+          const hot = cache.hot?.remember(key, cached);
+          return send(request, reply, cached, 'hit', hot?.bytes);
+        }
         if (cached && ageMs < freshMs + swrMs) {
           // Serve stale now, refresh behind the answer (one fetch per key).
-          void cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, lookup.latestKey), cached.storedAt).catch((error: unknown) => {
+          void cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, key, lookup.latestKey), cached.storedAt).catch((error: unknown) => {
             request.log.warn({ err: error, route: routeId }, 'background refresh failed; stale entry kept');
           });
           return send(request, reply, cached, 'stale');
         }
         try {
           const waitStarted = performance.now();
-          const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, lookup.latestKey), cached?.storedAt ?? 0);
+          const { entry, collapsed } = await cache.fetchOnce(key, ttlMs, () => fetchEntry(this, request, reply, key, lookup.latestKey), cached?.storedAt ?? 0);
           // A collapsed read waited on another request's upstream call: that wait is not gateway overhead.
           if (collapsed) addUpstreamWait(request, secondsSince(waitStarted));
           return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');

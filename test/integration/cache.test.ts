@@ -58,6 +58,42 @@ describe('read cache (Redis)', () => {
     assert.ok(second.headers.ratelimit, 'a cache hit still counts against the quota');
   });
 
+  it('a hot page is served from this replica\'s memory: a fresh hit asks Redis nothing; a bump from another replica is seen at once', async () => {
+    const cache = cacheOf(stack);
+    const first = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+    assert.match(first.headers['cache-status'] ?? '', /fwd=miss/);
+    // Count the shared store's reads from here on.
+    const store = cache.store;
+    const get = store.get.bind(store);
+    let reads = 0;
+    store.get = (key) => {
+      reads++;
+      return get(key);
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const hit = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+        assert.match(hit.headers['cache-status'] ?? '', /^facet; hit; ttl=\d/);
+        assert.equal(hit.headers.etag, first.headers.etag);
+        assert.equal(hit.headers['content-type'], 'application/json; charset=utf-8');
+        assert.equal(hit.text, first.text, 'the stored bytes, as they were first sent');
+      }
+      assert.equal(reads, 0, 'fresh hits of a hot page make no Redis read');
+      // Another replica bumps the seller's generation: this one's hot page is of the old generation, never served again.
+      const other = await startStack({ redisUrl: REDIS_URL, mutateConfig: roomyLimits });
+      try {
+        const generation = await cacheOf(other).generations.bump('seller:slr_0002');
+        await waitUntil(async () => (await cache.generations.current('seller:slr_0002')) >= generation);
+        const after = await request(stack.url).get('/v1/orders?limit=4').set(PRO).expect(200);
+        assert.match(after.headers['cache-status'] ?? '', /fwd=miss/);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      store.get = get;
+    }
+  });
+
   it('If-None-Match → 304 without a body', async () => {
     const first = await request(stack.url).get('/v1/orders?limit=3').set(PRO).expect(200);
     const again = await request(stack.url).get('/v1/orders?limit=3').set(PRO).set('If-None-Match', first.headers.etag ?? '').expect(304);
