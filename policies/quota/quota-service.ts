@@ -6,7 +6,8 @@
 
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { QuotaSettings } from './settings.ts';
+import { LeasedWindow } from './lease.ts';
+import { leaseUnits, type QuotaSettings } from './settings.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 
 type Limiter = RateLimiterRedis | RateLimiterMemory;
@@ -42,6 +43,10 @@ interface LimiterSet {
   /** This replica's share, used when Redis errors, times out or is not connected. */
   insurance: Windows | undefined;
   limits: EffectiveLimits;
+  /** Lease sizes of the rate and daily windows when both are leased (lease.ts); undefined: every request counts in Redis. */
+  lease: { rate: number; daily: number } | undefined;
+  /** Per seller, this replica's leased windows. */
+  leased: Map<string, { rate: LeasedWindow; daily: LeasedWindow }>;
 }
 
 /** A window's outcome and the limiter that counted it (a refund goes back there). */
@@ -54,6 +59,9 @@ interface Counted {
 
 const DAY_SEC = 86_400;
 
+/** The quota section; without `lease`, every request is counted in Redis. */
+export type QuotaServiceSettings = Omit<QuotaSettings, 'lease'> & Partial<Pick<QuotaSettings, 'lease'>>;
+
 function seconds(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
@@ -61,9 +69,9 @@ function seconds(ms: number): number {
 export class QuotaService {
   private readonly sets = new Map<string, LimiterSet>();
   private readonly redis: Redis | undefined;
-  private readonly settings: QuotaSettings;
+  private readonly settings: QuotaServiceSettings;
 
-  constructor(settings: QuotaSettings, redis: Redis | undefined) {
+  constructor(settings: QuotaServiceSettings, redis: Redis | undefined) {
     this.settings = settings;
     this.redis = redis;
   }
@@ -88,7 +96,7 @@ export class QuotaService {
       const redis = this.redis;
       const share = this.settings.insuranceShare;
       if (!redis) {
-        set = { primary: this.windows((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix, points, duration }), limits), insurance: undefined, limits };
+        set = { primary: this.windows((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix, points, duration }), limits), insurance: undefined, limits, lease: undefined, leased: new Map() };
       } else {
         // The failover is ours rather than rate-limiter-flexible's
         // insuranceLimiter option, so each decision knows which store made it.
@@ -97,11 +105,81 @@ export class QuotaService {
           primary: this.windows((keyPrefix, points, duration) => new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, rejectIfRedisNotReady: true }), limits),
           insurance: this.windows((keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix: `${keyPrefix}:ins`, points: Math.max(1, Math.floor(points * share)), duration }), limits),
           limits,
+          lease: this.leaseSizes(limits),
+          leased: new Map(),
         };
       }
       this.sets.set(signature, set);
     }
     return set;
+  }
+
+  /** Both windows leased, or neither: a lease of 0 or 1 unit is no lease. */
+  private leaseSizes(limits: EffectiveLimits): LimiterSet['lease'] {
+    const lease = this.settings.lease;
+    if (!lease) return undefined;
+    const rate = leaseUnits(lease, limits.plan, limits.rate.perSecond);
+    const daily = leaseUnits(lease, limits.plan, limits.dailyQuota);
+    return rate >= 2 && daily >= 2 ? { rate, daily } : undefined;
+  }
+
+  /** This replica's leased windows of a seller (the keys are the per-request limiters' own). */
+  private leasedFor(set: LimiterSet, sizes: { rate: number; daily: number }, sellerId: string): { rate: LeasedWindow; daily: LeasedWindow } {
+    let windows = set.leased.get(sellerId);
+    if (!windows) {
+      const redis = this.redis as Redis;
+      windows = {
+        rate: new LeasedWindow(redis, `facet:q:rate:${sellerId}`, set.limits.rate.perSecond, 1000, sizes.rate),
+        daily: new LeasedWindow(redis, `facet:q:daily:${sellerId}`, set.limits.dailyQuota, DAY_SEC * 1000, sizes.daily),
+      };
+      set.leased.set(sellerId, windows);
+    }
+    return windows;
+  }
+
+  /**
+   * Leased counting: both windows spend this replica's units, leasing from
+   * Redis only when they run short. The burst allowance (used once the rate
+   * window refuses) is counted in Redis per request, as without leases.
+   * Undefined when Redis failed: the caller counts per request (and fails
+   * over to the insurance limiters).
+   */
+  private async consumeLeased(set: LimiterSet, sizes: { rate: number; daily: number }, sellerId: string, cost: number): Promise<QuotaDecision | undefined> {
+    const windows = this.leasedFor(set, sizes, sellerId);
+    const limits = set.limits;
+    let rate, daily;
+    try {
+      [rate, daily] = await Promise.all([windows.rate.spend(cost), windows.daily.spend(cost)]);
+    } catch {
+      return undefined;
+    }
+    let burstRes: RateLimiterRes | undefined;
+    let rateAllowed = rate.allowed;
+    if (!rateAllowed && limits.rate.burst > 0) {
+      try {
+        burstRes = await set.primary.burst.consume(sellerId, cost);
+        rateAllowed = true;
+      } catch (reason) {
+        if (!(reason instanceof RateLimiterRes)) {
+          if (daily.allowed) windows.daily.giveBack(cost);
+          return undefined;
+        }
+      }
+    }
+    if (rateAllowed && !daily.allowed) {
+      // Refused by the day: the rate units go back to this replica's lease (or the burst allowance).
+      if (burstRes) set.primary.burst.reward(sellerId, cost).catch(() => {});
+      else windows.rate.giveBack(cost);
+    }
+    if (!rateAllowed && daily.allowed) windows.daily.giveBack(cost);
+    const windowStates: WindowState[] = [
+      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: rate.allowed ? rate.remaining : 0, resetSec: seconds(rate.msBeforeNext) },
+      { name: 'daily', limit: limits.dailyQuota, windowSec: DAY_SEC, remaining: daily.remaining, resetSec: seconds(daily.msBeforeNext) },
+    ];
+    if (rateAllowed && daily.allowed) return { allowed: true, retryAfterSec: 0, windows: windowStates, store: 'redis' };
+    const exceeded = daily.allowed ? 'rate' : 'daily';
+    const retryMs = exceeded === 'daily' ? daily.msBeforeNext : rate.msBeforeNext;
+    return { allowed: false, exceeded, retryAfterSec: Math.max(1, seconds(retryMs)), windows: windowStates, store: 'redis' };
   }
 
   /**
@@ -131,6 +209,10 @@ export class QuotaService {
   /** Counts `cost` units for a seller against its rate (with burst) and daily windows. */
   async consume(sellerId: string, limits: EffectiveLimits, cost: number): Promise<QuotaDecision> {
     const set = this.setFor(limits);
+    if (set.lease && this.redis?.status === 'ready') {
+      const leased = await this.consumeLeased(set, set.lease, sellerId, cost);
+      if (leased) return leased;
+    }
     const [rate, daily] = await Promise.all([this.count(set, limits.rate.burst > 0 ? 'bursty' : 'rate', sellerId, cost), this.count(set, 'daily', sellerId, cost)]);
     const store: QuotaDecision['store'] = !set.insurance ? 'memory' : rate.failedOver || daily.failedOver ? 'insurance' : 'redis';
     let rateRefund = 0;

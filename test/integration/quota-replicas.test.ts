@@ -1,11 +1,14 @@
 // Three gateway processes on one Redis enforce one limit: the quota is
-// global, not per replica.
+// global, not per replica. Counted per request, exactly; with leases (each
+// replica spends units it took from Redis in advance), within the
+// documented bound: limit ± replicas × lease units per window.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { startCrmSim, type CrmSimHandle } from '../../sim/crm/start.ts';
 import { startMesSim, type MesSimHandle } from '../../sim/mes/start.ts';
@@ -13,8 +16,11 @@ import { freePort, startProcess, type RunningProcess } from '../helpers/processe
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
 
 const DAILY = 300;
+const REPLICAS = 3;
+/** The daily window's lease with the default settings: 5% of 300. */
+const DAILY_LEASE = 15;
 
-describe('quotas across three gateway replicas sharing Redis', () => {
+for (const leases of [false, true]) describe(`quotas across three gateway replicas sharing Redis (${leases ? `leases of ${DAILY_LEASE} daily units` : 'every request counted in Redis'})`, () => {
   let crm: CrmSimHandle;
   let mes: MesSimHandle;
   const gateways: RunningProcess[] = [];
@@ -32,10 +38,12 @@ describe('quotas across three gateway replicas sharing Redis', () => {
     // cores) would fail over to the insurance limiter; that path has its own
     // test. Here every decision should come from the shared counters.
     doc.quota.redisTimeoutMs = 2_000;
+    // No window reaches minLimit: no lease, every request counted in Redis.
+    if (!leases) doc.quota.lease = { minLimit: 1_000_000_000 };
     const dir = mkdtempSync(join(tmpdir(), 'facet-replicas-'));
     const configFile = join(dir, 'gateway.config.yml');
     writeFileSync(configFile, stringify(doc));
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < REPLICAS; i++) {
       const port = await freePort();
       ports.push(port);
       gateways.push(
@@ -66,7 +74,7 @@ describe('quotas across three gateway replicas sharing Redis', () => {
     return totals;
   }
 
-  it(`600 requests spread over 3 replicas: exactly ${DAILY} admitted`, async () => {
+  it(leases ? `600 requests spread over 3 replicas: admitted within ${DAILY} ± ${REPLICAS} × ${DAILY_LEASE}, never more than Redis granted` : `600 requests spread over 3 replicas: exactly ${DAILY} admitted`, async () => {
     // Warm each replica (JIT, pools) with another seller first.
     for (const port of ports) {
       for (let i = 0; i < 5; i++) await (await fetch(`http://127.0.0.1:${port}/v1/materials`, { headers: { 'X-API-Key': 'demo-pro-key' } })).arrayBuffer();
@@ -87,6 +95,20 @@ describe('quotas across three gateway replicas sharing Redis', () => {
     assert.equal(admitted + refused, 600, `unexpected statuses: ${[...new Set(statuses)].join(', ')}`);
     const stores = await decisionsByStore();
     assert.deepEqual(stores, { redis: 600 }, 'every decision made by the shared Redis counters');
-    assert.equal(admitted, DAILY, 'atomic counters: no request lost or over-admitted');
+    if (!leases) {
+      assert.equal(admitted, DAILY, 'atomic counters: no request lost or over-admitted');
+      return;
+    }
+    const bound = REPLICAS * DAILY_LEASE;
+    assert.ok(admitted <= DAILY + bound, `over-admission past the bound: ${admitted} admitted, limit ${DAILY} + ${bound}`);
+    assert.ok(admitted >= DAILY - bound, `under-admission past the bound: ${admitted} admitted, limit ${DAILY} − ${bound}`);
+    // The shared counter holds the units granted to the replicas: never past the limit, never fewer than were spent.
+    const redis = new Redis(REDIS_URL);
+    try {
+      const granted = Number(await redis.get('facet:q:daily:slr_0001'));
+      assert.ok(granted <= DAILY && admitted <= granted, `granted ${granted}, admitted ${admitted}`);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
