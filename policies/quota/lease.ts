@@ -95,8 +95,7 @@ export class LeasedWindow {
 
   /** Spends `cost` units: from this replica's lease when it holds enough, else leasing first. Throws when Redis fails. */
   async spend(cost: number): Promise<SpendResult> {
-    let refused: LeaseReply | undefined;
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       const now = Date.now();
       if (now >= this.expiresAt) this.remaining = 0;
       if (this.remaining >= cost) {
@@ -104,20 +103,21 @@ export class LeasedWindow {
         this.renewAhead();
         return { allowed: true, remaining: this.estimate(), msBeforeNext: Math.max(0, this.expiresAt - now) };
       }
-      if (refused) break;
-      if (this.pending) {
+      if (this.pending && attempt < 2) {
         // Another request of this replica is leasing: its units may cover this one too.
         await this.pending;
         continue;
       }
-      const need = cost - this.remaining;
-      const call = this.lease(need, need + this.units);
-      this.track(call);
-      const reply = await call;
-      if (reply[0] === 0) refused = reply;
+      // A lease of its own, for the whole cost: what it grants covers this request whatever
+      // others of this replica spend meanwhile (the local count never goes below zero).
+      const call = this.lease(cost, cost + this.units);
+      if (!this.pending) this.track(call);
+      const [grantedNow, used, ttlMs] = await call;
+      if (grantedNow === 0) return { allowed: false, remaining: Math.max(0, this.limit - used), msBeforeNext: ttlMs };
+      this.remaining -= cost;
+      this.renewAhead();
+      return { allowed: true, remaining: this.estimate(), msBeforeNext: Math.max(0, this.expiresAt - Date.now()) };
     }
-    const [, used, ttlMs] = refused ?? [0, this.limit, Math.max(0, this.expiresAt - Date.now())];
-    return { allowed: false, remaining: Math.max(0, this.limit - used), msBeforeNext: ttlMs };
   }
 
   /** Gives back units of a request refused by another window (they stay this replica's, in this window). */

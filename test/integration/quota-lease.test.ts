@@ -66,6 +66,16 @@ describe('quota leases', () => {
     assert.ok(used >= 1000 && used <= 1000 + 100, `the shared daily counter holds what was leased: ${used}`);
   });
 
+  it('2,000 concurrent requests far under the limit are all admitted (waiting on one lease never turns into a refusal)', async () => {
+    const quota = new QuotaService({ insuranceShare: 0.34, redisTimeoutMs: 2000, lease: LEASE }, redis);
+    const planLimits = limits(1_000_000_000, 1_000_000_000);
+    const decisions = await Promise.all(Array.from({ length: 2000 }, () => quota.consume('slr_lease_d', planLimits, 1)));
+    assert.deepEqual(
+      decisions.filter((d) => !d.allowed).map((d) => d.exceeded),
+      [],
+    );
+  });
+
   it('a window refuses past its limit: never more admitted than the limit in one window, 429 details intact', async () => {
     const quota = new QuotaService({ insuranceShare: 0.34, redisTimeoutMs: 2000, lease: LEASE }, redis);
     // 40 a day (lease 2): the day is the window that runs out here.
