@@ -19,11 +19,13 @@ const HEADERS: Record<string, string> = {
 };
 
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
+  // A callback hook over a list made once: no promise and no entries array per answer (it runs on every one).
+  const headers = Object.entries(HEADERS);
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    for (const [name, value] of headers) if (!reply.hasHeader(name)) reply.header(name, value);
     // Say nothing about the software behind the gateway (upstream pass-through included).
     reply.removeHeader('x-powered-by');
     reply.removeHeader('server');
-    return payload;
+    done(null, payload);
   });
 }

@@ -1,6 +1,6 @@
 // Sellers and their API keys. Keys are kept only as SHA-256 digests.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { ConsumerConfig } from './config.ts';
 
 export interface Consumer {
@@ -43,7 +43,8 @@ export class ConsumerDirectory {
    * comparison of digests is constant-time.
    */
   lookup(apiKey: string): KeyLookup {
-    const digest = createHash('sha256').update(apiKey).digest();
+    // One-shot: no Hash object per request.
+    const digest = hash('sha256', apiKey, 'buffer');
     const entry = this.byDigest.get(digest.toString('hex'));
     if (!entry || !timingSafeEqual(entry.digest, digest)) return { outcome: 'unknown' };
     if (entry.revoked) return { outcome: 'revoked' };
