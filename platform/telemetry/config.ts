@@ -32,3 +32,20 @@ export function serviceNameFor(entry: string | undefined, cwd: string): string {
   const path = relative(cwd, entry).split(sep).join('/');
   return SERVICE_BY_ENTRY[path] ?? 'facet';
 }
+
+/** The share of new traces kept when nothing says otherwise (a caller's sampled traceparent is always honoured). */
+export const DEFAULT_SAMPLE_RATIO = 0.1;
+
+/**
+ * The sampler settings tracing starts with: OTEL_TRACES_SAMPLER and
+ * OTEL_TRACES_SAMPLER_ARG as set, else parent-based with a ratio
+ * (OTEL_TRACES_SAMPLER_ARG, default 10%) instead of the SDK's
+ * parentbased_always_on: tracing every request cost 0.62× of the untraced
+ * req/s at saturation (docs/observability.md, "Cost").
+ */
+export function samplerSettings(env: NodeJS.ProcessEnv): { OTEL_TRACES_SAMPLER: string; OTEL_TRACES_SAMPLER_ARG?: string } {
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? '').trim();
+  const arg = (env.OTEL_TRACES_SAMPLER_ARG ?? '').trim();
+  if (sampler) return arg ? { OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: arg } : { OTEL_TRACES_SAMPLER: sampler };
+  return { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg || String(DEFAULT_SAMPLE_RATIO) };
+}

@@ -9,12 +9,16 @@
 // logs and error bodies (api.ts).
 //
 // The service name is OTEL_SERVICE_NAME, else chosen by the entry script
-// (entries/embedded.ts → facet-gateway, and so on).
+// (entries/embedded.ts → facet-gateway, and so on). Sampling: the standard
+// OTEL_TRACES_SAMPLER(_ARG) when set, else parentbased_traceidratio at
+// OTEL_TRACES_SAMPLER_ARG or 10% (a caller's sampled traceparent is kept).
 
-import { decideTracing, serviceNameFor } from './config.ts';
+import { decideTracing, samplerSettings, serviceNameFor } from './config.ts';
 
 const decision = decideTracing(process.env);
 if (decision.enabled) {
+  // Parent-based with a ratio unless the environment chose a sampler (config.ts).
+  Object.assign(process.env, samplerSettings(process.env));
   // Imported only now: loading the SDK and its instrumentations costs start-up time.
   const { registerEsmHook } = await import('./esm-hook.ts');
   const acknowledged = registerEsmHook();

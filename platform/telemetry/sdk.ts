@@ -1,6 +1,7 @@
 // The OpenTelemetry NodeSDK as Facet runs it: traces only, W3C trace context,
-// OTLP http/protobuf in batches, OTEL_TRACES_SAMPLER as usual (NodeSDK's
-// default: parentbased_always_on, every request traced).
+// OTLP http/protobuf in batches, OTEL_TRACES_SAMPLER as usual (register.ts
+// defaults it to parentbased_traceidratio, 10%; NodeSDK's own default,
+// used when this is started directly as the tests do, is parentbased_always_on).
 //
 // Instrumented (what each part costs: docs/observability.md, "Cost"):
 // - Fastify, through @fastify/otel on every Fastify instance: one SERVER span

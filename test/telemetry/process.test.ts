@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { decideTracing, serviceNameFor } from '../../platform/telemetry/config.ts';
+import { decideTracing, samplerSettings, serviceNameFor } from '../../platform/telemetry/config.ts';
 import { freePort } from '../helpers/processes.ts';
 
 interface Received {
@@ -104,6 +104,12 @@ describe('tracing on and off in a real process (npm start)', () => {
   const collector = new FakeCollector();
   before(() => collector.start());
   after(() => collector.close());
+
+  it('samples parent-based with a ratio by default (10%, or OTEL_TRACES_SAMPLER_ARG); a sampler set in the environment wins', () => {
+    assert.deepEqual(samplerSettings({}), { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' });
+    assert.deepEqual(samplerSettings({ OTEL_TRACES_SAMPLER: '', OTEL_TRACES_SAMPLER_ARG: '0.25' }), { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    assert.deepEqual(samplerSettings({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }), { OTEL_TRACES_SAMPLER: 'parentbased_always_on' });
+  });
 
   it('decides from the environment: endpoint set and not disabled', () => {
     assert.deepEqual(decideTracing({}), { enabled: false, reason: 'no-endpoint' });
