@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProcessGroup } from './processes.ts';
+import { plotScenario, PLOTTED } from './plot.ts';
 import { renderSection, runEnvironment, updateDoc } from './report.ts';
 import { runScenario } from './runner.ts';
 import { findScenario, SCENARIOS } from './scenarios/index.ts';
@@ -131,6 +132,7 @@ async function main(args: string[], cli: Cli): Promise<number> {
   if (cli.write && sections.size > 0) {
     updateDoc(DOC_PATH, sections);
     log(`updated ${DOC_PATH} (${[...sections.keys()].join(', ')})`);
+    for (const name of sections.keys()) if (PLOTTED.has(name)) log(`plotted ${plotScenario(DOC_PATH, name)}`);
   } else if (sections.size > 0) {
     const path = join(tmpdir(), `facet-bench-${cli.settings.mode}.md`);
     writeFileSync(path, `${[...sections.values()].join('\n\n')}\n`);
