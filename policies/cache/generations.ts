@@ -13,6 +13,8 @@ interface Known {
 
 export class GenerationView {
   private readonly known = new Map<string, Known>();
+  /** Reads of a scope's generation in flight: one at a time per scope, shared by every caller. */
+  private readonly reading = new Map<string, Promise<number>>();
   private readonly store: CacheStore;
   private readonly maxAgeMs: number;
 
@@ -25,21 +27,39 @@ export class GenerationView {
     });
   }
 
-  /** The generation if known and recent, without I/O; undefined otherwise. */
+  /**
+   * The generation if known and recent, without I/O; undefined otherwise.
+   * Past half its age it is re-read in the background, so a busy scope
+   * never finds it expired (every request in flight would then read it).
+   */
   peek(scope: string, now = Date.now()): number | undefined {
     const known = this.known.get(scope);
-    return known && now - known.readAt < this.maxAgeMs ? known.generation : undefined;
+    if (!known) return undefined;
+    const age = now - known.readAt;
+    if (age >= this.maxAgeMs) return undefined;
+    if (age * 2 >= this.maxAgeMs && !this.reading.has(scope)) this.read(scope).catch(() => undefined);
+    return known.generation;
   }
 
   async current(scope: string): Promise<number> {
     const cached = this.peek(scope);
     if (cached !== undefined) return cached;
-    const generation = await this.store.readGeneration(scope);
-    const current = this.known.get(scope);
-    // A notification may have raced the read: keep the higher.
-    const best = Math.max(generation, current?.generation ?? 0);
-    this.known.set(scope, { generation: best, readAt: Date.now() });
-    return best;
+    return this.reading.get(scope) ?? this.read(scope);
+  }
+
+  private read(scope: string): Promise<number> {
+    const reading = this.store.readGeneration(scope).then((generation) => {
+      const current = this.known.get(scope);
+      // A notification may have raced the read: keep the higher.
+      const best = Math.max(generation, current?.generation ?? 0);
+      this.known.set(scope, { generation: best, readAt: Date.now() });
+      return best;
+    });
+    const settled = reading.finally(() => {
+      if (this.reading.get(scope) === settled) this.reading.delete(scope);
+    });
+    this.reading.set(scope, settled);
+    return settled;
   }
 
   async bump(scope: string): Promise<number> {

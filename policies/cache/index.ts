@@ -137,7 +137,7 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       }
       // Generation unknown here yet: one extra read, then the entry.
       const keyPromise = cache.generations.current(scope).then((g) => cache.key(scope, g, routeKey, parameters));
-      const lookup: Lookup = { key: '', latestKey, entry: keyPromise.then((key) => ((lookup.key = key), cache.store.get(key))) };
+      const lookup: Lookup = { key: '', latestKey, entry: keyPromise.then((key) => ((lookup.key = key), cache.hot?.fresh(key, freshMs)?.entry ?? cache.store.get(key))) };
       return lookup;
     };
 
