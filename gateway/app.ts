@@ -13,6 +13,7 @@ import { registerHealthRoutes, type HealthState } from './health.ts';
 import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
+import { lazyChildLogger } from '../platform/request-logger.ts';
 import { createRedis } from '../platform/redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../platform/bus/index.ts';
@@ -85,6 +86,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     ...(options.logger === undefined ? { logger: loggerOptions('facet-gateway') } : options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     // One request line is written in onResponse, with route, plan and latency.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log made only when a request writes a line (platform/request-logger.ts).
+    childLoggerFactory: lazyChildLogger,
     requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
