@@ -8,12 +8,14 @@ import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/mess
 import { ROUTING } from '../../contracts/messages.ts';
 import type { OrderParameters, OrderStatus } from '../../contracts/orders.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
+import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { CRM } from '../../platform/upstream/operations.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
-import { derivedId, newId } from './quotes.ts';
+import { derivedId, newId, PRICE_JOB_SLOT_MS, PRICE_JOBS_RETRY_AFTER_SEC } from './quotes.ts';
 import { records } from './records.ts';
 import { publishCommand } from './commands.ts';
 import type { HandlerFactory } from './types.ts';
+import type { GatewayServices } from '../services.ts';
 
 interface CreateOrderBody {
   quote_id?: string;
@@ -27,7 +29,7 @@ const NOT_CANCELLABLE: ReadonlySet<OrderStatus> = new Set(['MANUFACTURING_STARTE
 
 export const createOrder: HandlerFactory = ({ services }) =>
   async function createOrderHandler(request, reply): Promise<PublicOrder> {
-    const sellerId = consumerOf(request).id;
+    const { id: sellerId, plan } = consumerOf(request);
     const body = request.body as CreateOrderBody;
     let modelId: string;
     let parameters: OrderParameters;
@@ -62,11 +64,14 @@ export const createOrder: HandlerFactory = ({ services }) =>
     const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
     const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
 
+    // An order without a price makes the saga start an MES price job: it takes one of the plan's price-job slots, as a quote does.
+    const priceJob = price === null ? await holdPriceJobSlot(services, sellerId, plan, order.id) : undefined;
     await records.pendingOrder.put(services.state, sellerId, order);
     try {
       await publishCommand(services.bus, ROUTING.placeOrder, { id: order.id, body: command }, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
     } catch (error) {
       await records.pendingOrder.remove(services.state, order.id).catch(() => {});
+      if (priceJob) await services.state.removeMember(priceJob.key, priceJob.member).catch(() => {});
       throw error;
     }
     // The seller's cached list drops its pages, so the next read shows this order.
@@ -74,6 +79,27 @@ export const createOrder: HandlerFactory = ({ services }) =>
     reply.code(202).header('location', `/v1/orders/${order.id}`);
     return order;
   };
+
+/**
+ * Takes a slot of the plan's `concurrentPriceJobs` for an order's price job
+ * (the same set as quotes', member `order:<id>`: a retry of the same order
+ * takes no second slot); freed when the order's first status change arrives
+ * (gateway/events.ts), or on its own after the longest plausible job.
+ */
+async function holdPriceJobSlot(services: GatewayServices, sellerId: string, plan: string, orderId: string): Promise<{ key: string; member: string }> {
+  const cap = limitsFor(services.config, sellerId, plan).concurrentPriceJobs;
+  const key = records.priceJobs.key(sellerId);
+  const member = records.priceJobs.orderMember(orderId);
+  const live = await services.state.addUntil(key, member, Date.now() + PRICE_JOB_SLOT_MS);
+  if (live > cap) {
+    await services.state.removeMember(key, member);
+    throw new FacetError('FACET_ERR_PRICE_JOBS_LIMIT', {
+      detail: `Plan ${plan} allows ${cap} price jobs at a time; an order without a quote starts one. Order from a ready quote, or retry later`,
+      headers: { 'retry-after': PRICE_JOBS_RETRY_AFTER_SEC },
+    });
+  }
+  return { key, member };
+}
 
 export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
   async function cancelOrderHandler(request, reply): Promise<{ id: string; status: OrderStatus; cancellation: 'requested' }> {

@@ -45,6 +45,11 @@ export interface paths {
          *     (`price`, `status`, `seller_id`, ...) are rejected with `400`: the
          *     price comes from the manufacturer, never from the request.
          *
+         *     An order with `model_id` and `parameters` starts a price job, so it
+         *     takes one of your plan's concurrent price jobs until it is priced
+         *     (or rejected): over the cap it gets `429` `FACET_ERR_PRICE_JOBS_LIMIT`
+         *     with `Retry-After`. An order from a ready quote takes none.
+         *
          *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not confirm the
          *     order, and nothing was recorded; send the same request with the same
          *     key after `Retry-After` seconds.
@@ -1189,7 +1194,8 @@ export interface components {
             };
         };
         /**
-         * @description As many of your quotes are being priced as your plan allows
+         * @description As many of your price jobs (pending quotes, orders placed without a
+         *     quote) are running as your plan allows
          *     (`FACET_ERR_PRICE_JOBS_LIMIT`; see *Limits and plans*): retry when one
          *     of them is settled, after `Retry-After` seconds. Or, as for any
          *     operation, your plan's rate, burst or daily quota is used up
@@ -1599,7 +1605,7 @@ export interface operations {
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
-            429: components["responses"]["TooManyRequests"];
+            429: components["responses"]["TooManyRequestsPriceJobs"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
