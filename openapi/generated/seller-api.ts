@@ -142,6 +142,11 @@ export interface paths {
          *     soon as it passes the cap and answered `413`. Either way nothing is
          *     stored.
          *
+         *     The upload takes as long as your uplink needs (a 20 MB file at
+         *     1 MB/s takes 20 s): there is no deadline on a steady upload, only an
+         *     idle one. No byte for 15 s is answered `408` `FACET_ERR_UPLOAD_IDLE`
+         *     and nothing is stored; so is an upload still running after 30 min.
+         *
          *     The `Model` you get back is what you quote and order by `id`.
          *     `polygons` is exact for STL and OBJ, an estimate for 3MF.
          *     Retrying after a failure is safe: at worst it stores a second copy.
@@ -1266,6 +1271,19 @@ export interface components {
             };
         };
         /**
+         * @description No byte of the file arrived for 15 s, or the upload ran past 30 min
+         *     (`FACET_ERR_UPLOAD_IDLE`). Nothing was stored: upload the file again.
+         */
+        UploadIdle: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description A manufacturer system did not answer in time
          *     (`FACET_ERR_UPSTREAM_TIMEOUT`). Temporary: retry later.
          */
@@ -1472,6 +1490,7 @@ export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyR
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
+export type ResponseUploadIdle = components['responses']['UploadIdle'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ParameterWebhookId = components['parameters']['WebhookId'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
@@ -1730,6 +1749,7 @@ export interface operations {
             };
             400: components["responses"]["UploadBadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["UploadIdle"];
             413: components["responses"]["ModelTooLarge"];
             415: components["responses"]["UnsupportedModel"];
             429: components["responses"]["TooManyRequests"];

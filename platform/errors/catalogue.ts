@@ -21,6 +21,7 @@ export const PROBLEMS = {
   FACET_ERR_AUTH_FORBIDDEN: { status: 403, title: 'Not allowed for this role', slug: 'auth-forbidden' },
   FACET_ERR_NOT_FOUND: { status: 404, title: 'Resource not found', slug: 'not-found' },
   FACET_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', slug: 'route-not-found' },
+  FACET_ERR_UPLOAD_IDLE: { status: 408, title: 'Upload stalled', slug: 'upload-idle' },
   FACET_ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is still being processed', slug: 'idempotency-in-flight' },
   FACET_ERR_ORDER_NOT_CANCELLABLE: { status: 409, title: 'Order can no longer be cancelled', slug: 'order-not-cancellable' },
   FACET_ERR_ORDER_TAKEN: { status: 409, title: 'Order already taken by another operator', slug: 'order-taken' },
@@ -34,6 +35,8 @@ export const PROBLEMS = {
   FACET_ERR_PRICE_JOBS_LIMIT: { status: 429, title: 'Too many price jobs in progress', slug: 'price-jobs-limit' },
   FACET_ERR_AUTH_THROTTLED: { status: 429, title: 'Too many failed authentications', slug: 'auth-throttled' },
   FACET_ERR_STREAM_LIMIT: { status: 429, title: 'Too many open streams', slug: 'stream-limit' },
+  // nginx's 499: the client went away before the answer; logged, never sent (nobody is listening).
+  FACET_ERR_CLIENT_CLOSED: { status: 499, title: 'Client closed the request', slug: 'client-closed' },
   FACET_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', slug: 'headers-too-large' },
   FACET_ERR_INTERNAL: { status: 500, title: 'Internal error', slug: 'internal' },
   FACET_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Upstream answered with an error', slug: 'upstream-bad-response' },
