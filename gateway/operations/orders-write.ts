@@ -1,14 +1,18 @@
 // POST /v1/orders and POST /v1/orders/{id}/cancel. An order is recorded as
 // pending, its command published on a confirm channel, and only the
-// broker's confirm turns it into 202 + Location; a broker that does not
-// confirm leaves nothing behind (the pending record is removed) and the
-// client gets 503 with Retry-After. The saga (adapters/saga) does the rest.
+// broker's confirm turns it into 202 + Location; a broker that refuses it
+// leaves nothing behind (the pending record is removed) and the client gets
+// 503 FACET_ERR_BUS_UNAVAILABLE; a confirm that never comes is 503
+// FACET_ERR_OUTCOME_UNKNOWN (the order may still arrive; the idempotency key
+// stays bound, a retry carries the same order id). The saga (adapters/saga)
+// does the rest.
 
 import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/messages.ts';
 import { ROUTING } from '../../contracts/messages.ts';
 import type { OrderParameters, OrderStatus } from '../../contracts/orders.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
+import { bodyFingerprint } from '../../platform/pipeline/fingerprint.ts';
 import { CRM } from '../../platform/upstream/operations.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
 import { derivedId, newId, PRICE_JOB_SLOT_MS, PRICE_JOBS_RETRY_AFTER_SEC } from './quotes.ts';
@@ -56,11 +60,13 @@ export const createOrder: HandlerFactory = ({ services }) =>
 
     const now = new Date().toISOString();
     const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
-    // Derived from the seller and its Idempotency-Key: if a replica dies after the broker
+    // Derived from the seller, its Idempotency-Key and the request: if a replica dies after the broker
     // confirmed but before the key was marked done, the key's in-flight hold expires and the
     // seller's retry publishes the same order id again, which the saga recognises (no second order).
     const idempotencyKey = request.headers['idempotency-key'];
-    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey]) : newId('ord_');
+    // The body's fingerprint is part of it: a key reused for another order (once its record is gone: expired,
+    // or forgotten after an error) gets another order id, never one the saga would take for a duplicate and drop.
+    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey, bodyFingerprint(request.body)]) : newId('ord_');
     const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
     const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
 
@@ -68,10 +74,19 @@ export const createOrder: HandlerFactory = ({ services }) =>
     const priceJob = price === null ? await holdPriceJobSlot(services, sellerId, plan, order.id) : undefined;
     await records.pendingOrder.put(services.state, sellerId, order);
     try {
-      await publishCommand(services.bus, ROUTING.placeOrder, { id: order.id, body: command }, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
+      await publishCommand(
+        services.bus,
+        ROUTING.placeOrder,
+        { id: order.id, body: command },
+        'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.',
+        `The broker did not confirm the order in time: order ${order.id} may still be placed. Retry with the same Idempotency-Key and body: you get this order, never a second one.`,
+      );
     } catch (error) {
+      // Shown once the CRM has it, if it arrives; a retry records it again.
       await records.pendingOrder.remove(services.state, order.id).catch(() => {});
-      if (priceJob) await services.state.removeMember(priceJob.key, priceJob.member).catch(() => {});
+      // Its price job may start: the slot is kept (freed by the order's status change, or on its own).
+      const unknown = error instanceof FacetError && error.code === 'FACET_ERR_OUTCOME_UNKNOWN';
+      if (priceJob && !unknown) await services.state.removeMember(priceJob.key, priceJob.member).catch(() => {});
       throw error;
     }
     // The seller's cached list drops its pages, so the next read shows this order.

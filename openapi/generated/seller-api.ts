@@ -50,9 +50,12 @@ export interface paths {
          *     (or rejected): over the cap it gets `429` `FACET_ERR_PRICE_JOBS_LIMIT`
          *     with `Retry-After`. An order from a ready quote takes none.
          *
-         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not confirm the
+         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not take the
          *     order, and nothing was recorded; send the same request with the same
-         *     key after `Retry-After` seconds.
+         *     key after `Retry-After` seconds. `503` `FACET_ERR_OUTCOME_UNKNOWN`:
+         *     the broker never confirmed it, so it may still be placed; send the
+         *     same request with the same key after `Retry-After` seconds: you get
+         *     the same order id, never a second order.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -1238,10 +1241,12 @@ export interface components {
          *     or busy with as many calls from this replica as it may take
          *     (`FACET_ERR_UPSTREAM_SATURATED`); or the gateway is overloaded and
          *     shed the request (`FACET_ERR_OVERLOADED`; not your quota, which is a
-         *     `429`); or, for writes, the message broker did not confirm the command
+         *     `429`); or, for writes, the message broker did not take the command
          *     (`FACET_ERR_BUS_UNAVAILABLE`) or the state store that records models,
          *     quotes and orders is unreachable (`FACET_ERR_STATE_UNAVAILABLE`), and
-         *     nothing was recorded; or this gateway replica is shutting down
+         *     nothing was recorded; or the broker never confirmed the command
+         *     (`FACET_ERR_OUTCOME_UNKNOWN`): it may still take effect, and a retry
+         *     with the same `Idempotency-Key` and body is safe; or this gateway replica is shutting down
          *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds (an
          *     order with the same `Idempotency-Key`).
          */
@@ -1348,7 +1353,14 @@ export interface components {
          *     choice): 1 to 255 printable ASCII characters, no spaces, compared
          *     exactly as sent. Send the same key with the same body to retry; see
          *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+         *     body is never silently dropped: while the key is kept (24 h, or
+         *     after an unknown outcome) it is `422`
+         *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+         *     with a new id (the order id derives from your seller account, the
+         *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+         *     stays bound to that body: retrying it is safe and gives the same
+         *     order id, never a second order.
          * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
          */
         IdempotencyKey: string;
@@ -1584,7 +1596,14 @@ export interface operations {
                  *     choice): 1 to 255 printable ASCII characters, no spaces, compared
                  *     exactly as sent. Send the same key with the same body to retry; see
                  *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+                 *     body is never silently dropped: while the key is kept (24 h, or
+                 *     after an unknown outcome) it is `422`
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+                 *     with a new id (the order id derives from your seller account, the
+                 *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+                 *     stays bound to that body: retrying it is safe and gives the same
+                 *     order id, never a second order.
                  * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
                  */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];

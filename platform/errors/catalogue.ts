@@ -46,6 +46,7 @@ export const PROBLEMS = {
   FACET_ERR_OVERLOADED: { status: 503, title: 'Gateway overloaded, request shed', slug: 'overloaded' },
   FACET_ERR_STREAMS_FULL: { status: 503, title: 'No room for another stream on this replica', slug: 'streams-full' },
   FACET_ERR_BUS_UNAVAILABLE: { status: 503, title: 'Message broker unavailable', slug: 'bus-unavailable' },
+  FACET_ERR_OUTCOME_UNKNOWN: { status: 503, title: 'Outcome unknown: retry with the same Idempotency-Key', slug: 'outcome-unknown' },
   FACET_ERR_STATE_UNAVAILABLE: { status: 503, title: 'State store unavailable', slug: 'state-unavailable' },
   FACET_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', slug: 'shutting-down' },
   FACET_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out', slug: 'upstream-timeout' },
