@@ -306,7 +306,8 @@ export interface paths {
          *     `FACET_ERR_WEBHOOK_URL_REFUSED`. The same check runs again before
          *     every delivery, against the addresses the delivery connects to.
          *
-         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`).
+         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`;
+         *     checked and added in one step, so parallel requests cannot pass it).
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -396,6 +397,10 @@ export interface paths {
          * @description Sends the delivery again, with the same payload and the same
          *     `webhook-id` (so your deduplication still works), signed anew. It
          *     gets the full retry schedule again.
+         *
+         *     At most 20 replays per webhook subscription in any 10 minutes: one
+         *     more is `429` `FACET_ERR_REPLAY_LIMIT`, with `Retry-After` saying
+         *     when the oldest replay of the window leaves it.
          */
         post: operations["replayWebhookDelivery"];
         delete?: never;

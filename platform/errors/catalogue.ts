@@ -33,6 +33,7 @@ export const PROBLEMS = {
   FACET_ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request', slug: 'idempotency-key-reused' },
   FACET_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Quota exceeded', slug: 'quota-exceeded' },
   FACET_ERR_PRICE_JOBS_LIMIT: { status: 429, title: 'Too many price jobs in progress', slug: 'price-jobs-limit' },
+  FACET_ERR_REPLAY_LIMIT: { status: 429, title: 'Too many replays', slug: 'replay-limit' },
   FACET_ERR_AUTH_THROTTLED: { status: 429, title: 'Too many failed authentications', slug: 'auth-throttled' },
   FACET_ERR_STREAM_LIMIT: { status: 429, title: 'Too many open streams', slug: 'stream-limit' },
   // nginx's 499: the client went away before the answer; logged, never sent (nobody is listening).
