@@ -72,8 +72,8 @@ export const createOrder: HandlerFactory = ({ services }) =>
 
     // An order without a price makes the saga start an MES price job: it takes one of the plan's price-job slots, as a quote does.
     const priceJob = price === null ? await holdPriceJobSlot(services, sellerId, plan, order.id) : undefined;
-    await records.pendingOrder.put(services.state, sellerId, order);
     try {
+      await records.pendingOrder.put(services.state, sellerId, order);
       await publishCommand(
         services.bus,
         ROUTING.placeOrder,

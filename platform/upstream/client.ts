@@ -126,6 +126,7 @@ export class UpstreamClient {
    */
   private async upload<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, stream: NonNullable<UpstreamRequest['stream']>, signal: AbortSignal): Promise<UpstreamResponse<T>> {
     const { idleTimeoutMs, maxDurationMs } = this.resilience.uploads;
+    if (stream.body.destroyed) throw new ClientBodyError('closed', 'The client stopped sending the upload');
     const stop = new AbortController();
     let fault: Error | undefined;
     const fail = (error: Error): void => {

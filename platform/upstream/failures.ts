@@ -143,13 +143,9 @@ export function classify(upstream: string, error: unknown, circuitRetryAfter: ()
     };
   }
   if (error instanceof ClientBodyError) {
-    return {
-      outcome: 'cancelled',
-      problem:
-        error.kind === 'idle'
-          ? new FacetError('FACET_ERR_UPLOAD_IDLE', { detail: error.message, cause: error })
-          : new FacetError('FACET_ERR_CLIENT_CLOSED', { detail: error.message, cause: error }),
-    };
+    if (error.kind === 'closed') return { outcome: 'cancelled', problem: new FacetError('FACET_ERR_CLIENT_CLOSED', { detail: error.message, cause: error }) };
+    // The rest of the body will not be read: the connection cannot serve another request.
+    return { outcome: 'cancelled', problem: new FacetError('FACET_ERR_UPLOAD_IDLE', { detail: error.message, headers: { connection: 'close' }, cause: error }) };
   }
   if (error instanceof CallerCancelledError || (isTaskCancelledError(error) && callerSignal?.aborted)) {
     return {
