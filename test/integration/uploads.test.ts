@@ -84,6 +84,10 @@ describe('model uploads: their own policy', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.size_bytes, file.length);
     assert.equal(mes().breaker.state, 0, 'breaker closed'); // CircuitState.Closed
+    // Nor does its duration count as MES latency for the adaptive limit (load-shed).
+    const metrics = (await request(stack.url).get('/metrics').expect(200)).text;
+    const recent = Number(/facet_shed_rtt_recent_seconds\{upstream="mes"\} ([0-9.e+-]+)/.exec(metrics)?.[1]);
+    assert.ok(recent < 1, `the MES's recent RTT for the adaptive limit: ${recent} s`);
   });
 
   it('a client that stops sending → 408 problem+json FACET_ERR_UPLOAD_IDLE', async () => {
