@@ -308,6 +308,11 @@ export interface paths {
          *
          *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`;
          *     checked and added in one step, so parallel requests cannot pass it).
+         *
+         *     On the demo (`npm start`), the example's host
+         *     `hooks.lumen-jewels.example` is accepted and its deliveries go to a
+         *     local demo receiver; the examples' subscription `wh_8k2m4q6s1v3x`
+         *     exists for `demo-pro-key`.
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -972,6 +977,8 @@ export interface components {
         WebhookNotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -986,6 +993,8 @@ export interface components {
         WebhookStoreUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
@@ -997,6 +1006,8 @@ export interface components {
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1010,6 +1021,8 @@ export interface components {
         UploadBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1024,6 +1037,8 @@ export interface components {
         QuoteBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1041,6 +1056,8 @@ export interface components {
         OrderBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1054,6 +1071,8 @@ export interface components {
         CancelBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1081,6 +1100,8 @@ export interface components {
         NotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1095,6 +1116,8 @@ export interface components {
         IdempotencyInFlight: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "Retry-After": components["headers"]["Retry-After-InFlight"];
                 [name: string]: unknown;
             };
@@ -1110,6 +1133,8 @@ export interface components {
         OrderNotCancellable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1124,6 +1149,8 @@ export interface components {
         ModelTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1141,6 +1168,8 @@ export interface components {
         UnsupportedModel: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1154,6 +1183,8 @@ export interface components {
         BodyTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1161,12 +1192,17 @@ export interface components {
             };
         };
         /**
-         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
-         *     send JSON with `Content-Type: application/json`.
+         * @description The body's `Content-Type` is not one the operation's request body
+         *     lists, here `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     `text/plain`, forms, XML and a body without a `Content-Type` are all
+         *     refused before the body is read. Send JSON with
+         *     `Content-Type: application/json`.
          */
-        UnsupportedMediaType: {
+        BodyNotAccepted: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1181,6 +1217,8 @@ export interface components {
         IdempotencyKeyReused: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1234,6 +1272,8 @@ export interface components {
         BadGateway: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1258,6 +1298,8 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
@@ -1298,6 +1340,38 @@ export interface components {
          *     (`FACET_ERR_UPSTREAM_TIMEOUT`). Temporary: retry later.
          */
         GatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Something failed inside the gateway (`FACET_ERR_INTERNAL`). The
+         *     document says nothing about the cause; quote its `request_id` when
+         *     you report it. Retrying may help.
+         */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request line and headers together are over 16 KiB
+         *     (`FACET_ERR_HEADERS_TOO_LARGE`); answered before the request is
+         *     routed, so no credential was looked at. Send fewer or shorter headers.
+         */
+        HeadersTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -1500,7 +1574,7 @@ export type ResponseOrderNotCancellable = components['responses']['OrderNotCance
 export type ResponseModelTooLarge = components['responses']['ModelTooLarge'];
 export type ResponseUnsupportedModel = components['responses']['UnsupportedModel'];
 export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
-export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
+export type ResponseBodyNotAccepted = components['responses']['BodyNotAccepted'];
 export type ResponseIdempotencyKeyReused = components['responses']['IdempotencyKeyReused'];
 export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyRequestsPriceJobs'];
@@ -1509,6 +1583,8 @@ export type ResponseServiceUnavailable = components['responses']['ServiceUnavail
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
 export type ResponseUploadIdle = components['responses']['UploadIdle'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
+export type ResponseInternalError = components['responses']['InternalError'];
+export type ResponseHeadersTooLarge = components['responses']['HeadersTooLarge'];
 export type ParameterWebhookId = components['parameters']['WebhookId'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
 export type ParameterCreatedFrom = components['parameters']['CreatedFrom'];
@@ -1587,6 +1663,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1646,9 +1724,11 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["IdempotencyInFlight"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequestsPriceJobs"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1683,6 +1763,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1727,8 +1809,10 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["OrderNotCancellable"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1777,6 +1861,8 @@ export interface operations {
             413: components["responses"]["ModelTooLarge"];
             415: components["responses"]["UnsupportedModel"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1828,8 +1914,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequestsPriceJobs"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1867,6 +1955,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1896,6 +1986,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -1925,6 +2017,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["GatewayUnavailable"];
         };
     };
@@ -1952,6 +2046,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
     };
@@ -1991,6 +2087,8 @@ export interface operations {
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1998,11 +2096,13 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             /** @description The URL is refused (`FACET_ERR_WEBHOOK_URL_REFUSED`); `errors` says why. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2010,6 +2110,8 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
     };
@@ -2042,8 +2144,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
     };
@@ -2082,8 +2186,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
     };
@@ -2124,6 +2230,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["WebhookStoreUnavailable"];
         };
     };
@@ -2163,8 +2271,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["WebhookNotFound"];
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             /**
              * @description The message broker did not take the replay
              *     (`FACET_ERR_BUS_UNAVAILABLE`), the webhook store is unavailable,
@@ -2174,6 +2284,8 @@ export interface operations {
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
