@@ -12,7 +12,7 @@ import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
 
 const PRO = { 'X-API-Key': 'demo-pro-key' };
 const MES_TIMEOUT_MS = 1_000; // the old per-attempt timeout, small so the test need not wait 10 s
-const IDLE_MS = 1_500;
+const IDLE_MS = 3_000;
 const UPLOAD_SLOTS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const parameters = { material: 'gold_18k_yellow', size_mm: 18, finish: 'polished' };
@@ -104,9 +104,13 @@ describe('model uploads: their own policy', () => {
   it('uploads have their own bulkhead: uploads in flight do not take the other MES writes’ slots, nor those theirs', async () => {
     const held = Array.from({ length: UPLOAD_SLOTS }, () => {
       const upload = openUpload(stack.url, 1_000_000);
-      upload.req.write(binaryStl(10).subarray(0, 500)); // and then keep the slot (within the idle timeout)
+      upload.req.write(binaryStl(10).subarray(0, 500));
       return upload;
     });
+    // A trickle keeps them alive (never idle) for as long as this test needs their slots.
+    const trickle = setInterval(() => {
+      for (const { req } of held) if (!req.destroyed) req.write(Buffer.alloc(10));
+    }, 300);
     try {
       await until('the uploads to hold their slots', () => mes().uploadBulkhead.executionSlots === 0);
       const third = await request(stack.url).post('/v1/models').set(PRO).set('content-type', 'application/octet-stream').send(binaryStl(20));
@@ -114,6 +118,7 @@ describe('model uploads: their own policy', () => {
       // An ordinary MES write meanwhile: its own slots are free.
       await request(stack.url).post('/v1/quotes').set(PRO).send({ model_id: modelId, parameters }).expect(202);
     } finally {
+      clearInterval(trickle);
       for (const { req } of held) req.destroy();
     }
     await until('the held uploads to end', () => mes().uploadBulkhead.executionSlots === UPLOAD_SLOTS);
