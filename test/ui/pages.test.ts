@@ -74,6 +74,8 @@ describe('the pages, in a browser', () => {
       assert.equal(await alice.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
       await alice.locator('#connection[data-state="live"]').waitFor(WAIT);
       assert.match(await alice.locator('#whoami').innerText(), /op_alice/);
+      // 1280×800: the whole board, take buttons included, without sideways scrolling.
+      assert.ok(await alice.locator('#board .table-wrap').evaluate((wrap) => wrap.scrollWidth <= wrap.clientWidth), 'the board fits at 1280 px');
       const csp = (await alice.request.get(`${stack.url}/internal/console`)).headers()['content-security-policy'] ?? '';
       assert.match(csp, /default-src 'self'/);
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);

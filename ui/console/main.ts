@@ -126,7 +126,7 @@ function renderRow(order: DashboardOrder, fresh = false): HTMLTableRowElement {
   // Never disabled: the gateway decides, and a conflict is said in words.
   const take = h('button', { type: 'button', class: 'secondary', 'data-take': order.order_id }, takenByMe ? 'Yours' : 'Take', h('span', { class: 'visually-hidden' }, ` order ${order.order_id}`));
   take.addEventListener('click', () => void takeOrder(order.order_id));
-  const seller = order.seller_name ? `${order.seller_name} (${order.seller_id})` : (order.seller_id ?? '—');
+  const seller = order.seller_name ? h('span', {}, order.seller_name, h('span', { class: 'sub' }, order.seller_id)) : (order.seller_id ?? '—');
   return h(
     'tr',
     { 'data-order-id': order.order_id, class: fresh ? 'fresh' : null },

@@ -40,9 +40,11 @@ export function ageText(seconds: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-/** A date-time as the reader's locale writes it, minutes precision. */
+/** A date-time as the reader's locale writes it, short: minutes precision, the year only when it is not this one. */
 export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  if (Number.isNaN(date.getTime())) return iso;
+  const thisYear = date.getFullYear() === new Date().getFullYear();
+  return date.toLocaleString(undefined, { ...(thisYear ? {} : { year: 'numeric' }), month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
