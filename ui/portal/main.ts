@@ -123,8 +123,14 @@ async function replay(webhook: Webhook, delivery: WebhookDelivery, button: HTMLB
     await callApi(`/v1/webhooks/${encodeURIComponent(webhook.id)}/deliveries/${encodeURIComponent(delivery.id)}/replay`, { method: 'POST', headers: headers() });
     fill(el.announce, `Replay of ${delivery.id} requested.`);
     button.replaceChildren('Replay requested', h('span', { class: 'visually-hidden' }, ` delivery ${delivery.id}`));
-    // The new attempt shows once the sender has made it.
-    setTimeout(() => void loadWebhooks(), 1_500);
+    // The new attempt shows once the sender has made it: look again a few times until it does.
+    for (let look = 0; look < 8; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const now = await callApi<WebhookDeliveryList>(`/v1/webhooks/${encodeURIComponent(webhook.id)}/deliveries?limit=${RECENT_DELIVERIES}`, { headers: headers() });
+      const again = now.body.items.find((d) => d.id === delivery.id);
+      if (again && again.attempts.length > delivery.attempts.length) break;
+    }
+    await loadWebhooks();
   } catch (error) {
     showMessage(`Could not replay ${delivery.id}: ${describeError(error)}`);
     button.disabled = false;
