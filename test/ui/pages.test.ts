@@ -222,6 +222,9 @@ describe('the pages, in a browser', () => {
       );
       assert.match(await page.locator('#announce').innerText(), /Replay of .* requested|Account loaded/);
       assert.deepEqual(await seriousViolations(page), []);
+      await page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 1, `the portal needs no sideways scrolling on a phone (${overflow}px)`);
       await page.close();
     });
 
@@ -244,6 +247,10 @@ describe('the pages, in a browser', () => {
       assert.equal(await page.locator('.download-url-wrapper').isVisible(), false, 'no Explore box');
       assert.match((await page.locator('.topbar a.link img').getAttribute('src')) ?? '', /^data:image\/svg\+xml;base64,/);
       assert.ok((await page.locator('link[rel="icon"][href$="facet-logo.svg"]').count()) === 1, 'the favicon too');
+      await page.goto(`${stack.url}/internal/docs`);
+      await page.locator('.topbar a.link img').waitFor(WAIT);
+      assert.equal(await page.title(), 'Facet · Internal API');
+      assert.equal(await page.locator('.download-url-wrapper').isVisible(), false);
       await page.close();
     });
   });
