@@ -11,6 +11,7 @@ import { registerPages } from './pages.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from '../platform/errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
+import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -97,6 +98,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // Checked by installHostRequired instead, to answer problem+json.
+    http: { requireHostHeader: false },
     // Router-level rejections (undecodable URL, an overlong path segment) get problem+json too.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
@@ -114,6 +117,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
   installProblemHandlers(app);
   installSecurityHeaders(app);
+  installHostRequired(app);
   // Server spans of this app say `facet.component: gateway` (npm start runs the simulators in the same process).
   tagServer(app.server, 'gateway');
   // Model uploads arrive as raw streams and are piped on, never buffered.

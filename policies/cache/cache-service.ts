@@ -3,6 +3,7 @@
 // wait for the holder's entry instead of fetching themselves).
 
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { GenerationView } from './generations.ts';
@@ -38,11 +39,23 @@ export function hashParameters(values: Record<string, unknown>): string {
   return createHash('sha1').update(JSON.stringify(normalized)).digest('base64url');
 }
 
+/** Bytes of answers each replica keeps as its own last resort (see CacheService.lastGood). */
+const LAST_GOOD_MAX_BYTES = 32 * 1024 * 1024;
+
 export class CacheService {
   readonly store: CacheStore;
   readonly generations: GenerationView;
   readonly outcomes: Counter<'route' | 'outcome'>;
   readonly upstreamFetches: Counter<'route'>;
+  /**
+   * The last answer this replica fetched per page (keyed like latestKey),
+   * in process memory: stale-if-error's fallback when the shared store
+   * cannot give one in time (Redis cut off, or slower than its 100 ms
+   * command timeout on a busy machine: a 502 seen in the chaos suite while
+   * the CRM failed half its requests). Bounded by bytes, scoped like every
+   * key, so it never crosses sellers.
+   */
+  readonly lastGood = new LRUCache<string, CacheEntry>({ maxSize: LAST_GOOD_MAX_BYTES, sizeCalculation: (entry) => entry.body.length + 64 });
   private readonly flights = new Map<string, Promise<CacheEntry>>();
   private readonly lockTtlMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -74,6 +87,14 @@ export class CacheService {
   /** The page's latest entry whatever its generation (see the policy's staleAcrossGenerations). */
   latestKey(scope: string, route: string, parameters: string): string {
     return `facet:c:${scope}:latest:${route}:${parameters}`;
+  }
+
+  /** The newest of what the shared store and this replica hold for a page (stale-if-error's candidates). */
+  async fallback(latestKey: string, known: CacheEntry | undefined): Promise<CacheEntry | undefined> {
+    const stored = known ?? (await this.store.get(latestKey));
+    const local = this.lastGood.get(latestKey);
+    if (!stored) return local;
+    return local && local.storedAt > stored.storedAt ? local : stored;
   }
 
   /**
