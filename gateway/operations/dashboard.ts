@@ -26,8 +26,16 @@ export const listDashboardOrders: HandlerFactory = ({ upstream }) =>
   async function listDashboardOrdersHandler(request): Promise<DashboardOrderList> {
     const query = request.query as DashboardQuery;
     if (query.cursor !== undefined) decodeCursor(query.cursor);
-    const from = query.created_from === undefined ? undefined : Date.parse(query.created_from);
-    const to = query.created_to === undefined ? undefined : Date.parse(query.created_to);
+    const instant = (field: 'created_from' | 'created_to'): number | undefined => {
+      const text = query[field];
+      if (text === undefined) return undefined;
+      const ms = Date.parse(text);
+      // RFC 3339 allows a leap second (23:59:60), which JavaScript dates cannot hold.
+      if (Number.isNaN(ms)) throw new FacetError('FACET_ERR_VALIDATION', { detail: `query.${field} is not an instant this API can use`, errors: [{ field: `query.${field}`, message: 'must be a date-time without a leap second' }] });
+      return ms;
+    };
+    const from = instant('created_from');
+    const to = instant('created_to');
     if (from !== undefined && to !== undefined && from >= to) {
       throw new FacetError('FACET_ERR_VALIDATION', {
         detail: 'query.created_to must be later than query.created_from',

@@ -61,6 +61,11 @@ describe('operators, upstream failures, health and docs', () => {
       assert.deepEqual(seen.map((o) => o.created_at), all.filter((o) => o.created_at >= from && o.created_at < to).map((o) => o.created_at));
       assertProblem(await request(stack.url).get(`/internal/v1/dashboard/orders?created_from=${to}&created_to=${from}`).set('Authorization', `Bearer ${stack.operatorToken}`), 400, 'FACET_ERR_VALIDATION');
       assertProblem(await request(stack.url).get('/internal/v1/dashboard/orders?seller_id=nobody').set('Authorization', `Bearer ${stack.operatorToken}`), 400, 'FACET_ERR_VALIDATION');
+      for (const bad of ['yesterday', '2026-06-30T23:59:60Z']) {
+        for (const field of ['created_from', 'created_to']) {
+          assertProblem(await request(stack.url).get(`/internal/v1/dashboard/orders?${field}=${encodeURIComponent(bad)}`).set('Authorization', `Bearer ${stack.operatorToken}`), 400, 'FACET_ERR_VALIDATION');
+        }
+      }
     });
     it('a seller key on /internal is refused', async () => {
       assertProblem(await request(stack.url).get('/internal/v1/dashboard/orders').set(PRO), 401, 'FACET_ERR_AUTH_MISSING_TOKEN');

@@ -113,7 +113,8 @@ describe('the pages, in a browser', () => {
 
       await row(alice, orderId).getByRole('button', { name: `Take order ${orderId}` }).click();
       await alice.waitForFunction((id) => document.querySelector(`#orders tr[data-order-id="${id}"] [data-operator]`)?.textContent === 'op_alice (you)', orderId, WAIT);
-      assert.match(await alice.locator('#take-result').innerText(), new RegExp(`You took order ${orderId}`));
+      // The live order.taken may mark the row before the take's own answer arrives: wait for the answer's words.
+      await alice.waitForFunction((id) => document.querySelector('#take-result')?.textContent === `You took order ${id}.`, orderId, WAIT);
 
       // Bob by keyboard: focus the button, press Enter.
       await row(bob, orderId).getByRole('button', { name: `Take order ${orderId}` }).focus();
