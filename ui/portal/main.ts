@@ -84,19 +84,19 @@ function renderOrders(list: OrderList): void {
     h(
       'tr',
       { 'data-order-id': order.id },
-      h('td', {}, h('code', {}, order.id)),
-      h('td', {}, h('span', { class: 'status' }, order.status)),
-      h('td', { class: 'optional' }, `${order.parameters.material}, ${order.parameters.finish}`),
-      h('td', {}, order.price ? `${(order.price.amount_minor / 100).toFixed(2)} ${order.price.currency}` : '—'),
-      h('td', {}, when(order.created_at)),
-      h('td', { class: 'optional' }, when(order.updated_at)),
+      h('td', { 'data-label': 'Order' }, h('code', {}, order.id)),
+      h('td', { 'data-label': 'Status' }, h('span', { class: 'status' }, order.status)),
+      h('td', { class: 'optional', 'data-label': 'Made of' }, `${order.parameters.material}, ${order.parameters.finish}`),
+      h('td', { 'data-label': 'Price' }, order.price ? `${(order.price.amount_minor / 100).toFixed(2)} ${order.price.currency}` : '—'),
+      h('td', { 'data-label': 'Created' }, when(order.created_at)),
+      h('td', { class: 'optional', 'data-label': 'Updated' }, when(order.updated_at)),
     ),
   );
   fill(
     el.orders,
     h(
       'table',
-      {},
+      { class: 'cards' },
       h('caption', { class: 'visually-hidden' }, `Your ${RECENT_ORDERS} most recent orders`),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Order'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'optional' }, 'Made of'), h('th', { scope: 'col' }, 'Price'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col', class: 'optional' }, 'Updated'))),
       h('tbody', {}, ...rows),
@@ -146,12 +146,12 @@ function renderDeliveries(webhook: Webhook, list: WebhookDeliveryList): HTMLElem
     return h(
       'tr',
       { 'data-delivery-id': delivery.id },
-      h('td', {}, delivery.event_type),
-      h('td', {}, h('span', { class: 'status', 'data-delivery-status': delivery.status }, delivery.status)),
-      h('td', { 'data-attempts': String(delivery.attempts.length) }, `${delivery.attempts.length}`),
-      h('td', {}, attemptCodes(delivery)),
-      h('td', { class: 'optional' }, when(delivery.updated_at)),
-      h('td', {}, button),
+      h('td', { 'data-label': 'Event' }, delivery.event_type),
+      h('td', { 'data-label': 'Status' }, h('span', { class: 'status', 'data-delivery-status': delivery.status }, delivery.status)),
+      h('td', { 'data-attempts': String(delivery.attempts.length), 'data-label': 'Attempts' }, `${delivery.attempts.length}`),
+      h('td', { 'data-label': 'Answers' }, attemptCodes(delivery)),
+      h('td', { class: 'optional', 'data-label': 'Last' }, when(delivery.updated_at)),
+      h('td', { class: 'action' }, button),
     );
   });
   return h(
@@ -159,7 +159,7 @@ function renderDeliveries(webhook: Webhook, list: WebhookDeliveryList): HTMLElem
     { class: 'table-wrap' },
     h(
       'table',
-      {},
+      { class: 'cards' },
       h('caption', { class: 'visually-hidden' }, `Recent deliveries to ${webhook.url}`),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Event'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Attempts'), h('th', { scope: 'col' }, 'Answers'), h('th', { scope: 'col', class: 'optional' }, 'Last'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Action')))),
       h('tbody', {}, ...rows),
