@@ -268,7 +268,11 @@ describe('the pages, in a browser', () => {
       } finally {
         await stack.mes.faults.reset();
       }
-      await alice.click('#filters button[type="submit"]');
+      // The MES is back; its circuit breaker may still be open for a few seconds: ask again until the page is fresh.
+      for (let i = 0; i < 40 && (await alice.locator('#stale').isVisible()); i++) {
+        await alice.click('#filters button[type="submit"]');
+        await alice.waitForTimeout(500);
+      }
       await alice.locator('#stale').waitFor({ state: 'hidden', ...WAIT });
     });
   });
