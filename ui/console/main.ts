@@ -230,9 +230,11 @@ function announce(text: string): void {
 }
 
 async function takeOrder(orderId: string): Promise<void> {
-  const order = board.orders.get(orderId);
+  // Read the row after the answer: live events may have changed it meanwhile.
+  const current = () => board.orders.get(orderId);
   try {
     await callApi(`/internal/v1/orders/${encodeURIComponent(orderId)}/take`, { method: 'POST', headers: auth() });
+    const order = current();
     if (order) put({ ...order, operator_id: me() ?? 'you' }, 'in-place');
     board.rows.get(orderId)?.querySelector('button')?.focus();
     showMessage(undefined);
@@ -240,6 +242,7 @@ async function takeOrder(orderId: string): Promise<void> {
   } catch (error) {
     if (error instanceof ApiError && error.problem.status === 409) {
       // Someone else holds it: say so, and show it as taken.
+      const order = current();
       if (order) put({ ...order, operator_id: order.operator_id ?? 'another operator' }, 'in-place');
       const text = `Order ${orderId} is already taken by another operator.`;
       showMessage(text);
