@@ -291,15 +291,16 @@ function onEvent(event: StreamEvent): void {
         seller_id: change.seller_id,
         seller_name: null,
         status: change.status,
-        created_at: change.at,
+        // A status change does not say when the order was created: shown as unknown.
+        created_at: event.type === 'order.created' ? change.at : '',
         updated_at: change.at,
         model_id: null,
         material: null,
         finish: null,
         operator_id: null,
       };
-      // A status change does not say when the order was created: only status and seller decide.
-      if (matches({ status: order.status, seller_id: order.seller_id, ...(event.type === 'order.created' && { created_at: order.created_at }) })) put(order, 'top', true);
+      // Without a creation time (a status change) only status and seller decide.
+      if (matches({ status: order.status, seller_id: order.seller_id, ...(order.created_at !== '' && { created_at: order.created_at }) })) put(order, 'top', true);
     }
     updateNote();
   } else if (event.type === 'order.taken') {
