@@ -100,7 +100,15 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     `  health:        ${base}/healthz  ${base}/readyz`,
     ...DEMO_KEYS.map((k) => `  seller key:    ${k.key}  (${k.seller}, plan ${k.plan})`),
   ];
-  if (demo) lines.push(`  operator JWT:  ${await demoOperatorToken(DEMO_JWT_SECRET)}`);
+  lines.push(`  seller portal: ${base}/portal${demo ? `#key=${DEMO_KEYS[1].key}` : ''}`);
+  if (demo) {
+    const token = await demoOperatorToken(DEMO_JWT_SECRET);
+    lines.push(`  operator JWT:  ${token}`);
+    // The token rides in the fragment: the browser never sends it to a server; the console keeps it in the tab.
+    lines.push(`  console:       ${base}/internal/console#token=${token}`);
+  } else {
+    lines.push(`  console:       ${base}/internal/console`);
+  }
   lines.push(`  try:           curl -H 'X-API-Key: demo-pro-key' '${base}/v1/orders?limit=2'`);
   console.log(lines.join('\n'));
 

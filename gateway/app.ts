@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { POLICIES } from '../policies/index.ts';
 import type { PolicyMap, ValidatedConfig } from './config/validate.ts';
 import { registerDocs } from './docs.ts';
+import { registerPages } from './pages.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from '../platform/errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** The policies pipelines can name; default: every policy in policies/. The config must have been validated with the same. */
   policies?: PolicyMap;
+  /** The bundled pages (scripts/build-ui.ts); default ui/dist/. */
+  uiDir?: string;
 }
 
 export interface Gateway {
@@ -188,6 +191,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     return body;
   });
   await registerDocs(app, specs);
+  registerPages(app, options.uiDir);
   buildRoutes(app, policies, specs);
   await app.ready();
   // Policies start only now: compiling routes is not overload (load-shed), and

@@ -12,8 +12,9 @@ export interface paths {
         /**
          * List all orders for the operator dashboard
          * @description Returns orders of every seller, newest first (by `created_at`, then by
-         *     `id`), one page at a time, optionally filtered by status. Follow
-         *     `next_cursor` for the next page.
+         *     `id`), one page at a time, optionally filtered by status, seller and
+         *     creation time. Follow `next_cursor` for the next page (with the same
+         *     filters).
          */
         get: operations["listDashboardOrders"];
         put?: never;
@@ -604,6 +605,21 @@ export interface operations {
                  *     ]
                  */
                 status?: components["parameters"]["StatusFilter"];
+                /**
+                 * @description Only this seller's orders.
+                 * @example slr_0002
+                 */
+                seller_id?: string;
+                /**
+                 * @description Only orders created at or after this instant (inclusive); the last page ends there.
+                 * @example 2026-10-01T00:00:00Z
+                 */
+                created_from?: string;
+                /**
+                 * @description Only orders created before this instant (exclusive); the first page starts there (with `cursor`, the cursor says where to go on).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_to?: string;
                 /**
                  * @description Maximum number of items on the page.
                  * @example 3

@@ -163,11 +163,19 @@ export class CacheService {
         .catch(() => {})
         .finally(() => (running = false));
     };
-    const first = setTimeout(run, 0);
-    first.unref();
+    // The first run waits for the store (at start-up Redis may still be connecting): run without it,
+    // a refresh takes no lock and stores nothing, and the pages stay cold for a whole interval.
+    const first = (waitedMs: number) => {
+      if (this.store.available || waitedMs >= intervalMs) return run();
+      const retry = setTimeout(() => first(waitedMs + 50), 50);
+      retry.unref();
+      this.timers.add(retry);
+    };
+    const initial = setTimeout(() => first(0), 0);
+    initial.unref();
     const timer = setInterval(run, intervalMs);
     timer.unref();
-    this.timers.add(timer).add(first);
+    this.timers.add(timer).add(initial);
   }
 
   async close(): Promise<void> {
