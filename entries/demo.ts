@@ -57,3 +57,13 @@ export async function seedDemoRecords(state: KeyValueStore, mesModels: { registe
     updated_at: at,
   });
 }
+
+/**
+ * The environment a gateway process validates its config with: outside
+ * production, without JWT_SECRET, the demo secret stands in (the start-up
+ * lines print a token signed with it). `npm run config:check` uses the same.
+ */
+export function gatewayEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; demo: boolean } {
+  const demo = env.NODE_ENV !== 'production' && !env.JWT_SECRET;
+  return { env: demo ? { ...env, JWT_SECRET: DEMO_JWT_SECRET } : env, demo };
+}
