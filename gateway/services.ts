@@ -54,16 +54,16 @@ export interface ServiceDependencies {
   webhookPolicy?: UrlPolicy;
 }
 
-export function createServices(config: GatewayConfig, specs: SpecRegistry, deps: ServiceDependencies = {}): GatewayServices {
+/** What a reload keeps: everything but the config, its specs, upstream pools and consumers. */
+export type SharedServices = Omit<GatewayServices, 'config' | 'specs' | 'upstreams' | 'consumers'>;
+
+/** The services that outlive a config (state, bus, feed, webhooks); the feed's settings are the first config's. */
+export function createSharedServices(config: GatewayConfig, deps: ServiceDependencies = {}): SharedServices {
   const metrics = deps.metrics ?? createMetrics();
   const stream = config.notifications.stream;
   const feedLog = deps.redis ? new RedisFeedLog(deps.redis, { bufferSize: stream.bufferSize }) : new MemoryFeedLog(stream.bufferSize);
   const stateRedis = deps.stateRedis ?? deps.redis;
   return {
-    config,
-    specs,
-    upstreams: new UpstreamRegistry(config.serviceEndpoints, metrics),
-    consumers: new ConsumerDirectory(config.consumers),
     metrics,
     redis: deps.redis,
     state: stateRedis ? new RedisKeyValueStore(stateRedis) : new MemoryKeyValueStore(),
@@ -81,7 +81,21 @@ export function createServices(config: GatewayConfig, specs: SpecRegistry, deps:
   };
 }
 
+/** One config's services on the shared ones: its upstream pools and its consumers. */
+export function servicesFor(config: GatewayConfig, specs: SpecRegistry, shared: SharedServices): GatewayServices {
+  return { ...shared, config, specs, upstreams: new UpstreamRegistry(config.serviceEndpoints, shared.metrics), consumers: new ConsumerDirectory(config.consumers) };
+}
+
+export function createServices(config: GatewayConfig, specs: SpecRegistry, deps: ServiceDependencies = {}): GatewayServices {
+  return servicesFor(config, specs, createSharedServices(config, deps));
+}
+
 export async function closeServices(services: GatewayServices): Promise<void> {
   await services.feed.close();
+  await services.upstreams.close();
+}
+
+/** What a retired config's services hold of their own: the upstream pools (they finish what they carry first). */
+export async function closeConfigServices(services: GatewayServices): Promise<void> {
   await services.upstreams.close();
 }

@@ -71,6 +71,12 @@ export interface InjectedRequest {
   caller?: string;
 }
 
+/** An object kept across config reloads (PolicyHost.retain), closed with the gateway. */
+export interface Retainable<T> {
+  value: T;
+  close?(): void | Promise<void>;
+}
+
 /** What the gateway gives every policy's service factory and build(). */
 export interface PolicyHost {
   config: GatewayConfig;
@@ -86,6 +92,15 @@ export interface PolicyHost {
   /** Usable once the gateway is ready (timers, not build()). */
   inject(request: InjectedRequest): Promise<{ statusCode: number }>;
   operations: OperationHandlers;
+  /**
+   * The object kept under `name` for the life of the process, made on first
+   * use: a reload builds every service again from the new config, and what
+   * it must not lose (in-process counters and entries, metric families,
+   * listeners registered once) is asked for here. Names are the policy's
+   * (`quota.limiters`); what is kept must not depend on the config, or must
+   * be keyed by what it depends on.
+   */
+  retain<T>(name: string, make: () => Retainable<T>): T;
 }
 
 /** A policy's service: built once per config, started when the routes are ready, closed with the gateway. */

@@ -38,6 +38,33 @@ export function hashParameters(values: Record<string, unknown>): string {
   return createHash('sha1').update(JSON.stringify(normalized)).digest('base64url');
 }
 
+/** What outlives a config reload (PolicyHost.retain): the store, the generations seen, the counters. */
+export interface CacheState {
+  store: CacheStore;
+  generations: GenerationView;
+  outcomes: Counter<'route' | 'outcome'>;
+  upstreamFetches: Counter<'route'>;
+}
+
+export function createCacheState(store: CacheStore, options: Pick<CacheServiceOptions, 'generationMaxAgeMs'>, registry: Registry): CacheState {
+  return {
+    store,
+    generations: new GenerationView(store, options.generationMaxAgeMs),
+    outcomes: new Counter({
+      name: 'facet_cache_requests_total',
+      help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+    }),
+    upstreamFetches: new Counter({
+      name: 'facet_cache_upstream_fetches_total',
+      help: 'Upstream fetches made to fill the cache, by route.',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
+  };
+}
+
 export class CacheService {
   readonly store: CacheStore;
   readonly generations: GenerationView;
@@ -48,23 +75,17 @@ export class CacheService {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly jobs: { intervalMs: number; task: () => Promise<void> }[] = [];
   private started = false;
+  /** Whether close() closes the store too (not when it outlives this service). */
+  private readonly ownsStore: boolean;
 
-  constructor(store: CacheStore, options: CacheServiceOptions, registry: Registry) {
-    this.store = store;
-    this.generations = new GenerationView(store, options.generationMaxAgeMs);
+  constructor(store: CacheStore | CacheState, options: CacheServiceOptions, registry?: Registry) {
+    const state = 'generations' in store ? store : createCacheState(store, options, registry as Registry);
+    this.ownsStore = !('generations' in store);
+    this.store = state.store;
+    this.generations = state.generations;
+    this.outcomes = state.outcomes;
+    this.upstreamFetches = state.upstreamFetches;
     this.lockTtlMs = options.lockTtlMs;
-    this.outcomes = new Counter({
-      name: 'facet_cache_requests_total',
-      help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',
-      labelNames: ['route', 'outcome'],
-      registers: [registry],
-    });
-    this.upstreamFetches = new Counter({
-      name: 'facet_cache_upstream_fetches_total',
-      help: 'Upstream fetches made to fill the cache, by route.',
-      labelNames: ['route'],
-      registers: [registry],
-    });
   }
 
   key(scope: string, generation: number, route: string, parameters: string): string {
@@ -152,6 +173,6 @@ export class CacheService {
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers.clear();
-    await this.store.close();
+    if (this.ownsStore) await this.store.close();
   }
 }

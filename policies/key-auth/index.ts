@@ -17,7 +17,8 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
   name: 'key-auth',
   terminal: false,
   settings: keyGuardSettings,
-  createService: (host, settings) => new KeyGuard(settings, host.redis),
+  // Kept across reloads while its settings stay: the addresses it blocked stay blocked.
+  createService: (host, settings) => host.retain(`key-auth.guard:${JSON.stringify(settings)}`, () => ({ value: new KeyGuard(settings, host.redis) })),
   actionSchema: {
     type: 'object',
     additionalProperties: false,
