@@ -82,6 +82,6 @@ export function registerHealthRoutes(app: FastifyInstance, services: GatewayServ
     const status = state.draining ? 'draining' : failing ? 'not_ready' : 'ready';
     reply.header('cache-control', 'no-store');
     reply.code(status === 'ready' ? 200 : 503);
-    return { status, ...(state.config && { config: state.config }), checks };
+    return { status, ...(state.config && { config: { version: state.config.version, loaded_at: state.config.loadedAt } }), checks };
   });
 }

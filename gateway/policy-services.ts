@@ -47,6 +47,7 @@ export function createPolicySet(services: GatewayServices, policies: PolicyMap, 
     redis: services.redis,
     state: services.state,
     orderChanges: services.orderChanges,
+    keys: services.keys,
     inject: (request) => asInternalCaller(request.caller ?? 'facet-gateway', () => inject({ ...request, caller: request.caller ?? 'facet-gateway' })),
     // Set below, once the policies' services exist (their operations are made from them).
     operations: undefined as unknown as PolicyHost['operations'],

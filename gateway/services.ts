@@ -16,6 +16,7 @@ import { OrderFeed } from './notify/order-feed.ts';
 import { RedisFeedLog } from './notify/redis-feed-log.ts';
 import type { SpecRegistry } from './openapi/specs.ts';
 import { OrderChangeHub } from './order-changes.ts';
+import { SellerKeyStore } from '../platform/keys/seller-keys.ts';
 
 export interface GatewayServices {
   config: GatewayConfig;
@@ -37,6 +38,8 @@ export interface GatewayServices {
   webhookPolicy: UrlPolicy;
   /** Order changes this gateway saw: policies keeping derived state (the cache) listen. */
   orderChanges: OrderChangeHub;
+  /** Sellers' API-made keys and config keys' rotations and revocations (shared by every replica). */
+  keys: SellerKeyStore;
 }
 
 export interface ServiceDependencies {
@@ -78,6 +81,8 @@ export function createSharedServices(config: GatewayConfig, deps: ServiceDepende
       maxStreams: stream.maxStreams,
     }),
     orderChanges: new OrderChangeHub(),
+    // The fast-failing client: key-auth reads it on the request path.
+    keys: new SellerKeyStore(deps.redis),
   };
 }
 

@@ -50,7 +50,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     authFailures: new Counter({
       name: 'facet_auth_failures_total',
-      help: 'Rejected authentications by reason (missing_key|invalid_key|revoked_key|throttled|missing_token|invalid_token|forbidden).',
+      help: 'Rejected authentications by reason (missing_key|invalid_key|revoked_key|expired_key|throttled|missing_token|invalid_token|forbidden).',
       labelNames: ['reason'],
       registers: [registry],
     }),

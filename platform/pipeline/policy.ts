@@ -10,6 +10,7 @@ import type { FastifyRequest, FastifySchema, onRequestHookHandler, onResponseHoo
 import type { Redis } from 'ioredis';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { KeyValueStore } from '../state/kv.ts';
+import type { SellerKeyStore } from '../keys/seller-keys.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import { ALWAYS, type Condition, type ConditionInput } from './conditions.ts';
 import type { GatewayConfig } from './config.ts';
@@ -89,6 +90,8 @@ export interface PolicyHost {
   /** The write path's shared records (Redis with a longer timeout, or in process). */
   state: KeyValueStore;
   orderChanges: OrderChanges;
+  /** Sellers' API-made keys, and the config keys' rotations and revocations (shared by every replica). */
+  keys: SellerKeyStore;
   /** Usable once the gateway is ready (timers, not build()). */
   inject(request: InjectedRequest): Promise<{ statusCode: number }>;
   operations: OperationHandlers;

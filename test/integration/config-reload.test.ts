@@ -64,7 +64,7 @@ describe('config reload in process (ConfigMap-style symlinks, no Redis)', () => 
     return sha256(text).slice(0, 12);
   };
 
-  const readyz = async () => (await (await fetch(`${url}/readyz`)).json()) as { config?: { version: string; loadedAt: string } };
+  const readyz = async () => (await (await fetch(`${url}/readyz`)).json()) as { config?: { version: string; loaded_at: string } };
   const usage = (key: string) => fetch(`${url}/v1/usage`, { headers: { 'x-api-key': key } });
 
   before(async () => {
@@ -90,7 +90,7 @@ describe('config reload in process (ConfigMap-style symlinks, no Redis)', () => 
   it('/readyz reports the version (sha256 prefix of the file) and when it was loaded', async () => {
     const body = await readyz();
     assert.equal(body.config?.version, sha256(readFileSync(join(dir, 'gateway.config.yml'), 'utf8')).slice(0, 12));
-    assert.ok(!Number.isNaN(Date.parse(body.config?.loadedAt ?? '')));
+    assert.ok(!Number.isNaN(Date.parse(body.config?.loaded_at ?? '')));
   });
 
   it('a ConfigMap swap adds a consumer without a restart, and in-process quota counters carry over', async () => {
