@@ -81,8 +81,8 @@ export function createSharedServices(config: GatewayConfig, deps: ServiceDepende
       maxStreams: stream.maxStreams,
     }),
     orderChanges: new OrderChangeHub(),
-    // The fast-failing client: key-auth reads it on the request path.
-    keys: new SellerKeyStore(deps.redis),
+    // key-auth reads with the fast-failing client first (the request path), the rest waits longer.
+    keys: new SellerKeyStore(deps.redis, stateRedis),
   };
 }
 

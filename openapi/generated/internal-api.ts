@@ -219,7 +219,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
-        SellerKeyList: {
+        /** @description A seller's working keys, as operators see them (never a key itself). */
+        ManagedSellerKeyList: {
             items: {
                 id: string;
                 /**
@@ -615,7 +616,7 @@ export interface components {
     pathItems: never;
 }
 export type SchemaIssuedSellerKey = components['schemas']['IssuedSellerKey'];
-export type SchemaSellerKeyList = components['schemas']['SellerKeyList'];
+export type SchemaManagedSellerKeyList = components['schemas']['ManagedSellerKeyList'];
 export type SchemaOrderStatus = components['schemas']['OrderStatus'];
 export type SchemaMaterial = components['schemas']['Material'];
 export type SchemaFinish = components['schemas']['Finish'];
@@ -860,7 +861,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SellerKeyList"];
+                    "application/json": components["schemas"]["ManagedSellerKeyList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -49,6 +49,9 @@ export interface ListedKey extends KeyRecord {
   last_used_at: string | null;
 }
 
+/** What every API-made key looks like: anything else is not one, and needs no look-up. */
+export const API_KEY_FORMAT = /^fct_[A-Za-z0-9_-]{32}$/;
+
 export function digestOf(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
@@ -165,18 +168,33 @@ export interface ConfigKey {
 
 export class SellerKeyStore {
   readonly #backend: KeyBackend;
+  /** The request path's reads: the client that fails fast (its fallback is #backend). */
+  readonly #fast: KeyBackend;
   readonly #memo = new Map<string, { record: KeyRecord | undefined; at: number }>();
   readonly #touched = new Map<string, number>();
 
-  constructor(redis: Redis | undefined) {
-    this.#backend = redis ? new RedisKeyBackend(redis) : new MemoryKeyBackend();
+  /**
+   * `redis`: the client whose commands fail fast (the request path reads
+   * with it first); `stateRedis`: the patient one (writes, listings, and a
+   * read the fast one could not finish). Neither: in process.
+   */
+  constructor(redis: Redis | undefined, stateRedis: Redis | undefined = redis) {
+    const patient = stateRedis ?? redis;
+    this.#backend = patient ? new RedisKeyBackend(patient) : new MemoryKeyBackend();
+    this.#fast = redis && redis !== patient ? new RedisKeyBackend(redis) : this.#backend;
   }
 
-  /** The record of a digest (an API-made key, or a config key's override); remembered for MEMO_MS. */
-  async find(digest: string, now = Date.now()): Promise<KeyRecord | undefined> {
+  /**
+   * The record of a digest (an API-made key, or a config key's override);
+   * remembered for MEMO_MS. `patient`: when the fast read fails, wait for
+   * the patient client (an issued key has no other source of truth); a
+   * config key's override check does not.
+   */
+  async find(digest: string, patient = true, now = Date.now()): Promise<KeyRecord | undefined> {
     const memo = this.#memo.get(digest);
     if (memo && now - memo.at < MEMO_MS) return memo.record;
-    const record = await this.#backend.getRecord(digest);
+    const read = this.#fast.getRecord(digest);
+    const record = await (patient ? read.catch(() => this.#backend.getRecord(digest)) : read);
     if (this.#memo.size >= MEMO_MAX) this.#memo.clear();
     this.#memo.set(digest, { record, at: now });
     return record;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
 import type { Consumer } from '../../platform/pipeline/consumers.ts';
-import { refusalOf } from '../../platform/keys/seller-keys.ts';
+import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { kConsumer } from '../../platform/pipeline/request-state.ts';
@@ -56,7 +56,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
       const blockedFor = keyGuard.blockedFor(request.ip);
       if (blockedFor > 0) throw throttled(blockedFor);
       const digest = createHash('sha256').update(presented).digest();
-      const verdict = await verify(digest);
+      const verdict = await verify(digest, API_KEY_FORMAT.test(presented));
       if (verdict.outcome !== 'ok') {
         metrics.authFailures.inc({ reason: `${verdict.outcome}_key` });
         const nowBlocked = await keyGuard.recordFailure(request.ip);
@@ -72,16 +72,18 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
      * store's answers are remembered for at most half a second, so a
      * revocation reaches every replica within that.
      */
-    const verify = async (digest: Buffer): Promise<{ outcome: 'ok'; consumer: Consumer; digest: string } | { outcome: 'invalid' | 'revoked' | 'expired' }> => {
+    const verify = async (digest: Buffer, mayBeIssued: boolean): Promise<{ outcome: 'ok'; consumer: Consumer; digest: string } | { outcome: 'invalid' | 'revoked' | 'expired' }> => {
       const hex = digest.toString('hex');
       const configured = consumers.lookupDigest(digest);
       if (configured.outcome === 'revoked') return { outcome: 'revoked' };
       if (configured.outcome === 'ok') {
         // The store unreachable: config keys keep working (a revocation made through it is as unreachable).
-        const override = await keys.find(hex).catch(() => undefined);
+        const override = await keys.find(hex, false).catch(() => undefined);
         const refusal = override?.source === 'config' ? refusalOf(override) : undefined;
         return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };
       }
+      // Only a key of the issued format is looked up: a guess or a typo never reaches the store.
+      if (!mayBeIssued) return { outcome: 'invalid' };
       const record = await keys.find(hex);
       if (!record || record.source !== 'api') return { outcome: 'invalid' };
       const refusal = refusalOf(record);
