@@ -145,14 +145,20 @@ export async function startReloadingGateway(options: ReloadingGatewayOptions): P
 
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
+  /** The version of the text last refused: the watcher reports each change once. */
+  let lastRefused: string | undefined;
   const reloadNow = async (reason: string, force: boolean): Promise<ReloadOutcome> => {
     if (closed) return { outcome: 'unchanged', version: current.loaded.version };
     let loaded: LoadedConfig;
+    let seen: string | undefined;
     try {
-      if (!force && configVersion(readConfigText(file)) === current.loaded.version) return { outcome: 'unchanged', version: current.loaded.version };
+      seen = configVersion(readConfigText(file));
+      // The same text as now, or as the last refusal: nothing new to say (SIGHUP forces a rebuild).
+      if (!force && (seen === current.loaded.version || seen === lastRefused)) return { outcome: 'unchanged', version: current.loaded.version };
       loaded = loadConfigFile(file, policies, env);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      lastRefused = seen;
       reloads.inc({ outcome: 'failure' });
       log.error({ file, reason, problems, serving: current.loaded.version }, `config reload refused: ${problems.join('; ')} (the previous config keeps serving)`);
       return { outcome: 'failure', problems };
@@ -167,6 +173,7 @@ export async function startReloadingGateway(options: ReloadingGatewayOptions): P
     }
     const previous = current;
     current = next;
+    lastRefused = undefined;
     retire(previous);
     reloads.inc({ outcome: 'success' });
     const needRestart = restartOnly(previous.loaded.config, loaded.config);

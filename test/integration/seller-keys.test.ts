@@ -149,3 +149,30 @@ describe('seller keys (Redis)', () => {
     assertProblem(await request(stack.url).delete(`/internal/v1/sellers/slr_0003/keys/${theirs.id}`).set(PRO), 401, 'FACET_ERR_AUTH_MISSING_TOKEN');
   });
 });
+
+describe('seller keys in process (no Redis: the embedded default)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ mutateConfig: (doc) => (doc.keys = { rotationOverlapSec: 0 }) });
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('issue, use, rotate (no overlap: the old key ends at once) and revoke, all in process', async () => {
+    const operator = { authorization: `Bearer ${stack.operatorToken}` };
+    const issued = (await request(stack.url).post('/internal/v1/sellers/slr_0002/keys').set(operator).expect(201)).body as { id: string; key: string };
+    await request(stack.url).get('/v1/usage').set({ 'x-api-key': issued.key }).expect(200);
+    const rotated = (await request(stack.url).post('/v1/keys/rotate').set({ 'x-api-key': issued.key }).expect(201)).body as { id: string; key: string };
+    assertProblem(await request(stack.url).get('/v1/usage').set({ 'x-api-key': issued.key }), 401, 'FACET_ERR_AUTH_INVALID_KEY');
+    await request(stack.url).get('/v1/usage').set({ 'x-api-key': rotated.key }).expect(200);
+    const listed = (await request(stack.url).get('/internal/v1/sellers/slr_0002/keys').set(operator).expect(200)).body.items as { id: string }[];
+    assert.deepEqual(listed.map((k) => k.id), ['demo-pro', rotated.id]);
+    await request(stack.url).delete(`/internal/v1/sellers/slr_0002/keys/${rotated.id}`).set(operator).expect(204);
+    assertProblem(await request(stack.url).get('/v1/usage').set({ 'x-api-key': rotated.key }), 401, 'FACET_ERR_AUTH_INVALID_KEY');
+    // A config key revoked through the API is refused, and listed no more.
+    await request(stack.url).delete('/internal/v1/sellers/slr_0002/keys/demo-pro').set(operator).expect(204);
+    assertProblem(await request(stack.url).get('/v1/usage').set(PRO), 401, 'FACET_ERR_AUTH_INVALID_KEY');
+    assert.deepEqual((await request(stack.url).get('/internal/v1/sellers/slr_0002/keys').set(operator).expect(200)).body.items, []);
+  });
+});
