@@ -143,6 +143,19 @@ describe('config reload on two gateway replicas (real processes, shared Redis)',
     }
   });
 
+  it('SIGHUP reloads the same file again on that replica only (loaded_at moves, the version stays)', async () => {
+    const loaded = async (url: string) => ((await (await fetch(`${url}/readyz`)).json()) as { config: { version: string; loaded_at: string } }).config;
+    const [before0, before1] = await Promise.all(urls.map(loaded));
+    gateways[0]!.child.kill('SIGHUP');
+    const after0 = await until('replica 0 to reload', async () => {
+      const now = await loaded(urls[0]!);
+      return now.loaded_at !== before0!.loaded_at ? now : undefined;
+    });
+    assert.equal(after0.version, before0!.version);
+    assert.deepEqual(await loaded(urls[1]!), before1);
+    assert.equal(gateways[0]!.child.exitCode, null, 'SIGHUP does not end the process');
+  });
+
   it('after reloads, SIGTERM still drains and exits 0', async () => {
     for (const gateway of gateways) assert.equal(await gateway.stop('SIGTERM'), 0, gateway.stderr());
   });

@@ -129,6 +129,34 @@ describe('config reload in process (ConfigMap-style symlinks, no Redis)', () => 
     assert.match(metrics, /facet_config_reloads_total\{outcome="success"\} [1-9]/);
   });
 
+  it('routes, pipelines and service endpoints follow the new config; cached entries stay hits', async () => {
+    const crm2 = await startCrmSim({ logger: false, latency: { baseMs: 1, jitterMs: 1 } });
+    try {
+      const read = (query: string) => fetch(`${url}/v1/orders?${query}`, { headers: { 'x-api-key': 'demo-pro-key' } });
+      // A cached page before the reload.
+      assert.equal((await read('limit=3')).status, 200);
+      assert.match((await read('limit=3')).headers.get('cache-status') ?? '', /hit/);
+      assert.equal((await fetch(`${url}/v1/keys`, { headers: { 'x-api-key': 'demo-pro-key' } })).status, 200);
+      const doc = baseDoc();
+      doc.consumers.push({ id: 'slr_0100', name: 'Reloaded Rings', plan: 'standard', keys: [{ id: 'reload-1', sha256: sha256(NEW_KEY) }] });
+      doc.serviceEndpoints.crm.url = crm2.url;
+      delete doc.pipelines.sellerKeys;
+      delete doc.apiEndpoints.sellerKeys;
+      delete doc.apiEndpoints.sellerKeyRotate;
+      const version = publish(stringify(doc));
+      await until('the new config on /readyz', async () => ((await readyz()).config?.version === version ? true : undefined));
+      // The route is gone with its pipeline.
+      assert.equal((await fetch(`${url}/v1/keys`, { headers: { 'x-api-key': 'demo-pro-key' } })).status, 404);
+      // The cached page is still a hit (the cache outlives the config); a new page goes to the new CRM.
+      assert.match((await read('limit=3')).headers.get('cache-status') ?? '', /hit/);
+      const before = crm2.requests.total;
+      assert.equal((await read('limit=4')).status, 200);
+      assert.ok(crm2.requests.total > before, 'the new service endpoint answered');
+    } finally {
+      await crm2.close();
+    }
+  });
+
   it('a forced reload (SIGHUP) of the same text rebuilds, and a lowered plan rate applies at once', async () => {
     const doc = baseDoc();
     doc.consumers.push({ id: 'slr_0100', name: 'Reloaded Rings', plan: 'standard', keys: [{ id: 'reload-1', sha256: sha256(NEW_KEY) }] });
