@@ -194,7 +194,17 @@ export class SellerKeyStore {
     const memo = this.#memo.get(digest);
     if (memo && now - memo.at < MEMO_MS) return memo.record;
     const read = this.#fast.getRecord(digest);
-    const record = await (patient ? read.catch(() => this.#backend.getRecord(digest)) : read);
+    let record: KeyRecord | undefined;
+    if (patient) {
+      record = await read.catch(() => this.#backend.getRecord(digest));
+    } else {
+      try {
+        record = await read;
+      } catch {
+        // Store unreachable: what was last known stands (a revoked config key stays revoked), asked again in MEMO_MS.
+        record = memo?.record;
+      }
+    }
     if (this.#memo.size >= MEMO_MAX) this.#memo.clear();
     this.#memo.set(digest, { record, at: now });
     return record;
