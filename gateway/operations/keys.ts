@@ -17,8 +17,9 @@ import type { LocalHandlerFactory } from './types.ts';
 
 type KeyAction = 'seller_key.created' | 'seller_key.rotated' | 'seller_key.revoked';
 
+/** An audit line: written whatever LOG_LEVEL says (a child at info), with the request's id. */
 function audit(log: FastifyBaseLogger, action: KeyAction, fields: { actor: string; seller: string; key_id: string; [more: string]: unknown }): void {
-  log.info({ audit: true, action, ...fields }, `audit: ${action}`);
+  log.child({ audit: true }, { level: 'info' }).info({ action, ...fields }, `audit: ${action}`);
 }
 
 function operatorOf(request: FastifyRequest): string {

@@ -77,7 +77,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
       const configured = consumers.lookupDigest(digest);
       if (configured.outcome === 'revoked') return { outcome: 'revoked' };
       if (configured.outcome === 'ok') {
-        // The store unreachable: config keys keep working (a revocation made through it is as unreachable).
+        // Store unreachable: the last known answer stands (find never throws for these).
         const override = await keys.find(hex, false).catch(() => undefined);
         const refusal = override?.source === 'config' ? refusalOf(override) : undefined;
         return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };

@@ -58,7 +58,7 @@ describe('seller keys on two gateway replicas (real processes, shared Redis)', (
       gateways.push(
         await startProcess(
           'entries/gateway.ts',
-          { PORT: String(port), HOST: '127.0.0.1', CRM_URL: crm.url, MES_URL: mes.url, REDIS_URL, GATEWAY_CONFIG: configFile, JWT_SECRET, LOG_LEVEL: 'info', FACET_ADAPTERS: 'external', AMQP_URL: '' },
+          { PORT: String(port), HOST: '127.0.0.1', CRM_URL: crm.url, MES_URL: mes.url, REDIS_URL, GATEWAY_CONFIG: configFile, JWT_SECRET, LOG_LEVEL: 'warn', FACET_ADAPTERS: 'external', AMQP_URL: '' },
           /Facet gateway listening/,
         ),
       );
@@ -90,7 +90,7 @@ describe('seller keys on two gateway replicas (real processes, shared Redis)', (
     }
     assert.ok(late.some((r) => r.url === a) && late.some((r) => r.url === b), 'both replicas were asked after the memo time');
     for (const r of late) assert.equal(r.status, 401, `${r.url} at +${r.startedMs} ms`);
-    // The audit trail: who issued and revoked which seller's key, on the replica that did it.
+    // The audit trail (written even at LOG_LEVEL=warn): who issued and revoked which seller's key, on the replica that did it.
     const audit = gateways[0]!.stdout().split('\n').filter((l) => l.includes('"audit":true'));
     assert.ok(audit.some((l) => l.includes('"action":"seller_key.created"') && l.includes(`"key_id":"${id}"`) && l.includes('"actor":"operator:op_demo"') && l.includes('"seller":"slr_0001"')), audit.join('\n'));
     assert.ok(audit.some((l) => l.includes('"action":"seller_key.revoked"') && l.includes(`"key_id":"${id}"`)), audit.join('\n'));
