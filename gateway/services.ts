@@ -1,6 +1,8 @@
 // What the gateway's own parts (operation handlers, health, the event
-// consumer, the live feed) work with, built once per config. Each policy
-// builds its own service from the PolicyHost (policy-services.ts).
+// consumer, the live feed) work with. The shared part (state, bus, feed,
+// webhooks, keys) is built once per process; upstream pools and consumers
+// once per config (a reload builds them again). Each policy builds its own
+// service from the PolicyHost (policy-services.ts).
 
 import type { Redis } from 'ioredis';
 import { createBus, type Bus } from '../platform/bus/index.ts';
@@ -89,15 +91,6 @@ export function createSharedServices(config: GatewayConfig, deps: ServiceDepende
 /** One config's services on the shared ones: its upstream pools and its consumers. */
 export function servicesFor(config: GatewayConfig, specs: SpecRegistry, shared: SharedServices): GatewayServices {
   return { ...shared, config, specs, upstreams: new UpstreamRegistry(config.serviceEndpoints, shared.metrics), consumers: new ConsumerDirectory(config.consumers) };
-}
-
-export function createServices(config: GatewayConfig, specs: SpecRegistry, deps: ServiceDependencies = {}): GatewayServices {
-  return servicesFor(config, specs, createSharedServices(config, deps));
-}
-
-export async function closeServices(services: GatewayServices): Promise<void> {
-  await services.feed.close();
-  await services.upstreams.close();
 }
 
 /** What a retired config's services hold of their own: the upstream pools (they finish what they carry first). */
