@@ -30,6 +30,7 @@ import { loggerOptions } from '../platform/logging.ts';
 import type { Redis } from 'ioredis';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 import { createRedis } from '../platform/redis.ts';
+import { checkRedisDurability } from '../platform/state/persistence.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../platform/state/kv.ts';
 import { startAdapters } from './start.ts';
 import { webhooksFromEnv } from './webhooks/env.ts';
@@ -90,6 +91,16 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
     throw err;
   }
   if (!redis) logger.warn('no REDIS_URL: saga state is in-process and lost on exit');
+  else {
+    try {
+      const warning = await checkRedisDurability(redis, env, 'adapters');
+      if (warning) logger.warn(warning);
+    } catch (err) {
+      await Promise.allSettled([bus.close(), ops.close()]);
+      redis.disconnect();
+      throw err;
+    }
+  }
   ops.watchRedis(redis);
   const store: KeyValueStore = redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore();
 

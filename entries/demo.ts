@@ -1,8 +1,12 @@
 // The embedded default's demo credentials, printed at start.
 
+import { createServer } from 'node:http';
 import { SignJWT } from 'jose';
+import type { Logger } from 'pino';
 import { records } from '../gateway/operations/records.ts';
 import type { KeyValueStore } from '../platform/state/kv.ts';
+import { newSecret } from '../platform/webhooks/signature.ts';
+import type { WebhookStore } from '../platform/webhooks/store.ts';
 
 export const DEMO_JWT_SECRET = 'facet-demo-jwt-secret-do-not-use-in-production';
 export const DEMO_KEYS = [
@@ -66,4 +70,61 @@ export async function seedDemoRecords(state: KeyValueStore, mesModels: { registe
 export function gatewayEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; demo: boolean } {
   const demo = env.NODE_ENV !== 'production' && !env.JWT_SECRET;
   return { env: demo ? { ...env, JWT_SECRET: DEMO_JWT_SECRET } : env, demo };
+}
+
+/**
+ * The seller spec's webhook examples: the subscription id of the delete,
+ * rotate, deliveries and replay examples (demo-pro-key's), to the example
+ * URL's host, and one delivery that succeeded on its second attempt.
+ */
+export const DEMO_WEBHOOK = {
+  seller: 'slr_0002',
+  host: 'hooks.lumen-jewels.example',
+  subscription: { id: 'wh_8k2m4q6s1v3x', url: 'https://hooks.lumen-jewels.example/facet', event_types: ['order.status_changed'], description: 'Order updates for the shop' },
+  delivery: {
+    id: 'msg_2Xb8kQ1yP0cR5sT7uV9wA3zD4eF',
+    data: { order_id: 'ord_jzsbc0p7cvze', status: 'PRICE_CALCULATED', previous_status: 'SUBMITTED', reason: null },
+  },
+} as const;
+
+/** Records the examples' subscription and delivery (again at each start: an example deleted through Try it out comes back). */
+export async function seedDemoWebhooks(store: WebhookStore, now = new Date()): Promise<void> {
+  const at = now.toISOString();
+  const { subscription, delivery, seller } = DEMO_WEBHOOK;
+  await store.putSubscription({ ...subscription, event_types: [...subscription.event_types], seller_id: seller, created_at: at, secrets: [{ secret: newSecret(), expires_at: null }] });
+  const payload = JSON.stringify({ type: 'order.status_changed', timestamp: at, data: { ...delivery.data, at } });
+  const attempt = (status: number, ms: number) => ({ at, status_code: status, error: status === 200 ? null : `receiver answered ${status}`, duration_ms: ms });
+  await store.createDelivery({
+    id: delivery.id,
+    subscription_id: subscription.id,
+    seller_id: seller,
+    event_type: 'order.status_changed',
+    payload,
+    status: 'succeeded',
+    attempts: [attempt(503, 41), attempt(200, 38)],
+    created_at: at,
+    updated_at: at,
+  });
+}
+
+/**
+ * The demo's webhook receiver, on loopback: what `npm start` delivers to the
+ * example host (WEBHOOKS_DEMO_HOSTS) arrives here, is logged and answered
+ * 204, as a seller's endpoint would.
+ */
+export async function startDemoWebhookReceiver(port: number, log: Logger): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => (size += chunk.length));
+    req.on('end', () => {
+      log.info({ path: req.url, webhook_id: req.headers['webhook-id'], bytes: size }, 'demo webhook receiver: delivery received');
+      res.writeHead(req.method === 'POST' ? 204 : 405).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const bound = (server.address() as { port: number }).port;
+  return { origin: `http://127.0.0.1:${bound}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -11,6 +11,7 @@ import { startAdapters } from '../adapters/index.ts';
 import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
 import type { Generation } from '../gateway/app.ts';
 import { startReloadingGateway } from '../gateway/reload.ts';
+import { checkRedisUrlDurability } from '../platform/state/persistence.ts';
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { ConfigError } from '../gateway/config/validate.ts';
 import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
@@ -55,6 +56,11 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
+  // In production, a Redis that would restart empty is refused (platform/state/persistence.ts).
+  if (env.REDIS_URL) {
+    const warning = await checkRedisUrlDurability(env.REDIS_URL, env, 'gateway');
+    if (warning) log.warn(warning);
+  }
   // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
   const metrics = createMetrics();
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.

@@ -13,6 +13,7 @@ import { registerDocs } from './docs.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from '../platform/errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
+import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -150,6 +151,8 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // Checked by installHostRequired instead, to answer problem+json.
+    http: { requireHostHeader: false },
     // Router-level rejections (undecodable URL, an overlong path segment) get problem+json too.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
@@ -167,6 +170,7 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
   installProblemHandlers(app);
   installSecurityHeaders(app);
+  installHostRequired(app);
   // Server spans of this app say `facet.component: gateway` (npm start runs the simulators in the same process).
   tagServer(app.server, 'gateway');
   // Model uploads arrive as raw streams and are piped on, never buffered.

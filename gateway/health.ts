@@ -1,9 +1,12 @@
 // /healthz says the process is alive; /readyz says whether this replica
 // should get traffic: each dependency's state, 503 when a required one is
-// down or the gateway is draining.
+// down or the gateway is draining. A dependency that is down says which
+// operations it takes down (`affects`), so ops know what a failing probe means.
 
 import type { FastifyInstance } from 'fastify';
 import type { GatewayServices } from './services.ts';
+import { routesOf } from './config/validate.ts';
+import { BROKER_OPERATIONS, STATE_OPERATIONS } from './operations/index.ts';
 import type { ResilienceSnapshot } from '../platform/upstream/resilience.ts';
 
 export interface DependencyCheck {
@@ -15,6 +18,8 @@ export interface DependencyCheck {
   breaker?: ResilienceSnapshot['breaker'];
   /** Upstreams only: calls in flight and queued in its bulkhead. */
   bulkhead?: ResilienceSnapshot['bulkhead'];
+  /** When down: the operations (operationIds) that fail or lose their events without it. */
+  affects?: string[];
 }
 
 export type ReadinessProbe = () => Promise<DependencyCheck>;
@@ -42,6 +47,38 @@ function upstreamProbe(services: GatewayServices, name: string): ReadinessProbe 
   return async () => ({ ...(await probe()), ...client.resilience.snapshot() });
 }
 
+/** The operations whose pipelines name `serviceEndpoint` in any policy step (proxy, load-shed, ...). */
+export function operationsUsingEndpoint(services: Pick<GatewayServices, 'config' | 'specs'>, serviceEndpoint: string): string[] {
+  const { config, specs } = services;
+  const found = new Set<string>();
+  for (const [pipeline, { policies }] of Object.entries(config.pipelines)) {
+    const names = policies.flatMap((entry) => Object.values(entry).flatMap((step) => (Array.isArray(step) ? step : [step]))).map((step) => (step as { action?: { serviceEndpoint?: unknown } }).action?.serviceEndpoint);
+    if (!names.includes(serviceEndpoint)) continue;
+    for (const route of routesOf(config, pipeline, specs)) if (route.operationId) found.add(route.operationId);
+  }
+  return [...found].sort();
+}
+
+/** Reports `affects` only while the dependency is down: what a failing check takes away. */
+function withAffects(probe: ReadinessProbe, affects: string[]): ReadinessProbe {
+  return async () => {
+    const check = await probe();
+    return check.status === 'down' ? { ...check, affects } : check;
+  };
+}
+
+/**
+ * The message broker: required, since without it no order, cancellation,
+ * take or replay can be handed on (every one answers 503) and no event
+ * arrives. The connection's state is tracked by the bus (amqplib's close
+ * and error events, heartbeats), so the check costs no round trip.
+ */
+function brokerProbe(services: GatewayServices): ReadinessProbe | undefined {
+  const { bus } = services;
+  if (bus.kind !== 'rabbitmq') return undefined;
+  return async () => (bus.connected ? { status: 'up', required: true, latency_ms: 0 } : { status: 'down', required: true, error: 'not connected' });
+}
+
 function redisProbe(services: GatewayServices): ReadinessProbe | undefined {
   const redis = services.redis;
   if (!redis) return undefined;
@@ -66,9 +103,11 @@ export interface HealthState {
 }
 
 export function registerHealthRoutes(app: FastifyInstance, services: GatewayServices, state: HealthState): void {
-  for (const name of Object.keys(services.config.serviceEndpoints)) state.probes.set(name, upstreamProbe(services, name));
+  for (const name of Object.keys(services.config.serviceEndpoints)) state.probes.set(name, withAffects(upstreamProbe(services, name), operationsUsingEndpoint(services, name)));
   const redis = redisProbe(services);
-  if (redis) state.probes.set('redis', redis);
+  if (redis) state.probes.set('redis', withAffects(redis, [...STATE_OPERATIONS]));
+  const broker = brokerProbe(services);
+  if (broker) state.probes.set('rabbitmq', withAffects(broker, [...BROKER_OPERATIONS]));
 
   app.get('/healthz', { config: { builtin: true } }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');

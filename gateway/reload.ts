@@ -87,7 +87,8 @@ export async function startReloadingGateway(options: ReloadingGatewayOptions): P
   reloads.inc({ outcome: 'success' }, 0);
   reloads.inc({ outcome: 'failure' }, 0);
 
-  const server = createServer();
+  // As app.ts asks of Fastify's own server: the Host check is the app's (problem+json, gateway/host-required.ts).
+  const server = createServer({ requireHostHeader: false });
   // As Fastify sets its own server up: keep-alive longer than a load balancer's idle timeout, no request timeout.
   server.keepAliveTimeout = 72_000;
   server.requestTimeout = 0;

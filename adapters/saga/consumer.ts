@@ -83,6 +83,7 @@ async function handle(deps: SagaDeps, lease: Lease, delivery: Delivery, inbound:
     noteResume(state);
   }
   const run = new SagaRun(deps, state, message, lease);
+  await run.finishPending();
   switch (inbound.kind) {
     case 'place':
       if (run.state.version === 0) await run.checkpoint('received', 'order.place received');

@@ -17,7 +17,7 @@ import type { AdapterLogger } from '../shared/logger.ts';
 import type { Price } from '../../contracts/orders.ts';
 import { SagaDeadError } from './errors.ts';
 import type { Lease } from './lock.ts';
-import { MAX_HANDLED, MAX_HISTORY, TERMINAL_STEPS, type SagaState, type SagaStep } from './state.ts';
+import { MAX_HANDLED, MAX_HISTORY, TERMINAL_STEPS, type PendingStatus, type SagaState, type SagaStep } from './state.ts';
 import type { StatusEvents } from './status-events.ts';
 import { noteCheckpoint } from './tracing.ts';
 import type { SagaStore } from './store.ts';
@@ -67,6 +67,7 @@ export class SagaRun {
     this.lease.assertHeld();
     const s = this.state;
     const at = new Date().toISOString();
+    s.pending = null;
     s.step = step;
     s.version++;
     s.updated_at = at;
@@ -97,13 +98,35 @@ export class SagaRun {
     if (reason !== null) s.reason = reason;
   }
 
-  /** CRM status change → event → checkpoint. A CRM refusal (4xx) here is permanent: the message is parked. */
+  /**
+   * CRM status change → event → checkpoint, with the intent written first
+   * (state.pending) so a crash after the CRM call is finished by whichever
+   * message comes next (finishPending). A CRM refusal (4xx) here is
+   * permanent: the message is parked.
+   */
   async crmStatus(status: OrderStatus, step: SagaStep, extra: { reason?: string; price?: Price; note?: string } = {}): Promise<void> {
-    const res = await this.deps.crm.setStatus(this.orderId, status, { reason: extra.reason ?? null, price: extra.price ?? null });
+    const pending: PendingStatus = { status, step, reason: extra.reason ?? null, price: extra.price ?? null, ...(extra.note ? { note: extra.note } : {}) };
+    this.lease.assertHeld();
+    this.state.pending = pending;
+    await this.deps.store.save(this.state);
+    await this.apply(pending);
+  }
+
+  /** A status change found pending on load: made again (the CRM ignores a status it has) and announced. */
+  async finishPending(): Promise<void> {
+    const pending = this.state.pending;
+    if (!pending) return;
+    this.deps.logger.info({ order_id: this.orderId, status: pending.status }, 'saga: finishing a CRM status change cut short');
+    await this.apply(pending);
+  }
+
+  private async apply(pending: PendingStatus): Promise<void> {
+    const { status, step, reason, price, note } = pending;
+    const res = await this.deps.crm.setStatus(this.orderId, status, { reason, price });
     if (!res.ok) throw new SagaDeadError(`CRM refused status ${status} for ${this.orderId}: ${res.status} ${res.error}`);
-    if (extra.price) this.state.price = extra.price;
-    await this.announce(status, extra.reason ?? null);
-    await this.checkpoint(step, extra.note);
+    if (price) this.state.price = price;
+    await this.announce(status, reason);
+    await this.checkpoint(step, note);
   }
 
   /**

@@ -45,6 +45,22 @@ export interface SagaHistoryEntry {
   message_id: string;
 }
 
+/**
+ * A CRM status change the saga is about to make, written before the CRM call
+ * and cleared by the checkpoint that follows its announcement. Found on
+ * load, it means a process died between the CRM change and its
+ * order.status_changed: the next message for the order finishes it first
+ * (the CRM call again, a no-op if it landed; the event; the step), so no
+ * CRM change goes unannounced whatever message comes next.
+ */
+export interface PendingStatus {
+  status: OrderStatus;
+  step: SagaStep;
+  reason: string | null;
+  price: Price | null;
+  note?: string;
+}
+
 export interface SagaState {
   order_id: string;
   seller_id: string;
@@ -58,6 +74,8 @@ export interface SagaState {
   /** The order as placed: later steps need its model and parameters. */
   command: PlaceOrderCommand;
   history: SagaHistoryEntry[];
+  /** Set while a CRM status change is in flight (see PendingStatus). */
+  pending?: PendingStatus | null;
   /** Ids of the last messages handled to the end (duplicates are acked at once). */
   handled: string[];
   /** W3C traceparent of the span that first handled the order; later steps link to it (tracing on). */

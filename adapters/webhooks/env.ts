@@ -2,6 +2,7 @@
 //   WEBHOOK_RETRY_DELAYS_MS   comma-separated delays between attempts (default 5 s … 10 h)
 //   WEBHOOK_MAX_ATTEMPTS      attempts before the dead letter (default 8)
 //   WEBHOOKS_ALLOW_LOOPBACK   1: loopback receivers allowed (tests, demos; refused in production)
+//   WEBHOOKS_DEMO_HOSTS       host=http://127.0.0.1:port,...: demo hosts delivered to a loopback receiver (npm start; refused in production)
 
 import type { Redis } from 'ioredis';
 import type { WebhooksOptions } from './start.ts';

@@ -47,7 +47,8 @@ export class WebhookSender {
     if (!check.ok) return done({ ok: false, status_code: null, error: `refused: url ${check.reason}` });
     try {
       const timestamp = Math.floor(Date.now() / 1000);
-      const res = await request(check.url, {
+      // A demo host (npm start) is delivered to its loopback receiver.
+      const res = await request(check.deliverTo ?? check.url, {
         method: 'POST',
         dispatcher: this.agent,
         headers: { 'content-type': 'application/json', 'user-agent': 'Facet-Webhooks/1.0', ...signedHeaders(secrets, id, timestamp, body) },

@@ -25,7 +25,12 @@ export interface OpenStreamOptions {
   lastEventId: string | undefined;
   /** Who holds the stream (the operator's subject): counted against maxStreamsPerOwner while it is open. */
   owner: string;
+  /** When the owner's credential ends (ms since the epoch): the stream says `expired` and ends then. */
+  expiresAt?: number;
 }
+
+/** setTimeout's largest delay; a later expiry is re-armed when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Why a stream cannot be opened now: the owner holds its share, or the replica is full. */
 export type StreamRefusal = 'owner_limit' | 'replica_full';
@@ -84,9 +89,11 @@ export class OrderFeed {
     this.clients.add(client);
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     let released = false;
+    let expiry: NodeJS.Timeout | undefined;
     const release = (): void => {
       if (released) return;
       released = true;
+      clearTimeout(expiry);
       client.closed = true;
       this.clients.delete(client);
       const left = (this.perOwner.get(owner) ?? 1) - 1;
@@ -99,6 +106,24 @@ export class OrderFeed {
     if (res.destroyed) {
       release();
       return;
+    }
+    if (options.expiresAt !== undefined) {
+      const { expiresAt } = options;
+      // A stream lives no longer than the token that opened it: the client
+      // is told why (so it gets a new token rather than reconnecting), then closed.
+      const arm = (): void => {
+        const left = expiresAt - Date.now();
+        if (left > MAX_TIMER_MS) {
+          expiry = setTimeout(arm, MAX_TIMER_MS);
+          return;
+        }
+        expiry = setTimeout(() => {
+          client.write(sseEvent(undefined, 'expired', JSON.stringify({ detail: 'The bearer token that opened this stream has expired; reconnect with a new token.' })));
+          client.end();
+          release();
+        }, Math.max(0, left));
+      };
+      arm();
     }
     client.write(sseRetry(this.options.retryMs ?? 2_000) + sseComment('connected'));
     if (options.lastEventId === undefined) {

@@ -47,6 +47,17 @@ export const LOCAL_OPERATIONS: Readonly<Record<string, LocalHandlerFactory>> = {
   listKeys,
 };
 
+/**
+ * What the broker being down takes away, for /readyz: the writes that hand a
+ * command to the bus answer 503 (createOrder, cancelOrder, takeOrder,
+ * replayWebhookDelivery); quotes are settled and the live stream fed by
+ * events that no longer arrive (a quote's poll still reads the MES).
+ */
+export const BROKER_OPERATIONS = ['cancelOrder', 'createOrder', 'createQuote', 'replayWebhookDelivery', 'streamOrders', 'takeOrder'] as const;
+
+/** What the shared state store (Redis) being down takes away, for /readyz: the operations whose handlers read or write records there. */
+export const STATE_OPERATIONS = ['cancelOrder', 'createOrder', 'createQuote', 'createWebhook', 'deleteWebhook', 'getOrder', 'getQuote', 'listWebhookDeliveries', 'listWebhooks', 'replayWebhookDelivery', 'rotateWebhookSecret', 'streamOrders', 'takeOrder', 'uploadModel'] as const;
+
 /** Which operation ids have a handler, for config validation (before anything is built). */
 export function operationNames(policies: Iterable<AnyPolicy>): Pick<OperationHandlers, 'remote' | 'local'> {
   const local = new Set(Object.keys(LOCAL_OPERATIONS));

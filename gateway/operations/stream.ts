@@ -31,7 +31,8 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
       });
     }
     // Checked and opened with no await between: the answer cannot go stale.
-    const owner = request[kOperator]?.subject ?? 'internal';
+    const operator = request[kOperator];
+    const owner = operator?.subject ?? 'internal';
     const refusal = services.feed.refusal(owner);
     if (refusal !== undefined) throw REFUSALS[refusal];
     reply.hijack();
@@ -43,5 +44,10 @@ export const streamOrders: LocalHandlerFactory = ({ services }) =>
       'x-content-type-options': 'nosniff',
       'x-request-id': request.id,
     });
-    await services.feed.open(reply.raw, { statuses: new Set(status ?? []), lastEventId, owner });
+    // HEAD: the stream's headers and nothing more (Node would hold them until a first event, which a HEAD never gets).
+    if (request.method === 'HEAD') {
+      reply.raw.end();
+      return;
+    }
+    await services.feed.open(reply.raw, { statuses: new Set(status ?? []), lastEventId, owner, expiresAt: operator?.expiresAt });
   };

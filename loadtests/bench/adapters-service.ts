@@ -24,6 +24,8 @@ export async function startAdapters(group: ProcessGroup, upstreams: GatewayUpstr
     CRM_URL: upstreams.crm.url,
     MES_URL: upstreams.mes.url,
     LOG_LEVEL: 'warn',
+    // The bench's Redis is the machine's throw-away one (no AOF): production would refuse it.
+    FACET_ALLOW_VOLATILE_REDIS: 'true',
     ...env,
   }, undefined, undefined, '/readyz');
 }

@@ -42,6 +42,8 @@ export async function startGateway(group: ProcessGroup, upstreams: GatewayUpstre
     REDIS_URL: '',
     AMQP_URL: '',
     LOG_LEVEL: 'warn',
+    // The bench's Redis is the machine's throw-away one (no AOF): production would refuse it.
+    FACET_ALLOW_VOLATILE_REDIS: 'true',
     ...options.env,
   }, undefined, options.nodeArgs ? [...options.nodeArgs] : undefined);
 }

@@ -59,6 +59,10 @@ export interface paths {
          *       carry `Retry-After`.
          *     - **Shutdown**: a replica that stops ends its streams; the browser
          *       reconnects (to another replica) and resumes.
+         *     - **Token expiry**: the stream lives no longer than the token that
+         *       opened it: when the token's `exp` passes, an `expired` event (no
+         *       `id`) is sent and the response ends; reconnect with a new token
+         *       and `Last-Event-ID` to resume.
          *
          *     ```js
          *     // Browsers: EventSource cannot send headers, so authenticate through a
@@ -194,6 +198,13 @@ export interface paths {
          *
          *     A dependency whose check is not `required` is reported but does not
          *     make the gateway not ready.
+         *
+         *     Dependencies: each service endpoint (`crm`, `mes`: a GET of its health
+         *     path, 1 s at most), `redis` (a PING, when `REDIS_URL` is set) and
+         *     `rabbitmq` (the bus connection's state, no round trip; when
+         *     `AMQP_URL` is set). RabbitMQ is required: without it no order,
+         *     cancellation, take or replay can be handed on. A check that is down
+         *     lists in `affects` the operations it takes down.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -363,6 +374,19 @@ export interface components {
                 queued: number;
                 limit: number;
             };
+            /**
+             * @description Only while the dependency is down: the operations (operationIds of
+             *     both APIs) that fail or lose their events without it, e.g. the
+             *     broker down takes `createOrder`, `cancelOrder`, `takeOrder`,
+             *     `replayWebhookDelivery` (503) and the events behind `createQuote`
+             *     and `streamOrders`.
+             * @example [
+             *       "cancelOrder",
+             *       "createOrder",
+             *       "takeOrder"
+             *     ]
+             */
+            affects?: string[];
         };
         /** @description Readiness of the gateway and of each dependency it checks. */
         Readiness: {
@@ -514,10 +538,15 @@ export interface components {
             };
         };
         /**
-         * @description The body is not `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
-         *     send JSON with `Content-Type: application/json`.
+         * @description The body's `Content-Type` is not one the operation's request body
+         *     lists, here `application/json` (`FACET_ERR_UNSUPPORTED_MEDIA_TYPE`):
+         *     `text/plain`, forms, XML and a body without a `Content-Type` are all
+         *     refused before the body is read. Send JSON with
+         *     `Content-Type: application/json`.
+         *     An operation without a documented body (a take) accepts none, or an
+         *     empty JSON object.
          */
-        UnsupportedMediaType: {
+        BodyNotAccepted: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -561,6 +590,34 @@ export interface components {
          *     Temporary: retry later.
          */
         GatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Something failed inside the gateway (`FACET_ERR_INTERNAL`). The
+         *     document says nothing about the cause; quote its `request_id` when
+         *     you report it. Retrying may help.
+         */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request line and headers together are over 16 KiB
+         *     (`FACET_ERR_HEADERS_TOO_LARGE`); answered before the request is
+         *     routed, so no credential was looked at. Send fewer or shorter headers.
+         */
+        HeadersTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -634,10 +691,12 @@ export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
 export type ResponseBodyTooLarge = components['responses']['BodyTooLarge'];
-export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
+export type ResponseBodyNotAccepted = components['responses']['BodyNotAccepted'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
+export type ResponseInternalError = components['responses']['InternalError'];
+export type ResponseHeadersTooLarge = components['responses']['HeadersTooLarge'];
 export type ParameterStatusFilter = components['parameters']['StatusFilter'];
 export type ParameterDashboardLimit = components['parameters']['DashboardLimit'];
 export type ParameterCursor = components['parameters']['Cursor'];
@@ -689,6 +748,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -751,6 +812,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             /**
              * @description This replica serves as many streams as it can (`maxStreams`,
              *     `FACET_ERR_STREAMS_FULL`; another replica may have room) or is
@@ -818,7 +881,9 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
             /**
              * @description The CRM is unavailable (the order could not be checked), the
@@ -877,6 +942,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KeyStoreUnavailable"];
         };
     };
@@ -919,7 +986,9 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KeyStoreUnavailable"];
         };
     };
@@ -965,7 +1034,9 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            415: components["responses"]["UnsupportedMediaType"];
+            415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KeyStoreUnavailable"];
         };
     };
@@ -988,6 +1059,8 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
         };
     };
     getReadiness: {
@@ -1009,6 +1082,8 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
             /**
              * @description Not ready: a required dependency is down (`not_ready`) or the
              *     gateway is shutting down (`draining`). This is a `Readiness`

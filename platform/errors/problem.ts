@@ -20,13 +20,16 @@ export interface ProblemBody {
   errors?: FieldError[];
 }
 
+/** The specs' `Problem.errors` maxItems: a document never lists more invalid inputs than that. */
+export const MAX_FIELD_ERRORS = 20;
+
 export function problemBody(error: FacetError, requestId: string, instance?: string, traceId?: string): ProblemBody {
   const kind = PROBLEMS[error.code];
   const body: ProblemBody = { type: problemType(error.code), title: kind.title, status: kind.status, code: error.code, request_id: requestId };
   if (traceId !== undefined) body.trace_id = traceId;
   if (error.detail !== undefined) body.detail = error.detail;
   if (instance !== undefined) body.instance = instance;
-  if (error.errors !== undefined && error.errors.length > 0) body.errors = error.errors;
+  if (error.errors !== undefined && error.errors.length > 0) body.errors = error.errors.slice(0, MAX_FIELD_ERRORS);
   return body;
 }
 

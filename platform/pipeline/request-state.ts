@@ -8,6 +8,8 @@ import type { Consumer } from './consumers.ts';
 export interface Operator {
   subject: string;
   role: string;
+  /** When the operator's credential ends (ms since the epoch); what lives on, like a stream, ends with it. */
+  expiresAt?: number;
 }
 
 export const kConsumer: unique symbol = Symbol('facet.consumer');

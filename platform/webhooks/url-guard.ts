@@ -8,7 +8,10 @@
 // `lookup` given to undici's connector), so a name cannot resolve to a
 // public address at the check and a private one at the connect (DNS
 // rebinding). Loopback is allowed only with WEBHOOKS_ALLOW_LOOPBACK=1, which
-// a production process refuses to start with.
+// a production process refuses to start with. Likewise WEBHOOKS_DEMO_HOSTS
+// (`npm start`): documentation hosts such as the spec's example
+// `hooks.lumen-jewels.example`, which resolve nowhere, are accepted and
+// delivered to a loopback receiver the embedded default serves.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
@@ -18,9 +21,16 @@ export interface UrlPolicy {
   requireHttps: boolean;
   /** Tests and demos: loopback receivers (127.0.0.0/8, ::1) are allowed. */
   allowLoopback: boolean;
+  /**
+   * Demos only (never in production): host name → the loopback origin
+   * (`http://127.0.0.1:8093`) that receives what is sent to it. The host is
+   * accepted without resolving it.
+   */
+  demoHosts?: Readonly<Record<string, string>>;
 }
 
-export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
+/** `deliverTo`: where a delivery really goes, when that is not `url` (a demo host's receiver). */
+export type UrlCheck = { ok: true; url: URL; deliverTo?: URL } | { ok: false; reason: string };
 
 export const MAX_URL_LENGTH = 2048;
 
@@ -29,7 +39,32 @@ export function urlPolicyFromEnv(env: NodeJS.ProcessEnv): UrlPolicy {
   const production = env.NODE_ENV === 'production';
   const allowLoopback = env.WEBHOOKS_ALLOW_LOOPBACK === '1';
   if (production && allowLoopback) throw new Error('WEBHOOKS_ALLOW_LOOPBACK=1 is refused when NODE_ENV=production (webhooks would be sent to this machine)');
-  return { requireHttps: production, allowLoopback };
+  const demoHosts = parseDemoHosts(env.WEBHOOKS_DEMO_HOSTS ?? '');
+  if (production && demoHosts) throw new Error('WEBHOOKS_DEMO_HOSTS is refused when NODE_ENV=production (webhooks would be sent to this machine)');
+  return { requireHttps: production, allowLoopback, ...(demoHosts && { demoHosts }) };
+}
+
+/** `host=http://127.0.0.1:port,...` → the map; every receiver must be a loopback http origin (a demo host cannot point anywhere else). */
+export function parseDemoHosts(raw: string): Record<string, string> | undefined {
+  const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+  if (entries.length === 0) return undefined;
+  const hosts: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const host = entry.slice(0, at).trim().toLowerCase();
+    let origin: URL | undefined;
+    try {
+      origin = new URL(entry.slice(at + 1).trim());
+    } catch {
+      origin = undefined;
+    }
+    const receiverHost = origin?.hostname.replace(/^\[|\]$/g, '') ?? '';
+    if (at <= 0 || !origin || origin.protocol !== 'http:' || !(isIP(receiverHost) !== 0 && loopback.check(receiverHost, isIP(receiverHost) === 4 ? 'ipv4' : 'ipv6'))) {
+      throw new Error(`WEBHOOKS_DEMO_HOSTS: "${entry}" must be host=http://<loopback address>:<port>`);
+    }
+    hosts[host] = origin.origin;
+  }
+  return hosts;
 }
 
 const refused = new BlockList();
@@ -107,6 +142,8 @@ export async function checkWebhookUrl(raw: string, policy: UrlPolicy): Promise<U
   if (url.username !== '' || url.password !== '') return { ok: false, reason: 'must not carry credentials' };
   if (url.hash !== '') return { ok: false, reason: 'must not have a fragment' };
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const receiver = policy.demoHosts?.[host.toLowerCase()];
+  if (receiver !== undefined) return { ok: true, url, deliverTo: new URL(`${url.pathname}${url.search}`, receiver) };
   if (isIP(host) !== 0) {
     const why = refusalOf(host, policy);
     return why === undefined ? { ok: true, url } : { ok: false, reason: `host ${why}` };

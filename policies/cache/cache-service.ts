@@ -3,6 +3,7 @@
 // wait for the holder's entry instead of fetching themselves).
 
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { GenerationView } from './generations.ts';
@@ -38,12 +39,17 @@ export function hashParameters(values: Record<string, unknown>): string {
   return createHash('sha1').update(JSON.stringify(normalized)).digest('base64url');
 }
 
+/** Bytes of answers each replica keeps as its own last resort (see CacheService.lastGood). */
+const LAST_GOOD_MAX_BYTES = 32 * 1024 * 1024;
+
 /** What outlives a config reload (PolicyHost.retain): the store, the generations seen, the counters. */
 export interface CacheState {
   store: CacheStore;
   generations: GenerationView;
   outcomes: Counter<'route' | 'outcome'>;
   upstreamFetches: Counter<'route'>;
+  /** See CacheService.lastGood. */
+  lastGood: LRUCache<string, CacheEntry>;
 }
 
 export function createCacheState(store: CacheStore, options: Pick<CacheServiceOptions, 'generationMaxAgeMs'>, registry: Registry): CacheState {
@@ -62,6 +68,7 @@ export function createCacheState(store: CacheStore, options: Pick<CacheServiceOp
       labelNames: ['route'],
       registers: [registry],
     }),
+    lastGood: new LRUCache<string, CacheEntry>({ maxSize: LAST_GOOD_MAX_BYTES, sizeCalculation: (entry) => entry.body.length + 64 }),
   };
 }
 
@@ -70,6 +77,15 @@ export class CacheService {
   readonly generations: GenerationView;
   readonly outcomes: Counter<'route' | 'outcome'>;
   readonly upstreamFetches: Counter<'route'>;
+  /**
+   * The last answer this replica fetched per page (keyed like latestKey),
+   * in process memory: stale-if-error's fallback when the shared store
+   * cannot give one in time (Redis cut off, or slower than its 100 ms
+   * command timeout on a busy machine: a 502 seen in the chaos suite while
+   * the CRM failed half its requests). Bounded by bytes, scoped like every
+   * key, so it never crosses sellers.
+   */
+  readonly lastGood: LRUCache<string, CacheEntry>;
   private readonly flights = new Map<string, Promise<CacheEntry>>();
   private readonly lockTtlMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -85,6 +101,7 @@ export class CacheService {
     this.generations = state.generations;
     this.outcomes = state.outcomes;
     this.upstreamFetches = state.upstreamFetches;
+    this.lastGood = state.lastGood;
     this.lockTtlMs = options.lockTtlMs;
   }
 
@@ -95,6 +112,14 @@ export class CacheService {
   /** The page's latest entry whatever its generation (see the policy's staleAcrossGenerations). */
   latestKey(scope: string, route: string, parameters: string): string {
     return `facet:c:${scope}:latest:${route}:${parameters}`;
+  }
+
+  /** The newest of what the shared store and this replica hold for a page (stale-if-error's candidates). */
+  async fallback(latestKey: string, known: CacheEntry | undefined): Promise<CacheEntry | undefined> {
+    const stored = known ?? (await this.store.get(latestKey));
+    const local = this.lastGood.get(latestKey);
+    if (!stored) return local;
+    return local && local.storedAt > stored.storedAt ? local : stored;
   }
 
   /**

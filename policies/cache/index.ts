@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler, RouteHandlerMe
 import { isUpstreamFailure } from '../../platform/errors/facet-error.ts';
 import { internalCaller } from '../../platform/pipeline/internal-caller.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { addVary } from '../../platform/pipeline/vary.ts';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
 import { CacheService, createCacheState, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
@@ -151,10 +152,20 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
           : `facet; hit; ttl=${ttlSec}${outcome === 'hit' ? '' : `; detail=${outcome === 'stale' ? 'stale-while-revalidate' : 'stale-if-error'}`}`;
       reply.header('etag', entry.etag);
       reply.header('cache-control', `private, max-age=${Math.max(0, ttlSec)}`);
+      // A private cache keyed by URL alone would show one caller's page to the next key or token.
+      addVary(reply, action.scope === 'dashboard' ? 'Authorization' : 'X-API-Key');
       reply.header('age', String(Math.floor(ageMs / 1000)));
       reply.header('cache-status', status);
       if (etagMatches(request.headers['if-none-match'], entry.etag)) return reply.code(304).send();
       return reply.header('content-type', 'application/json; charset=utf-8').send(entry.body);
+    };
+
+    /** Sends `fallback` marked stale-if-error when the error is the upstream's and the page is young enough. */
+    const serveStaleIfError = async (request: FastifyRequest, reply: FastifyReply, error: unknown, fallback: CacheEntry | undefined) => {
+      if (!isUpstreamFailure(error) || !fallback || Date.now() - fallback.storedAt >= freshMs + sieMs) return undefined;
+      // Logged as the error handler would have (an answer outside the contract carries its validation errors).
+      request.log.warn({ code: error.code, err: error.cause ?? error }, 'upstream problem; stale entry served');
+      return send(request, reply, fallback, 'stale_if_error');
     };
 
     const wrapHandler = (inner: RouteHandlerMethod): RouteHandlerMethod => {
@@ -162,6 +173,7 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
         cache.upstreamFetches.inc({ route: routeId });
         const body = JSON.stringify(await inner.call(self as never, request, reply));
         const entry = { body, etag: etagOf(body), storedAt: Date.now() };
+        cache.lastGood.set(latestKey, entry);
         // The generation-less copy: what stale-if-error falls back on after a bump (every
         // scope), and what the dashboard's next generation starts from.
         void cache.store.set(latestKey, entry, ttlMs);
@@ -176,7 +188,21 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
         const lookup = request[kLookup] ?? startLookup(request);
         if (!lookup) {
           cache.outcomes.inc({ route: routeId, outcome: 'bypass' });
-          return inner.call(this, request, reply);
+          const scope = scopeOf(request);
+          if (!scope) return inner.call(this, request, reply);
+          // The shared store is away: answer from the upstream, and keep this replica's
+          // last good page in case the upstream fails too.
+          const latestKey = cache.latestKey(scope, routeKey, parametersOf(request));
+          try {
+            const value: unknown = await inner.call(this, request, reply);
+            const body = JSON.stringify(value);
+            cache.lastGood.set(latestKey, { body, etag: etagOf(body), storedAt: Date.now() });
+            return value;
+          } catch (error) {
+            const served = await serveStaleIfError(request, reply, error, await cache.fallback(latestKey, undefined));
+            if (served) return served;
+            throw error;
+          }
         }
         if (isRefresh(request)) {
           await lookup.entry; // resolves the key when the generation was not known yet
@@ -209,16 +235,10 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
           if (collapsed) addUpstreamWait(request, secondsSince(waitStarted));
           return send(request, reply, entry, collapsed ? 'collapsed' : 'miss');
         } catch (error) {
-          if (isUpstreamFailure(error)) {
-            // An error is worse than an older page, marked stale with its age: even one
-            // from before a generation bump (a seller's busy orders bump it constantly).
-            const fallback = cached ?? (await cache.store.get(lookup.latestKey));
-            if (fallback && Date.now() - fallback.storedAt < freshMs + sieMs) {
-              // Logged as the error handler would have (an answer outside the contract carries its validation errors).
-              request.log.warn({ code: error.code, err: error.cause ?? error }, 'upstream problem; stale entry served');
-              return send(request, reply, fallback, 'stale_if_error');
-            }
-          }
+          // An error is worse than an older page, marked stale with its age: even one
+          // from before a generation bump (a seller's busy orders bump it constantly).
+          const served = isUpstreamFailure(error) ? await serveStaleIfError(request, reply, error, await cache.fallback(lookup.latestKey, cached)) : undefined;
+          if (served) return served;
           throw error;
         }
       };

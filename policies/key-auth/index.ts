@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
 import type { Consumer } from '../../platform/pipeline/consumers.ts';
 import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
+import { addVary } from '../../platform/pipeline/vary.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { kConsumer } from '../../platform/pipeline/request-state.ts';
@@ -42,10 +43,12 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
         headers: { 'retry-after': String(seconds) },
       });
     };
-    const hook: onRequestHookHandler = async (request) => {
+    const hook: onRequestHookHandler = async (request, reply) => {
       const step = pickStep(request);
       if (!step) return;
       const headerName = step.action.header;
+      // Every answer here depends on the key (refusals included).
+      addVary(reply, headerName);
       const challenge = { 'www-authenticate': `ApiKey header="${headerName}"` };
       const presented = request.headers[headerName.toLowerCase()];
       if (typeof presented !== 'string' || presented === '') {

@@ -1,10 +1,12 @@
 // validate: the route's request schema (query, path, body) and its response
 // serialisation come from the OpenAPI operation with the same path and
-// method, so what is enforced is exactly what the portal documents.
+// method, so what is enforced is exactly what the portal documents; a body
+// of a media type the operation does not list is a 415 (media-types.ts).
 
 import type { preValidationHookHandler, onRequestHookHandler } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
+import { mediaTypeGuard } from './media-types.ts';
 
 export interface ValidateAction {
   contract: string;
@@ -56,12 +58,14 @@ export const validatePolicy: PolicyDefinition<ValidateAction> = {
     const operation = specs.operation(contract, route.method, route.path);
     if (!operation) return {};
     const numbers = plainNumbers(operation.schema.querystring);
+    const mediaTypes = mediaTypeGuard(route.method, operation.operation.requestBody);
+    const onRequest = [mediaTypes, numbers].filter((hook): hook is onRequestHookHandler => hook !== undefined);
     // An optional JSON body that was not sent is validated as `{}` (the schema
     // describes an object; "no body" must not read as "body must be object").
     const bodyOptional = operation.schema.body !== undefined && (operation.operation.requestBody as { required?: boolean } | undefined)?.required !== true;
     const emptyBody: preValidationHookHandler = async (request) => {
       if (request.body === undefined) request.body = {};
     };
-    return { schema: operation.schema, ...(numbers && { onRequest: [numbers] }), ...(bodyOptional && { preValidation: [emptyBody] }) };
+    return { schema: operation.schema, ...(onRequest.length > 0 && { onRequest }), ...(bodyOptional && { preValidation: [emptyBody] }) };
   },
 };

@@ -115,6 +115,8 @@ describe('docker-compose.yml', () => {
     for (const name of GATEWAYS) {
       const env = services[name]?.environment ?? {};
       assert.equal(env.FACET_ADAPTERS, 'external', name);
+      // The config's default is loopback (npm start): nginx reaches the gateways only if they say otherwise.
+      assert.equal(env.HOST, '0.0.0.0', `${name} sets HOST=0.0.0.0`);
       for (const key of ['MES_URL', 'CRM_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT']) assert.ok(env[key], `${name} sets ${key}`);
       assert.match(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '', /^http:\/\/jaeger:4318$/);
       assert.match(env.MES_URL ?? '', /^http:\/\/mes-sim:8091$/);

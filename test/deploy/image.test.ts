@@ -79,6 +79,8 @@ describe('deploy/Dockerfile', () => {
     assert.match(runtimeStage, /^USER node$/m);
     assert.match(runtimeStage, /^CMD \["node", "--import", "\.\/platform\/telemetry\/register\.ts", "entries\/gateway\.ts"\]$/m);
     assert.doesNotMatch(runtimeStage, /^USER root/m);
+    // The config's default is loopback (npm start); a container listens on its address.
+    assert.match(runtimeStage, /^ENV .*\bHOST=0\.0\.0\.0\b/m);
     const ignored = read('.dockerignore').split('\n');
     for (const entry of ['node_modules', '.git']) assert.ok(ignored.includes(entry), `.dockerignore: ${entry}`);
   });

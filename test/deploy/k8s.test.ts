@@ -104,6 +104,8 @@ describe('deploy/k8s', () => {
     const env = Object.fromEntries((pod.containers[0].env as Json[]).map((e) => [e.name, e]));
     assert.equal(env.FACET_ADAPTERS.value, 'external');
     assert.equal(env.GATEWAY_CONFIG.value, '/etc/facet/gateway.config.yml');
+    // The config's default is loopback: the pod must say it listens on its address.
+    assert.equal(env.HOST?.value, '0.0.0.0');
   });
 
   it('secrets come from the Secret template, which holds no real value and is not applied by kustomize', () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -91,6 +92,19 @@ describe('config reload in process (ConfigMap-style symlinks, no Redis)', () => 
     const body = await readyz();
     assert.equal(body.config?.version, sha256(readFileSync(join(dir, 'gateway.config.yml'), 'utf8')).slice(0, 12));
     assert.ok(!Number.isNaN(Date.parse(body.config?.loaded_at ?? '')));
+  });
+
+  it('the reloading server answers like the app: a Host-less HTTP/1.1 request gets problem+json', async () => {
+    const { port } = new URL(url);
+    const raw = await new Promise<string>((resolveRaw, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolveRaw(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400/);
+    assert.match(raw, /application\/problem\+json/);
   });
 
   it('a ConfigMap swap adds a consumer without a restart, and in-process quota counters carry over', async () => {

@@ -40,4 +40,37 @@ describe('percent-encoded paths', () => {
     assertProblem(res, 404, 'FACET_ERR_NOT_FOUND');
     assert.match(res.body.detail, /ord_zzzzzzzzzzzz/);
   });
+
+  it('other encodings: every operation reached through an encoded path answers as through the plain one, none 5xx', async () => {
+    const created = await request(stack.url).post('/v1/webhooks').set(PRO).send({ url: 'http://127.0.0.1:9/hook' }).expect(201);
+    const id = created.body.id as string;
+    const cases: [string, string, number][] = [
+      ['GET', `/v1/webhooks/${id}/%64eliveries`, 200],
+      ['GET', `/v1/webhooks/%77h_000000000000/deliveries`, 404],
+      ['GET', '/v1/%77ebhooks', 200],
+      ['GET', '/v1/%6D%61terials', 200],
+      ['GET', '/v1/orders/%6Frd_zzzzzzzzzzzz', 404],
+      // Double encoding is not decoded twice: no such route.
+      ['GET', '/v1/%256Frders', 404],
+      ['POST', '/v1/webhooks/wh_000000000000/rotate%252Dsecret', 404],
+      // An encoded separator is not a separator.
+      ['GET', `/v1/webhooks%2F${id}`, 404],
+      ['POST', `/v1/webhooks/${id}%2Frotate-secret`, 404],
+      ['DELETE', `/v1/%77ebhooks/${id}`, 204],
+    ];
+    for (const [method, path, status] of cases) {
+      const res = await request(stack.url)[method === 'GET' ? 'get' : method === 'POST' ? 'post' : 'delete'](path).set(PRO).send(method === 'GET' ? undefined : {});
+      assert.equal(res.status, status, `${method} ${path}: ${res.status} ${res.text.slice(0, 200)}`);
+    }
+  });
+
+  it('an operator take through an encoded path is the take (t%61ke), recorded for the token\'s operator', async () => {
+    await stack.gateway.services.bus.consume({ queue: 'test.encoded.takes', bindings: [{ exchange: 'commands', pattern: 'order.take' }] }, async () => 'ack');
+    const order = stack.mes.store.orders.page({ limit: 200 }).items.find((o) => o.operator_id === null && stack.crm.store.getOrder(o.order_id));
+    assert.ok(order);
+    const res = await request(stack.url).post(`/internal/v1/orders/${order.order_id}/t%61ke`).set('Authorization', `Bearer ${stack.operatorToken}`).send({});
+    assert.equal(res.status, 202, res.text);
+    assert.equal(res.body.order_id, order.order_id);
+    assertProblem(await request(stack.url).post('/internal/v1/orders/ord_zzzzzzzzzzzz/t%61ke').set('Authorization', `Bearer ${stack.operatorToken}`).send({}), 404, 'FACET_ERR_NOT_FOUND');
+  });
 });

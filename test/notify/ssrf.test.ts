@@ -73,6 +73,32 @@ describe('webhook URL guard (SSRF)', () => {
     assert.deepEqual(urlPolicyFromEnv({ WEBHOOKS_ALLOW_LOOPBACK: '1' }), TESTING);
   });
 
+  it('demo hosts (npm start): accepted without resolving, delivered to their loopback receiver; never in production, never to another address', async () => {
+    const demo = urlPolicyFromEnv({ WEBHOOKS_DEMO_HOSTS: `hooks.lumen-jewels.example=http://127.0.0.1:${port}` });
+    assert.deepEqual(demo.demoHosts, { 'hooks.lumen-jewels.example': `http://127.0.0.1:${port}` });
+    const check = await checkWebhookUrl('https://hooks.lumen-jewels.example/facet?x=1', demo);
+    assert.ok(check.ok);
+    assert.equal(check.url.href, 'https://hooks.lumen-jewels.example/facet?x=1', 'the seller sees the URL it registered');
+    assert.equal(check.deliverTo?.href, `http://127.0.0.1:${port}/facet?x=1`);
+    // Other hosts are resolved and checked as ever; loopback itself stays refused.
+    assert.equal((await checkWebhookUrl('https://other.lumen-jewels.example/facet', demo)).ok, false);
+    assert.equal((await checkWebhookUrl(`http://127.0.0.1:${port}/facet`, demo)).ok, false);
+    assert.throws(() => urlPolicyFromEnv({ NODE_ENV: 'production', WEBHOOKS_DEMO_HOSTS: 'hooks.lumen-jewels.example=http://127.0.0.1:8093' }), /refused when NODE_ENV=production/);
+    for (const bad of ['hooks.example=http://10.0.0.1:80', 'hooks.example=https://127.0.0.1:8093', 'hooks.example=http://example.com', '=http://127.0.0.1:1', 'hooks.example']) {
+      assert.throws(() => urlPolicyFromEnv({ WEBHOOKS_DEMO_HOSTS: bad }), /WEBHOOKS_DEMO_HOSTS/, bad);
+    }
+    // The sender delivers a demo host's webhook to its receiver.
+    const sender = new WebhookSender(demo);
+    try {
+      const before = hits;
+      const result = await sender.send('https://hooks.lumen-jewels.example/facet', 'msg_demo0001', '{}', ['whsec_' + Buffer.alloc(24).toString('base64')]);
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.equal(hits, before + 1);
+    } finally {
+      await sender.close();
+    }
+  });
+
   it('registration: 422 for 127.0.0.1, 10.0.0.1, 169.254.169.254, [::1] and localhost without the flag', async () => {
     for (const url of [`http://127.0.0.1:${port}/hook`, 'http://10.0.0.1/hook', 'http://169.254.169.254/latest/meta-data/', `http://[::1]:${port}/hook`, `http://localhost:${port}/hook`]) {
       const res = await request(stack.url).post('/v1/webhooks').set('X-API-Key', 'demo-pro-key').send({ url });

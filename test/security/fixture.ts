@@ -77,6 +77,8 @@ export async function startSecurityStack(options: StackOptions = {}): Promise<Se
   const stack = await startStack({ redisUrl: REDIS_URL, ...options });
   // Stands in for the saga: order commands are routed and confirmed.
   await stack.gateway.services.bus.consume({ queue: 'test.security.saga', bindings: [{ exchange: 'commands', pattern: 'order.*' }] }, async () => 'ack');
+  // And for the adapters' webhook sender: replays are routed and confirmed.
+  await stack.gateway.services.bus.consume({ queue: 'test.security.webhooks', bindings: [{ exchange: 'commands', pattern: 'webhook.*' }] }, async () => 'ack');
   const http = new Http(stack.url);
   const sellers: Seller[] = DEMO_KEYS.map((k) => ({ key: k.key, id: k.seller, plan: k.plan, ids: new Map() }));
   for (const [i, seller] of sellers.entries()) {

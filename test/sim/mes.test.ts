@@ -24,18 +24,18 @@ async function timed(url: string): Promise<number> {
 
 describe('MES dashboard', () => {
   it('gets slower as MES holds more orders', async () => {
-    const dashboardLatency = { baseMs: 10, perOrderMs: 0.05 };
+    // Far apart (a busy machine adds its own delays to both): 10 + 20 ms against 10 + 2000 ms.
+    const dashboardLatency = { baseMs: 10, perOrderMs: 0.5 };
     const small = await startMesSim({ orderCount: 200, sellerCount: 3, ...FAST, dashboardLatency });
     const large = await startMesSim({ orderCount: 4000, sellerCount: 3, ...FAST, dashboardLatency });
     try {
-      // Expected: 10 + 10 = 20 ms against 10 + 200 = 210 ms.
       const t1 = await timed(`${small.url}/mes/dashboard/orders`);
       const t2 = await timed(`${large.url}/mes/dashboard/orders`);
-      assert.ok(t1 >= 15 && t1 < 1500, `small took ${t1} ms`);
-      assert.ok(t2 >= 200 && t2 < 3000, `large took ${t2} ms`);
-      assert.ok(t2 - t1 > 100, `${t1} ms vs ${t2} ms`);
+      assert.ok(t1 >= 100, `small took ${t1} ms`);
+      assert.ok(t2 >= 2000, `large took ${t2} ms`);
+      assert.ok(t2 - t1 > 1000, `${t1} ms vs ${t2} ms`);
       // Other MES endpoints are not slowed by the order count.
-      assert.ok((await timed(`${large.url}/mes/materials`)) < 150);
+      assert.ok((await timed(`${large.url}/mes/materials`)) < 1000);
     } finally {
       await Promise.all([small.close(), large.close()]);
     }

@@ -35,6 +35,12 @@ describe('gateway.config.yml', () => {
     assert.ok(specs.operation('seller', 'GET', '/v1/orders/:id'));
   });
 
+  it('listens on loopback unless HOST is set (npm start serves the public demo credentials)', () => {
+    assert.equal(parseConfig(TEXT, FILE, POLICIES, ENV).config.http.host, '127.0.0.1');
+    assert.equal(parseConfig(TEXT, FILE, POLICIES, { ...ENV, HOST: '' }).config.http.host, '127.0.0.1');
+    assert.equal(parseConfig(TEXT, FILE, POLICIES, { ...ENV, HOST: '0.0.0.0' }).config.http.host, '0.0.0.0');
+  });
+
   it('names the path of a bad number', () => {
     const problems = problemsFor((d) => (d.serviceEndpoints.crm.timeoutMs = 0));
     assert.deepEqual(problems, ['serviceEndpoints.crm.timeoutMs: must be a positive integer']);

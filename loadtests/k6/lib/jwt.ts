@@ -25,7 +25,7 @@ export function mintHs256(secret: string, options: MintOptions = {}): string {
     role: options.role ?? 'operator',
     sub: options.subject ?? 'op_k6_loadtest',
     iat: now,
-    exp: now + (options.ttlSec ?? 24 * 3600),
+    exp: now + (options.ttlSec ?? 12 * 3600), // the gateway refuses tokens living longer than 12 h (jwt-auth maxLifetimeSeconds)
   };
   if (options.issuer) payload.iss = options.issuer;
   if (options.audience) payload.aud = options.audience;
