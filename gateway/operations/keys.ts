@@ -15,6 +15,9 @@ import type { GatewayServices } from '../services.ts';
 import { consumerOf } from './orders.ts';
 import type { LocalHandlerFactory } from './types.ts';
 
+/** Working keys a seller may hold (config, issued, rotated in their overlap): issuing and rotating stop there. */
+export const MAX_KEYS_PER_SELLER = 20;
+
 type KeyAction = 'seller_key.created' | 'seller_key.rotated' | 'seller_key.revoked';
 
 /** An audit line: written whatever LOG_LEVEL says (a child at info), with the request's id. */
@@ -42,6 +45,12 @@ async function keyOf(services: GatewayServices, sellerId: string, keyId: string)
   return (await services.keys.apiKeys(sellerId)).find((k) => k.record.id === keyId);
 }
 
+/** Refuses a new key while the seller holds MAX_KEYS_PER_SELLER working ones. */
+async function roomForAnother(services: GatewayServices, sellerId: string): Promise<void> {
+  const keys = await services.keys.list(sellerId, services.consumers.configKeys(sellerId));
+  if (keys.length >= MAX_KEYS_PER_SELLER) throw new FacetError('FACET_ERR_KEY_LIMIT', { detail: `At most ${MAX_KEYS_PER_SELLER} working API keys per seller` });
+}
+
 const operatorView = (k: ListedKey) => ({ id: k.id, source: k.source, created_at: k.created_at, last_used_at: k.last_used_at, expires_at: k.expires_at });
 const sellerView = (k: ListedKey) => ({ id: k.id, created_at: k.created_at, last_used_at: k.last_used_at, expires_at: k.expires_at });
 
@@ -49,6 +58,7 @@ export const createSellerKey: LocalHandlerFactory = ({ services }) =>
   async function createSellerKeyHandler(request, reply) {
     const { seller_id: sellerId } = request.params as { seller_id: string };
     knownSeller(services, sellerId);
+    await roomForAnother(services, sellerId);
     const actor = operatorOf(request);
     const { key, record } = await services.keys.issue(sellerId, actor);
     audit(request.log, 'seller_key.created', { actor, seller: sellerId, key_id: record.id });
@@ -81,6 +91,7 @@ export const rotateKey: LocalHandlerFactory = ({ services }) =>
     const current = await keyOf(services, consumer.id, consumer.keyId);
     // The key just authenticated this request: gone since only if revoked or expired in between.
     if (!current) throw new FacetError('FACET_ERR_AUTH_INVALID_KEY', { detail: 'This API key is no longer valid' });
+    await roomForAnother(services, consumer.id);
     const actor = `seller:${consumer.id}`;
     const { key, record } = await services.keys.issue(consumer.id, actor);
     const overlapMs = services.config.keys.rotationOverlapSec * 1000;

@@ -985,6 +985,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The seller already holds 20 working keys (`FACET_ERR_KEY_LIMIT`); revoke one, or let a rotated key's overlap end, first. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["BodyNotAccepted"];
             431: components["responses"]["HeadersTooLarge"];

@@ -176,3 +176,25 @@ describe('seller keys in process (no Redis: the embedded default)', () => {
     assert.deepEqual((await request(stack.url).get('/internal/v1/sellers/slr_0002/keys').set(operator).expect(200)).body.items, []);
   });
 });
+
+describe('seller keys: a bounded number per seller', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('issuing or rotating past 20 working keys is a 409 problem; a revocation makes room', async () => {
+    const operator = { authorization: `Bearer ${stack.operatorToken}` };
+    // slr_0003 holds its config key: 19 more fill it.
+    const issued: string[] = [];
+    for (let i = 0; i < 19; i++) issued.push(((await request(stack.url).post('/internal/v1/sellers/slr_0003/keys').set(operator).expect(201)).body as { id: string }).id);
+    assertProblem(await request(stack.url).post('/internal/v1/sellers/slr_0003/keys').set(operator), 409, 'FACET_ERR_KEY_LIMIT');
+    assertProblem(await request(stack.url).post('/v1/keys/rotate').set({ 'x-api-key': 'demo-enterprise-key' }), 409, 'FACET_ERR_KEY_LIMIT');
+    assert.equal(((await request(stack.url).get('/v1/keys').set({ 'x-api-key': 'demo-enterprise-key' }).expect(200)).body.items as unknown[]).length, 20);
+    await request(stack.url).delete(`/internal/v1/sellers/slr_0003/keys/${issued[0]}`).set(operator).expect(204);
+    await request(stack.url).post('/v1/keys/rotate').set({ 'x-api-key': 'demo-enterprise-key' }).expect(201);
+  });
+});
