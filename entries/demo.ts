@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { records } from '../gateway/operations/records.ts';
 import type { KeyValueStore } from '../platform/state/kv.ts';
+import type { SellerKeyStore } from '../platform/keys/seller-keys.ts';
 import { newSecret } from '../platform/webhooks/signature.ts';
 import type { WebhookStore } from '../platform/webhooks/store.ts';
 
@@ -127,4 +128,12 @@ export async function startDemoWebhookReceiver(port: number, log: Logger): Promi
   });
   const bound = (server.address() as { port: number }).port;
   return { origin: `http://127.0.0.1:${bound}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** The internal spec's seller-key examples name this key of demo-pro-key's seller. */
+export const DEMO_SELLER_KEY = { seller: 'slr_0002', id: 'key_3vk8q1m6zt2c9x4b7d0f' } as const;
+
+/** Issues the examples' key (again at each start, its value never shown), so that revoking it through Try it out works. */
+export async function seedDemoKeys(keys: SellerKeyStore): Promise<void> {
+  await keys.issue(DEMO_SELLER_KEY.seller, 'demo', DEMO_SELLER_KEY.id);
 }

@@ -210,11 +210,11 @@ export class SellerKeyStore {
     return record;
   }
 
-  /** Issues a new key for a seller; the key is returned once and only its digest is stored. */
-  async issue(sellerId: string, createdBy: string): Promise<IssuedKey> {
+  /** Issues a new key for a seller; the key is returned once and only its digest is stored. `id`: a fixed id (the demo's example key). */
+  async issue(sellerId: string, createdBy: string, id: string = newKeyId()): Promise<IssuedKey> {
     const key = `fct_${randomBytes(24).toString('base64url')}`;
     const digest = digestOf(key);
-    const record: KeyRecord = { id: newKeyId(), seller_id: sellerId, source: 'api', created_at: new Date().toISOString(), expires_at: null, revoked_at: null, created_by: createdBy };
+    const record: KeyRecord = { id, seller_id: sellerId, source: 'api', created_at: new Date().toISOString(), expires_at: null, revoked_at: null, created_by: createdBy };
     await this.#backend.putRecord(digest, record, undefined);
     await this.#backend.indexAdd(sellerId, record.id, digest);
     this.#memo.delete(digest);
