@@ -22,7 +22,7 @@ import { createBus, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { renderMetrics } from '../platform/metrics/exposition.ts';
 import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry.ts';
-import { installRequestMetrics } from './metrics/request-metrics.ts';
+import { CLIENT_CLOSED_STATUS, installRequestMetrics, isClosedByClient } from './metrics/request-metrics.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import type { UrlPolicy } from '../platform/webhooks/url-guard.ts';
 import { isInternalOperator } from '../platform/pipeline/internal-caller.ts';
@@ -197,6 +197,7 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
   app.addHook('onResponse', async (request, reply) => {
     const consumer = request[kConsumer];
     if (consumer === undefined && isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
+    if (isClosedByClient(request)) return; // its line was written with 499 when the client went away
     request.log.info(
       {
         method: request.method,
@@ -209,7 +210,13 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
       'request',
     );
   });
-  installRequestMetrics(app, metrics);
+  installRequestMetrics(app, metrics, (request, latencyMs) => {
+    const consumer = request[kConsumer];
+    request.log.info(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: CLIENT_CLOSED_STATUS, latency_ms: Math.round(latencyMs * 100) / 100, plan: consumer?.plan, consumer: consumer?.id },
+      'request',
+    );
+  });
   const inject: Injector = async ({ method, url, headers }) => {
     const response = await app.inject({ method, url, ...(headers && { headers }) });
     return { statusCode: response.statusCode };

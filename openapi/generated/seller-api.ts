@@ -45,9 +45,17 @@ export interface paths {
          *     (`price`, `status`, `seller_id`, ...) are rejected with `400`: the
          *     price comes from the manufacturer, never from the request.
          *
-         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not confirm the
+         *     An order with `model_id` and `parameters` starts a price job, so it
+         *     takes one of your plan's concurrent price jobs until it is priced
+         *     (or rejected): over the cap it gets `429` `FACET_ERR_PRICE_JOBS_LIMIT`
+         *     with `Retry-After`. An order from a ready quote takes none.
+         *
+         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not take the
          *     order, and nothing was recorded; send the same request with the same
-         *     key after `Retry-After` seconds.
+         *     key after `Retry-After` seconds. `503` `FACET_ERR_OUTCOME_UNKNOWN`:
+         *     the broker never confirmed it, so it may still be placed; send the
+         *     same request with the same key after `Retry-After` seconds: you get
+         *     the same order id, never a second order.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -136,6 +144,11 @@ export interface paths {
          *     is read; an upload without `Content-Length` (chunked) is stopped as
          *     soon as it passes the cap and answered `413`. Either way nothing is
          *     stored.
+         *
+         *     The upload takes as long as your uplink needs (a 20 MB file at
+         *     1 MB/s takes 20 s): there is no deadline on a steady upload, only an
+         *     idle one. No byte for 15 s is answered `408` `FACET_ERR_UPLOAD_IDLE`
+         *     and nothing is stored; so is an upload still running after 30 min.
          *
          *     The `Model` you get back is what you quote and order by `id`.
          *     `polygons` is exact for STL and OBJ, an estimate for 3MF.
@@ -343,7 +356,8 @@ export interface paths {
          *     `FACET_ERR_WEBHOOK_URL_REFUSED`. The same check runs again before
          *     every delivery, against the addresses the delivery connects to.
          *
-         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`).
+         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`;
+         *     checked and added in one step, so parallel requests cannot pass it).
          *
          *     On the demo (`npm start`), the example's host
          *     `hooks.lumen-jewels.example` is accepted and its deliveries go to a
@@ -438,6 +452,10 @@ export interface paths {
          * @description Sends the delivery again, with the same payload and the same
          *     `webhook-id` (so your deduplication still works), signed anew. It
          *     gets the full retry schedule again.
+         *
+         *     At most 20 replays per webhook subscription in any 10 minutes: one
+         *     more is `429` `FACET_ERR_REPLAY_LIMIT`, with `Retry-After` saying
+         *     when the oldest replay of the window leaves it.
          */
         post: operations["replayWebhookDelivery"];
         delete?: never;
@@ -1341,7 +1359,8 @@ export interface components {
             };
         };
         /**
-         * @description As many of your quotes are being priced as your plan allows
+         * @description As many of your price jobs (pending quotes, orders placed without a
+         *     quote) are running as your plan allows
          *     (`FACET_ERR_PRICE_JOBS_LIMIT`; see *Limits and plans*): retry when one
          *     of them is settled, after `Retry-After` seconds. Or, as for any
          *     operation, your plan's rate, burst or daily quota is used up
@@ -1381,10 +1400,12 @@ export interface components {
          *     or busy with as many calls from this replica as it may take
          *     (`FACET_ERR_UPSTREAM_SATURATED`); or the gateway is overloaded and
          *     shed the request (`FACET_ERR_OVERLOADED`; not your quota, which is a
-         *     `429`); or, for writes, the message broker did not confirm the command
+         *     `429`); or, for writes, the message broker did not take the command
          *     (`FACET_ERR_BUS_UNAVAILABLE`) or the state store that records models,
          *     quotes and orders is unreachable (`FACET_ERR_STATE_UNAVAILABLE`), and
-         *     nothing was recorded; or this gateway replica is shutting down
+         *     nothing was recorded; or the broker never confirmed the command
+         *     (`FACET_ERR_OUTCOME_UNKNOWN`): it may still take effect, and a retry
+         *     with the same `Idempotency-Key` and body is safe; or this gateway replica is shutting down
          *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds (an
          *     order with the same `Idempotency-Key`).
          */
@@ -1409,6 +1430,21 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description No byte of the file arrived for 15 s, or the upload ran past 30 min
+         *     (`FACET_ERR_UPLOAD_IDLE`). Nothing was stored: upload the file again.
+         */
+        UploadIdle: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1512,7 +1548,14 @@ export interface components {
          *     choice): 1 to 255 printable ASCII characters, no spaces, compared
          *     exactly as sent. Send the same key with the same body to retry; see
          *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+         *     body is never silently dropped: while the key is kept (24 h, or
+         *     after an unknown outcome) it is `422`
+         *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+         *     with a new id (the order id derives from your seller account, the
+         *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+         *     stays bound to that body: retrying it is safe and gives the same
+         *     order id, never a second order.
          * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
          */
         IdempotencyKey: string;
@@ -1658,6 +1701,7 @@ export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyR
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
+export type ResponseUploadIdle = components['responses']['UploadIdle'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ResponseInternalError = components['responses']['InternalError'];
 export type ResponseHeadersTooLarge = components['responses']['HeadersTooLarge'];
@@ -1755,7 +1799,14 @@ export interface operations {
                  *     choice): 1 to 255 printable ASCII characters, no spaces, compared
                  *     exactly as sent. Send the same key with the same body to retry; see
                  *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+                 *     body is never silently dropped: while the key is kept (24 h, or
+                 *     after an unknown outcome) it is `422`
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+                 *     with a new id (the order id derives from your seller account, the
+                 *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+                 *     stays bound to that body: retrying it is safe and gives the same
+                 *     order id, never a second order.
                  * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
                  */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
@@ -1795,7 +1846,7 @@ export interface operations {
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["BodyNotAccepted"];
             422: components["responses"]["IdempotencyKeyReused"];
-            429: components["responses"]["TooManyRequests"];
+            429: components["responses"]["TooManyRequestsPriceJobs"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1926,6 +1977,7 @@ export interface operations {
             };
             400: components["responses"]["UploadBadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["UploadIdle"];
             413: components["responses"]["ModelTooLarge"];
             415: components["responses"]["UnsupportedModel"];
             429: components["responses"]["TooManyRequests"];

@@ -33,6 +33,13 @@ import { createSheddingService, type SheddingService, type ShedReason } from './
 export interface LoadShedAction {
   /** The upstream whose adaptive limit this route counts against. */
   serviceEndpoint: string;
+  /**
+   * false: the event-loop guard only; the call takes no slot of the
+   * upstream's adaptive limit and gives it no latency sample. For uploads,
+   * whose duration is the client's uplink, not the upstream's latency (they
+   * have a bulkhead of their own: platform/upstream/resilience.ts).
+   */
+  upstreamGate?: boolean;
 }
 
 export const kShedClass: unique symbol = Symbol('facet.shedClass');
@@ -94,7 +101,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
     type: 'object',
     additionalProperties: false,
     required: ['serviceEndpoint'],
-    properties: { serviceEndpoint: { type: 'string' } },
+    properties: { serviceEndpoint: { type: 'string' }, upstreamGate: { type: 'boolean', default: true } },
   },
   check(action, { config }) {
     if (config.serviceEndpoints[action.serviceEndpoint]) return [];
@@ -127,7 +134,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
       request[kShedClass] = cls;
       const reason: ShedReason | undefined = shedding.shedByEventLoop(cls)
         ? 'event_loop'
-        : alwaysUpstream && !shedding.hasRoom(cls, step.action.serviceEndpoint)
+        : alwaysUpstream && step.action.upstreamGate !== false && !shedding.hasRoom(cls, step.action.serviceEndpoint)
           ? 'adaptive_limit'
           : undefined;
       if (reason === undefined) return done();
@@ -140,6 +147,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
         const cls = request[kShedClass];
         if (cls === undefined) return inner.call(this, request, reply);
         const step = pickStep(request);
+        if (step?.action.upstreamGate === false) return inner.call(this, request, reply);
         const plan = request[kConsumer]?.plan ?? 'none';
         const ticket = step ? shedding.acquire(cls, step.action.serviceEndpoint) : null;
         if (ticket === null) {
