@@ -204,6 +204,15 @@ const coreSchema = {
         },
       },
     },
+    keys: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // A rotated key keeps working this long, so clients can move to its successor.
+        rotationOverlapSec: { type: 'integer', minimum: 0, default: 86_400 },
+      },
+    },
     pipelines: {
       type: 'object',
       propertyNames: name,

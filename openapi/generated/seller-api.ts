@@ -278,6 +278,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your API keys
+         * @description Your keys that work now: their ids, when they were made (`null` for
+         *     keys set up with your account), when one was last used (to the
+         *     minute) and when it stops working (`null`: no end; a rotated key
+         *     ends after the rotation's overlap). Never a key itself: a key is
+         *     shown once, when it is made.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the key you call with
+         * @description Issues a new key (shown only in this answer: store it now) and ends
+         *     the key this request was made with after an overlap (24 hours by
+         *     default; the gateway's `keys.rotationOverlapSec`), so your clients
+         *     can move to the new one without a failed request. After the overlap
+         *     the old key gets `401` `FACET_ERR_AUTH_INVALID_KEY`. Rotating again
+         *     with the old key during the overlap issues another key and never
+         *     extends the old one's end.
+         */
+        post: operations["rotateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -467,6 +517,53 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /** @description One of your API keys (never the key itself). */
+        SellerKey: {
+            /**
+             * @description The key's id (what operators and the audit log name it by).
+             * @example key_7mq2x9d4kt0a8z6b3n5p
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was made; `null` for a key set up with your account.
+             */
+            created_at: string | null;
+            /**
+             * Format: date-time
+             * @description Its last use, to the minute; `null` if never used.
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it stops working (the end of a rotation's overlap); `null` when it has no end.
+             */
+            expires_at: string | null;
+        };
+        SellerKeyList: {
+            items: components["schemas"]["SellerKey"][];
+        };
+        /** @description A new key, shown once, and the end of the key it replaces. */
+        RotatedKey: {
+            /** @example key_7mq2x9d4kt0a8z6b3n5p */
+            id: string;
+            /**
+             * @description The new key. Shown only here; Facet keeps only its SHA-256.
+             * @example fct_Q2hhbmdlIG1lIGJlZm9yZSB1c2luZyBpdA
+             */
+            key: string;
+            /** Format: date-time */
+            created_at: string;
+            previous: {
+                /** @description The key this request was made with. */
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description When it stops working.
+                 */
+                expires_at: string;
+            };
+        };
         /**
          * @description The events a subscription can ask for.
          * @enum {string}
@@ -969,6 +1066,23 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description The key store is unavailable (`FACET_ERR_STATE_UNAVAILABLE`), or the
+         *     gateway is overloaded (`FACET_ERR_OVERLOADED`) or shutting down
+         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         */
+        KeyStoreUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /**
          * @description No such subscription or delivery for your seller account
          *     (`FACET_ERR_NOT_FOUND`): it does not exist or belongs to another
@@ -1526,6 +1640,9 @@ export interface components {
     };
     pathItems: never;
 }
+export type SchemaSellerKey = components['schemas']['SellerKey'];
+export type SchemaSellerKeyList = components['schemas']['SellerKeyList'];
+export type SchemaRotatedKey = components['schemas']['RotatedKey'];
 export type SchemaWebhookEventType = components['schemas']['WebhookEventType'];
 export type SchemaWebhookCreateRequest = components['schemas']['WebhookCreateRequest'];
 export type SchemaRotateSecretRequest = components['schemas']['RotateSecretRequest'];
@@ -1562,6 +1679,7 @@ export type SchemaUsageWindow = components['schemas']['UsageWindow'];
 export type SchemaUsage = components['schemas']['Usage'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
+export type ResponseKeyStoreUnavailable = components['responses']['KeyStoreUnavailable'];
 export type ResponseWebhookNotFound = components['responses']['WebhookNotFound'];
 export type ResponseWebhookStoreUnavailable = components['responses']['WebhookStoreUnavailable'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
@@ -2022,6 +2140,78 @@ export interface operations {
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["GatewayUnavailable"];
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your working keys. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SellerKeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
+        };
+    };
+    rotateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key, and when the key you called with stops working. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The seller already holds 20 working keys (`FACET_ERR_KEY_LIMIT`); revoke one, or let a rotated key's overlap end, first. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["BodyNotAccepted"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
         };
     };
     listWebhooks: {

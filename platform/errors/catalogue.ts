@@ -30,6 +30,7 @@ export const PROBLEMS = {
   FACET_ERR_UNSUPPORTED_MODEL: { status: 415, title: 'Unsupported 3D model format', slug: 'unsupported-model' },
   FACET_ERR_WEBHOOK_URL_REFUSED: { status: 422, title: 'Webhook URL refused', slug: 'webhook-url-refused' },
   FACET_ERR_WEBHOOK_LIMIT: { status: 409, title: 'Too many webhooks', slug: 'webhook-limit' },
+  FACET_ERR_KEY_LIMIT: { status: 409, title: 'Too many API keys', slug: 'key-limit' },
   FACET_ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request', slug: 'idempotency-key-reused' },
   FACET_ERR_QUOTA_EXCEEDED: { status: 429, title: 'Quota exceeded', slug: 'quota-exceeded' },
   FACET_ERR_PRICE_JOBS_LIMIT: { status: 429, title: 'Too many price jobs in progress', slug: 'price-jobs-limit' },

@@ -88,7 +88,13 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
   settings: sheddingSettings,
   createService(host, settings) {
     const shedding = createSheddingService({ shedding: settings, serviceEndpoints: host.config.serviceEndpoints });
-    registerSheddingGauges(host.metrics.registry, shedding);
+    // The gauges are registered once (when shedding is first on) and read whichever service the current config built.
+    const gauges = host.retain('load-shed.gauges', () => ({ value: { current: shedding, registered: false } }));
+    gauges.current = shedding;
+    if (shedding.enabled && !gauges.registered) {
+      registerSheddingGauges(host.metrics.registry, () => gauges.current);
+      gauges.registered = true;
+    }
     return shedding;
   },
   actionSchema: {

@@ -59,14 +59,18 @@ function seconds(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
 
+/** The limiters by limits: in-process counters live in them, so a config reload passes the same map on. */
+export type LimiterSets = Map<string, unknown>;
+
 export class QuotaService {
-  private readonly sets = new Map<string, LimiterSet>();
+  private readonly sets: Map<string, LimiterSet>;
   private readonly redis: Redis | undefined;
   private readonly settings: QuotaSettings;
 
-  constructor(settings: QuotaSettings, redis: Redis | undefined) {
+  constructor(settings: QuotaSettings, redis: Redis | undefined, sets: LimiterSets = new Map()) {
     this.settings = settings;
     this.redis = redis;
+    this.sets = sets as Map<string, LimiterSet>;
   }
 
   /** Which store answers right now (connection state; a single timed-out call shows in its decision). */
@@ -83,7 +87,8 @@ export class QuotaService {
 
   /** Limiters are per distinct limits: plans, and sellers with overrides. */
   private setFor(limits: EffectiveLimits): LimiterSet {
-    const signature = `${limits.rate.perSecond}/${limits.rate.burst}/${limits.rate.burstWindowSec}/${limits.dailyQuota}`;
+    // The insurance share sizes the insurance limiters: part of what a set is.
+    const signature = `${limits.rate.perSecond}/${limits.rate.burst}/${limits.rate.burstWindowSec}/${limits.dailyQuota}/${this.settings.insuranceShare}`;
     let set = this.sets.get(signature);
     if (!set) {
       const redis = this.redis;
