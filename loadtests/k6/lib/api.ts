@@ -27,6 +27,9 @@ export const UNIT_COST = {
   rotateWebhookSecret: 1,
   listWebhookDeliveries: 1,
   replayWebhookDelivery: 1,
+  // Key management: not in the load mix either (a seller rotates rarely).
+  listKeys: 1,
+  rotateKey: 1,
 } as const;
 
 export function listOrders(who: Seller, query = '', options?: CallOptions): Answer {
