@@ -17,7 +17,7 @@ import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createMetrics } from '../platform/metrics/registry.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, describeRedisTarget, redisReady, redisTargetFromEnv } from '../platform/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from '../platform/state/kv.ts';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 import { POLICIES } from '../policies/index.ts';
@@ -53,9 +53,11 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
+  // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (platform/redis.ts); none: in-process stores.
+  const redisTarget = redisTargetFromEnv(env);
   // In production, a Redis that would restart empty is refused (platform/state/persistence.ts).
-  if (env.REDIS_URL) {
-    const warning = await checkRedisUrlDurability(env.REDIS_URL, env, 'gateway');
+  if (redisTarget) {
+    const warning = await checkRedisUrlDurability(redisTarget, env, 'gateway');
     if (warning) log.warn(warning);
   }
   // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
@@ -71,8 +73,8 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     const crmUrl = env.CRM_URL || validated.config.serviceEndpoints.crm?.url;
     const mesUrl = env.MES_URL || validated.config.serviceEndpoints.mes?.url;
     if (!crmUrl || !mesUrl) throw new Error('the in-process adapters need the CRM and MES: set CRM_URL and MES_URL (or FACET_ADAPTERS=external)');
-    const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
-    if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: 2_000 }) : undefined;
+    if (redis && redisTarget) await redisReady(redis, 60_000, describeRedisTarget(redisTarget));
     const adapters = await startAdapters({
       bus,
       store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
@@ -88,7 +90,7 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     });
     log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
   }
-  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus, metrics });
+  const gateway = await buildGateway(validated, { redisTarget, bus, metrics });
   const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
   closers.unshift(() => gateway.close());
   await options.afterListen?.(gateway);

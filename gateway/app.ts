@@ -13,7 +13,7 @@ import { registerHealthRoutes, type HealthState } from './health.ts';
 import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, type RedisTarget } from '../platform/redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   logger?: FastifyBaseLogger | false;
   /** Shared state (quotas, cache, write records). Without it, in-process stores. */
   redisUrl?: string | undefined;
+  /** The same, in any topology (Cluster, Sentinel); wins over redisUrl. */
+  redisTarget?: RedisTarget | undefined;
   /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
   bus?: Bus;
   amqpUrl?: string | undefined;
@@ -72,9 +74,10 @@ const STATE_REDIS_TIMEOUT_MS = 2_000;
 export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const { config, specs } = validated;
   const policyMap = options.policies ?? POLICIES;
-  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
+  const redisTarget: RedisTarget | undefined = options.redisTarget ?? (options.redisUrl ? { kind: 'single', url: options.redisUrl } : undefined);
+  const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
   // The write path's records wait longer on Redis than quotas and the cache do (see ServiceDependencies).
-  const stateRedis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
+  const stateRedis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
@@ -130,7 +133,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
       redisDown = false;
     });
   } else {
-    app.log.info('no REDIS_URL: quotas use in-process limiters (embedded default)');
+    app.log.info('no REDIS_URL (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS): quotas use in-process limiters (embedded default)');
   }
 
   app.addHook('onRequest', async (request, reply) => {

@@ -4,7 +4,7 @@
 // moment Redis errors, times out or is not connected. Without Redis (the
 // embedded default) the in-process limiters are the store.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { QuotaSettings } from './settings.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
@@ -58,12 +58,23 @@ function seconds(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
 
+/**
+ * A seller's counter key inside each window's prefix: `facet:q:rate:{slr_0002}`,
+ * `facet:q:burst:{slr_0002}`, `facet:q:daily:{slr_0002}`. The hash tag puts
+ * one seller's windows in one Redis Cluster slot, so they live on one master
+ * and fail over together: a decision never mixes a counter that answered
+ * with one that failed over to the insurance limiter.
+ */
+export function counterKey(sellerId: string): string {
+  return `{${sellerId}}`;
+}
+
 export class QuotaService {
   private readonly sets = new Map<string, LimiterSet>();
-  private readonly redis: Redis | undefined;
+  private readonly redis: RedisClient | undefined;
   private readonly settings: QuotaSettings;
 
-  constructor(settings: QuotaSettings, redis: Redis | undefined) {
+  constructor(settings: QuotaSettings, redis: RedisClient | undefined) {
     this.settings = settings;
     this.redis = redis;
   }
@@ -113,7 +124,7 @@ export class QuotaService {
     const counterOf = (w: Windows): Limiter => (window === 'daily' ? w.daily : w.rate);
     const attempt = async (w: Windows, failedOver: boolean): Promise<Counted> => {
       try {
-        const res = await w[window].consume(sellerId, cost);
+        const res = await w[window].consume(counterKey(sellerId), cost);
         return { res, rejected: false, counter: counterOf(w), failedOver };
       } catch (reason) {
         if (reason instanceof RateLimiterRes) return { res: reason, rejected: true, counter: counterOf(w), failedOver };
@@ -141,8 +152,8 @@ export class QuotaService {
       // heavy request cannot eat what lighter ones could still use).
       if (!rate.rejected || cost > 1) rateRefund = cost;
       if (!daily.rejected || cost > 1) dailyRefund = cost;
-      if (rateRefund) rate.counter.reward(sellerId, rateRefund).catch(() => {});
-      if (dailyRefund) daily.counter.reward(sellerId, dailyRefund).catch(() => {});
+      if (rateRefund) rate.counter.reward(counterKey(sellerId), rateRefund).catch(() => {});
+      if (dailyRefund) daily.counter.reward(counterKey(sellerId), dailyRefund).catch(() => {});
     }
     const windows: WindowState[] = [
       { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: Math.min(limits.rate.perSecond, rate.res.remainingPoints + (rate.rejected ? 0 : rateRefund)), resetSec: seconds(rate.res.msBeforeNext) },
@@ -166,8 +177,8 @@ export class QuotaService {
     // Redis first; while it fails, the insurance counts this replica holds.
     const read = (pick: (w: Windows) => Limiter) =>
       pick(set.primary)
-        .get(sellerId)
-        .catch(() => (set.insurance ? pick(set.insurance).get(sellerId).catch(() => null) : null));
+        .get(counterKey(sellerId))
+        .catch(() => (set.insurance ? pick(set.insurance).get(counterKey(sellerId)).catch(() => null) : null));
     const [rate, burst, daily] = await Promise.all([read((w) => w.rate), read((w) => w.burst), read((w) => w.daily)]);
     const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null): WindowState => ({
       name,
