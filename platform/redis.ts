@@ -132,10 +132,15 @@ export function createRedis({ url, target, commandTimeoutMs }: RedisOptions): Re
         // Reads and writes on masters: a replica's copy may lag, and quotas and idempotency need the latest.
         scaleReads: 'master',
         clusterRetryStrategy: retryStrategy,
-        // MOVED/ASK and CLUSTERDOWN during a failover: wait a little and follow the new map.
-        retryDelayOnFailover: 200,
-        retryDelayOnClusterDown: 200,
-        retryDelayOnTryAgain: 200,
+        // A command to a master that just died, or to a cluster without a
+        // quorum, fails at once, as on one node: ioredis would otherwise retry
+        // it every retryDelay up to maxRedirections (16 × 200 ms), stalling
+        // the request for seconds instead of letting the caller fall back
+        // (insurance limiter, upstream read, 503 + Retry-After). MOVED is
+        // still followed at once (a resharded or failed-over slot).
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        retryDelayOnTryAgain: 100,
         slotsRefreshTimeout: 1000,
         // A master that dies leaves stale slots until the map is read again.
         slotsRefreshInterval: 2000,
