@@ -2,7 +2,9 @@
 // process (competing consumers: run as many as needed).
 //
 //   AMQP_URL      RabbitMQ (without it: the in-process bus, useful only for a smoke run)
+//   AMQP_URL may list several nodes, comma-separated (a cluster: the bus moves to the next on loss)
 //   AMQP_PREFIX   topology prefix, default facet.v1
+//   AMQP_QUORUM_GROUP_SIZE  x-quorum-initial-group-size of new quorum queues (default: the broker's)
 //   REDIS_URL     saga state (without it: in-process, lost on exit); or REDIS_CLUSTER_NODES,
 //                 or REDIS_SENTINELS + REDIS_SENTINEL_NAME (platform/redis.ts)
 //   CRM_URL       default http://127.0.0.1:8092
@@ -24,7 +26,7 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createBus, waitForConnection } from '../platform/bus/index.ts';
+import { busOptionsFromEnv, createBus, waitForConnection } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { startOpsServer, type OpsServer } from './ops-server.ts';
 import { loggerOptions } from '../platform/logging.ts';
@@ -71,8 +73,7 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
   const logger = pino(loggerOptions('facet-adapters', env.LOG_LEVEL ?? 'info'));
   const registry = new Registry();
   const bus = createBus({
-    ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}),
-    ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}),
+    ...busOptionsFromEnv(env),
     logger,
     metrics: busMetricsFor(registry),
   });

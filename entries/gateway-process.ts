@@ -13,7 +13,7 @@ import { buildGateway, type Gateway } from '../gateway/app.ts';
 import { checkRedisUrlDurability } from '../platform/state/persistence.ts';
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { ConfigError } from '../gateway/config/validate.ts';
-import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
+import { busOptionsFromEnv, createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createMetrics } from '../platform/metrics/registry.ts';
@@ -63,7 +63,7 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
   // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
   const metrics = createMetrics();
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
-  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
+  const bus = createBus({ ...busOptionsFromEnv(env), logger: log, metrics: busMetricsFor(metrics.registry) });
   if (env.AMQP_URL) await waitForConnection(bus, 30_000);
   closers.push(...((await options.beforeGateway?.({ bus, log })) ?? []));
   // Read again: what ran before the gateway may have set MES_URL / CRM_URL.

@@ -20,6 +20,8 @@ export interface RabbitBusOptions {
   prefix?: string;
   /** `x-delivery-limit` of consumer queues, default 20 (part of the queue identity). */
   deliveryLimit?: number;
+  /** `x-quorum-initial-group-size` of new quorum queues (AMQP_QUORUM_GROUP_SIZE); default: the broker's. */
+  quorumGroupSize?: number | undefined;
   /** Default 5 s. */
   confirmTimeoutMs?: number;
   /** Reconnect backoff, default 100 ms doubling up to 10 s, with jitter. */
@@ -46,7 +48,7 @@ export class RabbitBus implements Bus {
 
   constructor(options: RabbitBusOptions) {
     this.options = options;
-    this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit });
+    this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit, quorumGroupSize: options.quorumGroupSize });
     this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs, metrics: options.metrics });
     this.connection = new RabbitConnection({
       url: options.url,
@@ -61,6 +63,11 @@ export class RabbitBus implements Bus {
     // The queues this process consumes, and the parking queue.
     const sampler = new QueueDepthSampler(this.topology, () => this.connection.current, () => [...this.consumers].map((c) => c.queueName).concat(this.topology.deadQueue));
     this.stopWatchingQueues = options.metrics?.watchQueues(sampler);
+  }
+
+  /** The broker node connected to now (host:port), or undefined. */
+  get endpoint(): string | undefined {
+    return this.connection.endpoint;
   }
 
   get connected(): boolean {
