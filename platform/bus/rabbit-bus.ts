@@ -6,7 +6,7 @@ import type { BusMetrics } from './metrics.ts';
 import { QueueDepthSampler } from './queue-depth.ts';
 import { resolveSpec } from './consumer-policy.ts';
 import { BusUnavailableError } from './errors.ts';
-import { RabbitConnection } from './rabbit-connection.ts';
+import { parseAmqpUrls, RabbitConnection } from './rabbit-connection.ts';
 import { RabbitConsumer } from './rabbit-consumer.ts';
 import { RabbitPublisher } from './rabbit-publisher.ts';
 import { Topology } from './topology.ts';
@@ -22,6 +22,8 @@ export interface RabbitBusOptions {
   deliveryLimit?: number;
   /** `x-quorum-initial-group-size` of new quorum queues (AMQP_QUORUM_GROUP_SIZE); default: the broker's. */
   quorumGroupSize?: number | undefined;
+  /** Quorum delay queues; default: when `url` names several nodes or quorumGroupSize is set. */
+  replicatedDelays?: boolean | undefined;
   /** Default 5 s. */
   confirmTimeoutMs?: number;
   /** Reconnect backoff, default 100 ms doubling up to 10 s, with jitter. */
@@ -48,7 +50,13 @@ export class RabbitBus implements Bus {
 
   constructor(options: RabbitBusOptions) {
     this.options = options;
-    this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit, quorumGroupSize: options.quorumGroupSize });
+    this.topology = new Topology({
+      prefix: options.prefix,
+      deliveryLimit: options.deliveryLimit,
+      quorumGroupSize: options.quorumGroupSize,
+      // Several nodes named, or a quorum placement asked for: a cluster, where a classic delay queue would be a single point of failure.
+      replicatedDelays: options.replicatedDelays ?? (parseAmqpUrls(options.url).length > 1 || options.quorumGroupSize !== undefined),
+    });
     this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs, metrics: options.metrics });
     this.connection = new RabbitConnection({
       url: options.url,

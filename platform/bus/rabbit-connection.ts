@@ -170,7 +170,7 @@ export class RabbitConnection {
     model.on('blocked', (reason: string) => this.setBlocked(reason));
     model.on('unblocked', () => this.setBlocked(null));
     try {
-      await topology.probeQuorumQueue(model, topology.deadQueue);
+      await topology.probeBase(model);
       const ch = await model.createChannel();
       ch.on('error', () => undefined);
       await topology.declareBase(ch);

@@ -16,6 +16,14 @@
 //   exchange <p>.retry.<ms>ms  fanout, durable      one per delay level in use
 //   queue    <p>.retry.<ms>ms  classic, durable     bound to the exchange of that name
 //       x-queue-type=classic, x-message-ttl=<ms>, x-dead-letter-exchange="" (default)
+//   on a broker cluster (`replicatedDelays`), instead:
+//   queue    <p>.retry.<ms>ms.quorum  quorum, durable   bound to the same exchange
+//       x-queue-type=quorum, x-message-ttl=<ms>, x-dead-letter-exchange="",
+//       x-dead-letter-strategy=at-least-once, x-overflow=reject-publish
+//   A classic queue lives on one node: with that node down it can be neither
+//   declared (404 "home node ... is down") nor published to, so every
+//   consumer's set-up would fail until it is back. Quorum queues take a TTL
+//   from RabbitMQ 3.10 on.
 //
 // Delayed retry: a failed message is published (confirmed) to the delay
 // exchange of its level with routing key = the consumer queue's full name,
@@ -61,6 +69,8 @@ export interface TopologyOptions {
   deliveryLimit?: number;
   /** `x-quorum-initial-group-size` of new quorum queues; undefined: the broker's default. */
   quorumGroupSize?: number | undefined;
+  /** Delay queues as quorum queues (a broker cluster: see above); default classic. */
+  replicatedDelays?: boolean | undefined;
 }
 
 export const QUORUM_GROUP_SIZE_ARG = 'x-quorum-initial-group-size';
@@ -76,6 +86,7 @@ export class Topology {
   readonly prefix: string;
   readonly deliveryLimit: number;
   readonly quorumGroupSize: number | undefined;
+  readonly replicatedDelays: boolean;
   readonly deadExchange: string;
   readonly deadQueue: string;
   private readonly delayLevels = new Set<number>();
@@ -90,6 +101,7 @@ export class Topology {
     if (!/^[A-Za-z0-9_.-]+$/.test(this.prefix)) throw new TypeError(`bus prefix "${this.prefix}" must be [A-Za-z0-9_.-]+`);
     if (!Number.isInteger(this.deliveryLimit) || this.deliveryLimit < 1) throw new TypeError('deliveryLimit must be an integer >= 1');
     this.quorumGroupSize = options.quorumGroupSize;
+    this.replicatedDelays = options.replicatedDelays ?? false;
     if (this.quorumGroupSize !== undefined && (!Number.isInteger(this.quorumGroupSize) || this.quorumGroupSize < 1)) throw new TypeError('quorumGroupSize must be an integer >= 1');
     this.deadExchange = `${this.prefix}.dlx`;
     this.deadQueue = `${this.prefix}.dead`;
@@ -142,7 +154,8 @@ export class Topology {
    */
   async probeQuorumQueue(opener: ChannelOpener, fullName: string): Promise<void> {
     if (this.quorumGroupSize === undefined || this.placedElsewhere.has(fullName)) return;
-    const args = fullName === this.deadQueue ? this.quorumArguments(fullName) : this.consumerQueueArguments(fullName);
+    const delay = /\.retry\.(\d+)ms\.quorum$/.exec(fullName);
+    const args = fullName === this.deadQueue ? this.quorumArguments(fullName) : delay ? this.delayQueueArguments(Number(delay[1])) : this.consumerQueueArguments(fullName);
     const ch = await opener.createChannel();
     ch.on('error', () => undefined);
     try {
@@ -154,8 +167,36 @@ export class Topology {
     await ch.close().catch(() => undefined);
   }
 
+  /** The queue behind a delay level's exchange (classic, or quorum on a cluster). */
+  delayQueue(delayMs: number): string | undefined {
+    const exchange = this.delayTarget(delayMs);
+    return exchange && this.replicatedDelays ? `${exchange}.quorum` : exchange;
+  }
+
+  /** probeQuorumQueue for what declareBase declares. */
+  async probeBase(opener: ChannelOpener): Promise<void> {
+    if (this.quorumGroupSize === undefined) return;
+    await this.probeQuorumQueue(opener, this.deadQueue);
+    if (this.replicatedDelays) for (const ms of this.delayLevels) await this.probeQuorumQueue(opener, this.delayQueue(ms) as string);
+  }
+
+  /** probeQuorumQueue for what declareConsumer declares. */
+  async probeConsumer(opener: ChannelOpener, spec: ResolvedSpec): Promise<void> {
+    if (this.quorumGroupSize === undefined) return;
+    if (this.replicatedDelays) for (const ms of new Set(spec.retryDelaysMs)) if (ms > 0) await this.probeQuorumQueue(opener, this.delayQueue(ms) as string);
+    await this.probeQuorumQueue(opener, this.queue(spec.queue));
+  }
+
   delayQueueArguments(delayMs: number): Record<string, string | number> {
-    return { 'x-queue-type': 'classic', 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '' };
+    if (!this.replicatedDelays) return { 'x-queue-type': 'classic', 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '' };
+    const name = this.delayQueue(delayMs) as string;
+    return {
+      ...this.quorumArguments(name),
+      'x-message-ttl': delayMs,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    };
   }
 
   /** The exchanges, the parking queue and every delay level registered so far. */
@@ -186,11 +227,12 @@ export class Topology {
   }
 
   private async declareDelayLevel(ch: Declarer, ms: number): Promise<void> {
-    const name = this.delayTarget(ms);
-    if (name === undefined) return;
-    await this.assertExchange(ch, name, 'fanout');
-    await this.assertQueue(ch, name, this.delayQueueArguments(ms));
-    await ch.bindQueue(name, name, '');
+    const exchange = this.delayTarget(ms);
+    const queue = this.delayQueue(ms);
+    if (exchange === undefined || queue === undefined) return;
+    await this.assertExchange(ch, exchange, 'fanout');
+    await this.assertQueue(ch, queue, this.delayQueueArguments(ms));
+    await ch.bindQueue(queue, exchange, '');
   }
 
   private async assertExchange(ch: Declarer, name: string, type: 'topic' | 'fanout'): Promise<void> {

@@ -33,8 +33,14 @@ export interface ClusterOptions {
   redisUrl?: string;
   /** Redis env of Facet's processes in any topology (e.g. REDIS_CLUSTER_NODES); replaces redisUrl. */
   redisEnv?: Record<string, string>;
-  /** RabbitMQ URL(s) of the processes and the test's bus (comma-separated: a broker cluster); default AMQP_URL. */
+  /**
+   * RabbitMQ URL(s) of the processes (comma-separated: a broker cluster);
+   * default AMQP_URL. A broker of the test's own is torn down with it, so
+   * close() then only closes the bus instead of deleting the topology.
+   */
   amqpUrl?: string;
+  /** URL(s) of this process's bus (the MES simulator publishes on it); default amqpUrl. */
+  simAmqpUrl?: string;
   /** Extra env of the adapter and gateway processes (e.g. AMQP_QUORUM_GROUP_SIZE). */
   env?: Record<string, string>;
   /** Saga retry delays of the adapters. */
@@ -81,7 +87,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const prefix = uniquePrefix();
   const retryDelaysMs = options.retryDelaysMs ?? [200, 500, 1000];
   const amqpUrl = options.amqpUrl ?? AMQP_URL;
-  const bus = createBus({ url: amqpUrl, prefix, logger: testLogger, reconnectMaxDelayMs: 1_000 });
+  const bus = createBus({ url: options.simAmqpUrl ?? amqpUrl, prefix, logger: testLogger, reconnectMaxDelayMs: 1_000 });
   await waitForConnection(bus, 10_000);
   const mes = await startMesSim({ dataset: options.dataset, ...FAST_MES, ...options.mes, bus });
   const crm = await startCrmSim({ dataset: options.dataset, latency: FAST_LATENCY });
@@ -132,7 +138,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await Promise.all([...gateways, ...adapters].map((p) => p?.stop('SIGKILL')));
       await mes.close();
       await crm.close();
-      await closeBusAndTopology(bus, prefix, retryDelaysMs);
+      if (options.amqpUrl) await bus.close();
+      else await closeBusAndTopology(bus, prefix, retryDelaysMs);
     },
   };
   try {
