@@ -152,4 +152,21 @@ describe('AMQP_URL with several nodes', () => {
     // Unset: the broker's default, no argument at all (as before).
     assert.equal(QUORUM_GROUP_SIZE_ARG in new Topology({ prefix: 'grp' }).consumerQueueArguments('grp.x'), false);
   });
+
+  it('on a cluster the delay queues are quorum queues (a classic one lives on one node); one node keeps the classic ones', () => {
+    const single = new Topology({ prefix: 'dl' });
+    assert.equal(single.delayQueue(500), 'dl.retry.500ms');
+    assert.deepEqual(single.delayQueueArguments(500), { 'x-queue-type': 'classic', 'x-message-ttl': 500, 'x-dead-letter-exchange': '' });
+    const clustered = new Topology({ prefix: 'dl', replicatedDelays: true, quorumGroupSize: 3 });
+    assert.equal(clustered.delayTarget(500), 'dl.retry.500ms', 'the same exchange');
+    assert.equal(clustered.delayQueue(500), 'dl.retry.500ms.quorum');
+    assert.deepEqual(clustered.delayQueueArguments(500), {
+      'x-queue-type': 'quorum',
+      [QUORUM_GROUP_SIZE_ARG]: 3,
+      'x-message-ttl': 500,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
+  });
 });
