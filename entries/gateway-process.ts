@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startAdapters } from '../adapters/index.ts';
 import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
-import { buildGateway, type Gateway } from '../gateway/app.ts';
+import type { Generation } from '../gateway/app.ts';
+import { startReloadingGateway } from '../gateway/reload.ts';
 import { checkRedisUrlDurability } from '../platform/state/persistence.ts';
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { ConfigError } from '../gateway/config/validate.ts';
@@ -21,7 +22,7 @@ import { createRedis, describeRedisTarget, redisReady, redisTargetFromEnv } from
 import { MemoryKeyValueStore, RedisKeyValueStore } from '../platform/state/kv.ts';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 import { POLICIES } from '../policies/index.ts';
-import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
+import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken, gatewayEnv } from './demo.ts';
 
 export type Closer = () => Promise<void>;
 
@@ -29,7 +30,7 @@ export interface GatewayProcessOptions {
   /** Runs once the bus is up, before the adapters and the gateway (the simulators); returns what to close on exit. */
   beforeGateway?(context: { bus: Bus; log: Logger }): Promise<Closer[]>;
   /** Runs once the gateway listens (demo records). */
-  afterListen?(gateway: Gateway): Promise<void>;
+  afterListen?(gateway: Generation): Promise<void>;
 }
 
 export function runGatewayProcess(options: GatewayProcessOptions = {}): void {
@@ -46,9 +47,11 @@ export function runGatewayProcess(options: GatewayProcessOptions = {}): void {
 
 async function main(log: Logger, options: GatewayProcessOptions): Promise<void> {
   const env = process.env;
-  const production = env.NODE_ENV === 'production';
   const closers: Closer[] = [];
-  const demo = !production && !env.JWT_SECRET;
+  // SIGHUP reloads the config; before the gateway runs it is ignored (its default would end the process).
+  let reloadOnSignal = (): void => log.warn('SIGHUP during start-up: ignored');
+  process.on('SIGHUP', () => reloadOnSignal());
+  const { demo } = gatewayEnv(env);
   if (demo) env.JWT_SECRET = DEMO_JWT_SECRET;
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
@@ -90,10 +93,23 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     });
     log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
   }
-  const gateway = await buildGateway(validated, { redisTarget, bus, metrics });
-  const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
+  // Reloaded on SIGHUP and when the file changes (CONFIG_WATCH=off: SIGHUP only); a bad file is refused and the old config serves on.
+  const gateway = await startReloadingGateway({
+    file: configFile,
+    redisTarget,
+    bus,
+    metrics,
+    log,
+    watch: env.CONFIG_WATCH !== 'off',
+  });
+  const address = await gateway.listen(validated.config.http.port, validated.config.http.host);
+  log.info({ version: gateway.config().loaded.version, file: configFile }, 'config loaded');
   closers.unshift(() => gateway.close());
-  await options.afterListen?.(gateway);
+  reloadOnSignal = () => {
+    log.info({ file: configFile }, 'SIGHUP: reloading the config');
+    void gateway.reload('SIGHUP', true);
+  };
+  await options.afterListen?.(gateway.current());
 
   const base = `http://127.0.0.1:${validated.config.http.port}`;
   const lines = [
@@ -102,7 +118,15 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     `  health:        ${base}/healthz  ${base}/readyz`,
     ...DEMO_KEYS.map((k) => `  seller key:    ${k.key}  (${k.seller}, plan ${k.plan})`),
   ];
-  if (demo) lines.push(`  operator JWT:  ${await demoOperatorToken(DEMO_JWT_SECRET)}`);
+  lines.push(`  seller portal: ${base}/portal${demo ? `#key=${DEMO_KEYS[1].key}` : ''}`);
+  if (demo) {
+    const token = await demoOperatorToken(DEMO_JWT_SECRET);
+    lines.push(`  operator JWT:  ${token}`);
+    // The token rides in the fragment: the browser never sends it to a server; the console keeps it in the tab.
+    lines.push(`  console:       ${base}/internal/console#token=${token}`);
+  } else {
+    lines.push(`  console:       ${base}/internal/console`);
+  }
   lines.push(`  try:           curl -H 'X-API-Key: demo-pro-key' '${base}/v1/orders?limit=2'`);
   console.log(lines.join('\n'));
 
@@ -113,7 +137,7 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     log.info({ signal }, 'draining in-flight requests');
     const grace = setTimeout(() => {
       log.error({ graceMs: validated.config.http.shutdownGraceMs }, 'drain took too long; closing connections');
-      gateway.app.server.closeAllConnections();
+      gateway.server.closeAllConnections();
       process.exit(1);
     }, validated.config.http.shutdownGraceMs);
     grace.unref();

@@ -58,6 +58,12 @@ const DELIVERY_TTL_SEC = 30 * 86_400;
 const MAX_ATTEMPTS_KEPT = 50;
 
 export interface WebhookStore {
+  /**
+   * Adds a new subscription unless its seller already has `max`: checked and
+   * added in one step (a Lua script on Redis), so parallel creates never pass
+   * the cap. True when added.
+   */
+  addSubscription(subscription: Subscription, max: number): Promise<boolean>;
   putSubscription(subscription: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | undefined>;
   listSubscriptions(sellerId: string): Promise<Subscription[]>;
@@ -74,10 +80,23 @@ export function withAttempt(delivery: Delivery, attempt: DeliveryAttempt, status
   return { ...delivery, status, attempts: [...delivery.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT), updated_at: attempt.at };
 }
 
+/** KEYS: the subscription, the seller's set; ARGV: its JSON, its id, the cap. */
+const ADD_SUBSCRIPTION = `
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`;
+
 export class RedisWebhookStore implements WebhookStore {
   private readonly redis: RedisClient;
   constructor(redis: RedisClient) {
     this.redis = redis;
+  }
+
+  async addSubscription(s: Subscription, max: number): Promise<boolean> {
+    const added = await this.redis.eval(ADD_SUBSCRIPTION, 2, `facet:wh:sub:${s.id}`, `facet:wh:seller:${s.seller_id}`, JSON.stringify(s), s.id, String(max));
+    return added === 1;
   }
 
   async putSubscription(s: Subscription): Promise<void> {
@@ -121,6 +140,15 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly deliveries = new Map<string, Delivery>();
   private readonly logs = new Map<string, string[]>();
+
+  async addSubscription(s: Subscription, max: number): Promise<boolean> {
+    // Counted and added in one synchronous step: nothing can interleave.
+    let count = 0;
+    for (const existing of this.subscriptions.values()) if (existing.seller_id === s.seller_id) count++;
+    if (count >= max) return false;
+    this.subscriptions.set(s.id, structuredClone(s));
+    return true;
+  }
 
   async putSubscription(s: Subscription): Promise<void> {
     this.subscriptions.set(s.id, structuredClone(s));

@@ -16,7 +16,7 @@ import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { addVary } from '../../platform/pipeline/vary.ts';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
-import { CacheService, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
+import { CacheService, createCacheState, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
 import { MemoryCacheStore } from './memory-store.ts';
 import { RedisCacheStore } from './redis-store.ts';
 import { REFRESH_DIRECTIVE, scheduleRefreshAhead } from './refresh.ts';
@@ -65,12 +65,17 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
   name: 'cache',
   terminal: false,
   createService(host) {
-    const cache = new CacheService(host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(), { generationMaxAgeMs: 2000, lockTtlMs: 5000 }, host.metrics.registry);
-    // A seller reads its own writes; the dashboard follows every status change.
-    host.orderChanges.onChange(async ({ sellerId, kind }) => {
-      await Promise.all([cache.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? cache.generations.bump(DASHBOARD_SCOPE) : undefined]);
+    const options = { generationMaxAgeMs: 2000, lockTtlMs: 5000 };
+    // Entries, generations and counters outlive a config reload; refresh-ahead jobs are the config's.
+    const state = host.retain('cache.state', () => {
+      const kept = createCacheState(host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(), options, host.metrics.registry);
+      // A seller reads its own writes; the dashboard follows every status change.
+      host.orderChanges.onChange(async ({ sellerId, kind }) => {
+        await Promise.all([kept.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? kept.generations.bump(DASHBOARD_SCOPE) : undefined]);
+      });
+      return { value: kept, close: () => kept.store.close() };
     });
-    return cache;
+    return new CacheService(state, options);
   },
   actionSchema: {
     type: 'object',
