@@ -80,7 +80,7 @@ export function withAttempt(delivery: Delivery, attempt: DeliveryAttempt, status
   return { ...delivery, status, attempts: [...delivery.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT), updated_at: attempt.at };
 }
 
-/** KEYS: the subscription, the seller's set; ARGV: its JSON, its id, the cap. */
+/** KEYS: the subscription, the seller's set (one {wh} slot); ARGV: its JSON, its id, the cap. */
 const ADD_SUBSCRIPTION = `
 if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -95,7 +95,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async addSubscription(s: Subscription, max: number): Promise<boolean> {
-    const added = await this.redis.eval(ADD_SUBSCRIPTION, 2, `facet:wh:sub:${s.id}`, `facet:wh:seller:${s.seller_id}`, JSON.stringify(s), s.id, String(max));
+    const added = await this.redis.eval(ADD_SUBSCRIPTION, 2, `facet:{wh}:sub:${s.id}`, `facet:{wh}:seller:${s.seller_id}`, JSON.stringify(s), s.id, String(max));
     return added === 1;
   }
 

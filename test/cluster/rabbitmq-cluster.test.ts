@@ -40,6 +40,7 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
       retryDelaysMs: [200, 500, 1000],
       mutateConfig: (doc) => {
         doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        doc.plans.enterprise.concurrentPriceJobs = 100_000; // orders without a quote hold a price-job slot: not what this test measures
         doc.plans.enterprise.dailyQuota = 1_000_000;
         doc.shedding.enabled = false;
         const idempotency = (doc.pipelines.sellerOrderCreate.policies as Record<string, any>[]).find((p) => p.idempotency)!; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -102,17 +103,28 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
     let stoppedAt = 0;
     let acceptedAtStop = 0;
     let acceptedBeforeRestart = 0;
+    // A failed seller stops the others and the chaos at once (not after their deadlines).
+    let failed = false;
+    const unlessFailed = (check: () => boolean) => () => {
+      if (failed) throw new Error('a seller failed');
+      return check();
+    };
     const sellers = Array.from({ length: 8 }, async () => {
-      while (next < ORDERS) accepted.push(await place(next++));
+      try {
+        while (next < ORDERS && !failed) accepted.push(await place(next++));
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     });
     const chaos = (async () => {
-      await waitFor(() => accepted.length >= ORDERS / 4, 300_000, 'a quarter accepted');
+      await waitFor(unlessFailed(() => accepted.length >= ORDERS / 4), 300_000, 'a quarter accepted');
       acceptedAtStop = accepted.length;
       stoppedAt = Date.now();
       await rabbit.stop(victim);
       t.diagnostic(`${victim.name} shut down at ${acceptedAtStop} accepted`);
       // Publishing resumes on another node while this one is down.
-      await waitFor(() => accepted.length >= acceptedAtStop + ORDERS / 4, 300_000, 'orders accepted with the node down');
+      await waitFor(unlessFailed(() => accepted.length >= acceptedAtStop + ORDERS / 4), 300_000, 'orders accepted with the node down');
       acceptedBeforeRestart = accepted.length;
       const during = await rabbit.connectionCounts();
       t.diagnostic(`connections per node with ${victim.name} down: ${during.join(', ')} (-1: down)`);
@@ -122,7 +134,12 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
       await rabbit.start(victim);
       t.diagnostic(`${victim.name} back after ${Date.now() - stoppedAt} ms down (start took ${Date.now() - restartAt} ms)`);
     })();
-    await Promise.all([...sellers, chaos]);
+    try {
+      await Promise.all([...sellers, chaos]);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
     t.diagnostic(`answers: ${JSON.stringify(Object.fromEntries(answers))}`);
     if (failures.length > 0) t.diagnostic(`503 window: from ${failures[0]! - stoppedAt} ms to ${failures.at(-1)! - stoppedAt} ms after the shutdown`);
     assert.ok(acceptedBeforeRestart - acceptedAtStop >= ORDERS / 4, 'orders were accepted (published and confirmed) while the node was down');

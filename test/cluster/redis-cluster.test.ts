@@ -44,6 +44,7 @@ describe('Facet on a Redis Cluster (3 masters + 3 replicas)', { timeout: 600_000
         doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
         doc.plans.free.dailyQuota = FREE_DAILY;
         doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        doc.plans.enterprise.concurrentPriceJobs = 100_000; // orders without a quote hold a price-job slot: not what this test measures
         doc.shedding.enabled = false;
         doc.quota.redisTimeoutMs = 1_000;
         const idempotency = (doc.pipelines.sellerOrderCreate.policies as Record<string, any>[]).find((p) => p.idempotency)!; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -165,11 +166,22 @@ describe('Facet on a Redis Cluster (3 masters + 3 replicas)', { timeout: 600_000
     let killedAt = 0;
     let healthyAt = 0;
     const readers = Array.from({ length: 2 }, (_, r) => reader(r));
+    // A failed seller stops the others and the chaos at once (not after their deadlines).
+    let failed = false;
+    const unlessFailed = (check: () => boolean) => () => {
+      if (failed) throw new Error('a seller failed');
+      return check();
+    };
     const writers = Array.from({ length: 6 }, async () => {
-      while (next < ORDERS) accepted.push(await place(next++));
+      try {
+        while (next < ORDERS && !failed) accepted.push(await place(next++));
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     });
     const kill = (async () => {
-      await waitFor(() => accepted.length >= ORDERS / 3, 120_000, 'a third accepted');
+      await waitFor(unlessFailed(() => accepted.length >= ORDERS / 3), 120_000, 'a third accepted');
       killedAt = Date.now();
       await redisCluster.kill(victim);
       t.diagnostic(`master on port ${victim} SIGKILLed at ${accepted.length} accepted`);
@@ -177,7 +189,13 @@ describe('Facet on a Redis Cluster (3 masters + 3 replicas)', { timeout: 600_000
       healthyAt = Date.now();
       t.diagnostic(`cluster_state ok again, replica promoted, ${healthyAt - killedAt} ms after the kill`);
     })();
-    await Promise.all([...writers, kill]);
+    try {
+      await Promise.all([...writers, kill]);
+    } catch (error) {
+      failed = true; // stops any seller's loop, and the readers
+      writing = false;
+      throw error;
+    }
     // Reads keep going a little after the last write, past the failover.
     await sleep(3_000);
     writing = false;

@@ -15,7 +15,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAdapters } from '../adapters-service.ts';
-import { unlimitedQuotaFor } from '../gateway-config.ts';
+import { unlimitedQuotaFor, type ConfigEdit } from '../gateway-config.ts';
 import { startGateway } from '../gateway-service.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
@@ -133,10 +133,18 @@ function compare(summaries: Summaries, chaos: FailoverChaos[]): Comparison[] {
   return rows;
 }
 
+/** Orders without a quote hold a price-job slot until their first status change: not what this scenario measures. */
+const unlimitedPriceJobs: ConfigEdit = (config) => {
+  const plans = (config.plans ?? {}) as Record<string, Record<string, unknown>>;
+  const plan = plans[SELLER.plan];
+  if (!plan) throw new Error(`gateway.config.yml: no plan ${SELLER.plan}`);
+  plan.concurrentPriceJobs = 1_000_000;
+};
+
 async function startStack(group: ProcessGroup, up: { crm: Service; mes: Service }, prefix: string, redisEnv: Record<string, string>, name: string): Promise<Service> {
   const amqp = { AMQP_URL: BENCH_AMQP_URL, AMQP_PREFIX: prefix };
   await startAdapters(group, up, { ...amqp, ...redisEnv });
-  return startGateway(group, up, { name, config: [unlimitedQuotaFor(SELLER.id)], env: { ...amqp, ...redisEnv, FACET_ADAPTERS: 'external' } });
+  return startGateway(group, up, { name, config: [unlimitedQuotaFor(SELLER.id), unlimitedPriceJobs], env: { ...amqp, ...redisEnv, FACET_ADAPTERS: 'external' } });
 }
 
 export const clusterFailover: Scenario = {
@@ -207,7 +215,7 @@ export const clusterFailover: Scenario = {
         { label: 'gateway (cluster)', pid: clusterGateway.process.pid },
       ],
       notes: [
-        `Two stacks, children of the harness on loopback: CRM and MES simulators (shared), and per stack \`node adapters/main.ts\` and the gateway (FACET_ADAPTERS=external, NODE_ENV=production, ${SELLER.id}'s plan raised out of reach), each on its own AMQP prefix of the local broker (${BENCH_AMQP_URL_SHOWN}; deleted at the end). One stack on ${BENCH_REDIS_URL}, the other with REDIS_CLUSTER_NODES on six \`redis-server --cluster-enabled yes\` (cluster-node-timeout 2 s, AOF, tmp dir removed at the end) joined by \`redis-cli --cluster create --cluster-replicas 1\`.`,
+        `Two stacks, children of the harness on loopback: CRM and MES simulators (shared), and per stack \`node adapters/main.ts\` and the gateway (FACET_ADAPTERS=external, NODE_ENV=production, ${SELLER.id}'s plan raised out of reach, its concurrent price jobs too), each on its own AMQP prefix of the local broker (${BENCH_AMQP_URL_SHOWN}; deleted at the end). One stack on ${BENCH_REDIS_URL}, the other with REDIS_CLUSTER_NODES on six \`redis-server --cluster-enabled yes\` (cluster-node-timeout 2 s, AOF, tmp dir removed at the end) joined by \`redis-cli --cluster create --cluster-replicas 1\`.`,
         `Each row ${durationS} s open loop per round, latency from each request's scheduled send time. In every round of a cluster row, ${KILL_AFTER_MS} ms after its first request the master serving {${SELLER.id}} (the seller's quota windows; a third of every other key) is SIGKILLed; its replica is promoted after the node timeout and an election. After the round the node is started again (it rejoins as a replica) and the next row waits for a whole, synced cluster. The single-node rows have no fault: they are the reference.`,
         '503 answers (FACET_ERR_STATE_UNAVAILABLE: a write whose record sits on the dead master) are expected on the cluster rows and reported, not counted as errors: availability is the share of 2xx among all answers. Reads fall back to the upstream and quotas to the insurance limiter, so reads should stay available.',
         'The MES simulator publishes its events under neither prefix: the orders are accepted (202 after the broker confirmed the command) and created in the CRM, their sagas then wait for a price; nothing here measures beyond the 202.',
