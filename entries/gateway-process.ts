@@ -14,11 +14,11 @@ import { startReloadingGateway } from '../gateway/reload.ts';
 import { checkRedisUrlDurability } from '../platform/state/persistence.ts';
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { ConfigError } from '../gateway/config/validate.ts';
-import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
+import { busOptionsFromEnv, createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createMetrics } from '../platform/metrics/registry.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, describeRedisTarget, redisReady, redisTargetFromEnv } from '../platform/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from '../platform/state/kv.ts';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 import { POLICIES } from '../policies/index.ts';
@@ -56,15 +56,17 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
+  // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (platform/redis.ts); none: in-process stores.
+  const redisTarget = redisTargetFromEnv(env);
   // In production, a Redis that would restart empty is refused (platform/state/persistence.ts).
-  if (env.REDIS_URL) {
-    const warning = await checkRedisUrlDurability(env.REDIS_URL, env, 'gateway');
+  if (redisTarget) {
+    const warning = await checkRedisUrlDurability(redisTarget, env, 'gateway');
     if (warning) log.warn(warning);
   }
   // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
   const metrics = createMetrics();
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
-  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
+  const bus = createBus({ ...busOptionsFromEnv(env), logger: log, metrics: busMetricsFor(metrics.registry) });
   if (env.AMQP_URL) await waitForConnection(bus, 30_000);
   closers.push(...((await options.beforeGateway?.({ bus, log })) ?? []));
   // Read again: what ran before the gateway may have set MES_URL / CRM_URL.
@@ -74,8 +76,8 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     const crmUrl = env.CRM_URL || validated.config.serviceEndpoints.crm?.url;
     const mesUrl = env.MES_URL || validated.config.serviceEndpoints.mes?.url;
     if (!crmUrl || !mesUrl) throw new Error('the in-process adapters need the CRM and MES: set CRM_URL and MES_URL (or FACET_ADAPTERS=external)');
-    const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
-    if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: 2_000 }) : undefined;
+    if (redis && redisTarget) await redisReady(redis, 60_000, describeRedisTarget(redisTarget));
     const adapters = await startAdapters({
       bus,
       store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
@@ -94,7 +96,7 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
   // Reloaded on SIGHUP and when the file changes (CONFIG_WATCH=off: SIGHUP only); a bad file is refused and the old config serves on.
   const gateway = await startReloadingGateway({
     file: configFile,
-    redisUrl: env.REDIS_URL || undefined,
+    redisTarget,
     bus,
     metrics,
     log,

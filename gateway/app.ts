@@ -3,7 +3,6 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { POLICIES } from '../policies/index.ts';
@@ -17,7 +16,7 @@ import { registerHealthRoutes, type HealthState } from './health.ts';
 import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, type RedisClient, type RedisTarget } from '../platform/redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
@@ -40,6 +39,8 @@ export interface GatewayOptions {
   logger?: FastifyBaseLogger | false;
   /** Shared state (quotas, cache, write records). Without it, in-process stores. */
   redisUrl?: string | undefined;
+  /** The same, in any topology (Cluster, Sentinel); wins over redisUrl. */
+  redisTarget?: RedisTarget | undefined;
   /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
   bus?: Bus;
   amqpUrl?: string | undefined;
@@ -84,8 +85,8 @@ const STATE_REDIS_TIMEOUT_MS = 2_000;
 export interface GatewayBase {
   readonly options: GatewayOptions;
   readonly policyMap: PolicyMap;
-  readonly redis: Redis | undefined;
-  readonly stateRedis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
+  readonly stateRedis: RedisClient | undefined;
   readonly metrics: GatewayMetrics;
   readonly bus: Bus;
   readonly shared: SharedServices;
@@ -96,10 +97,11 @@ export interface GatewayBase {
 
 export function createGatewayBase(config: GatewayConfig, options: GatewayOptions = {}): GatewayBase {
   const policyMap = options.policies ?? POLICIES;
+  const redisTarget: RedisTarget | undefined = options.redisTarget ?? (options.redisUrl ? { kind: 'single', url: options.redisUrl } : undefined);
   // The Redis command timeouts are the first config's: a change needs a restart.
-  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
+  const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
   // The write path's records wait longer on Redis than quotas and the cache do (see ServiceDependencies).
-  const stateRedis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
+  const stateRedis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
@@ -261,7 +263,7 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
 function watchRedis(base: GatewayBase, log: FastifyBaseLogger): void {
   const { redis } = base;
   if (!redis) {
-    log.info('no REDIS_URL: quotas use in-process limiters (embedded default)');
+    log.info('no REDIS_URL (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS): quotas use in-process limiters (embedded default)');
     return;
   }
   let redisDown = false;

@@ -4,7 +4,7 @@
 // once per config (a reload builds them again). Each policy builds its own
 // service from the PolicyHost (policy-services.ts).
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { createBus, type Bus } from '../platform/bus/index.ts';
 import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry.ts';
 import type { GatewayConfig } from '../platform/pipeline/config.ts';
@@ -27,7 +27,7 @@ export interface GatewayServices {
   consumers: ConsumerDirectory;
   metrics: GatewayMetrics;
   /** Shared state store; undefined in the embedded default. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** Write-path records (models, quotes, pending orders, idempotency keys). */
   state: KeyValueStore;
   /** Commands out, events in: RabbitMQ when configured, else in process. */
@@ -45,14 +45,14 @@ export interface GatewayServices {
 }
 
 export interface ServiceDependencies {
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   /**
    * Redis for the write path's records, with a longer command timeout than
    * `redis`: a quota or cache call that is slow has a fallback (insurance
    * limiter, upstream), an idempotency record does not — timing it out
    * early turns a busy moment into 503s. Default: `redis`.
    */
-  stateRedis?: Redis | undefined;
+  stateRedis?: RedisClient | undefined;
   bus?: Bus | undefined;
   metrics?: GatewayMetrics;
   /** Default: from NODE_ENV and WEBHOOKS_ALLOW_LOOPBACK (refused together: a start-up error). */

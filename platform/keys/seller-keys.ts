@@ -12,9 +12,11 @@
 // Redis:  facet:keys:k:<sha256>      the key's record (JSON); expiring keys expire a week after
 //         facet:keys:s:<seller id>   hash: key id → sha256 of the seller's API-made keys
 //         facet:keys:used:<sha256>   last use (ISO time), written at most once a minute per replica
+// Each command touches one key, so they spread over a Redis Cluster's slots
+// (last uses are read key by key, not with a cross-slot MGET).
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { FacetError } from '../errors/facet-error.ts';
 
 /** How long a replica trusts what it read about a key: a revocation reaches every replica within this. */
@@ -85,8 +87,8 @@ function unavailable(error: unknown): FacetError {
 }
 
 class RedisKeyBackend implements KeyBackend {
-  readonly #redis: Redis;
-  constructor(redis: Redis) {
+  readonly #redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
   async #run<T>(operation: () => Promise<T>): Promise<T> {
@@ -117,7 +119,8 @@ class RedisKeyBackend implements KeyBackend {
   }
   async lastUsed(digests: string[]): Promise<(string | null)[]> {
     if (digests.length === 0) return [];
-    return this.#run(() => this.#redis.mget(digests.map((d) => `facet:keys:used:${d}`)));
+    // One GET per key (pipelined per node), not MGET: on a Redis Cluster the keys sit in different slots.
+    return this.#run(() => Promise.all(digests.map((d) => this.#redis.get(`facet:keys:used:${d}`))));
   }
   async touch(digest: string, at: string): Promise<void> {
     await this.#run(() => this.#redis.set(`facet:keys:used:${digest}`, at, 'EX', 400 * 86_400));
@@ -178,7 +181,7 @@ export class SellerKeyStore {
    * with it first); `stateRedis`: the patient one (writes, listings, and a
    * read the fast one could not finish). Neither: in process.
    */
-  constructor(redis: Redis | undefined, stateRedis: Redis | undefined = redis) {
+  constructor(redis: RedisClient | undefined, stateRedis: RedisClient | undefined = redis) {
     const patient = stateRedis ?? redis;
     this.#backend = patient ? new RedisKeyBackend(patient) : new MemoryKeyBackend();
     this.#fast = redis && redis !== patient ? new RedisKeyBackend(redis) : this.#backend;

@@ -7,7 +7,7 @@
 // contracts/, never the gateway.
 
 import type { FastifyRequest, FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { KeyValueStore } from '../state/kv.ts';
 import type { SellerKeyStore } from '../keys/seller-keys.ts';
@@ -86,7 +86,7 @@ export interface PolicyHost {
   consumers: ConsumerDirectory;
   metrics: GatewayMetrics;
   /** The shared Redis client (commands fail fast); undefined in the embedded default. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** The write path's shared records (Redis with a longer timeout, or in process). */
   state: KeyValueStore;
   orderChanges: OrderChanges;

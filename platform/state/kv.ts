@@ -3,7 +3,7 @@
 // cache, errors here propagate: a write that cannot be recorded is refused
 // (503), never half-done.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { LRUCache } from 'lru-cache';
 import { FacetError } from '../errors/facet-error.ts';
 
@@ -26,8 +26,8 @@ function unavailable(error: unknown): FacetError {
 }
 
 export class RedisKeyValueStore implements KeyValueStore {
-  private readonly redis: Redis;
-  constructor(redis: Redis) {
+  private readonly redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.redis = redis;
   }
 

@@ -4,7 +4,7 @@
 // moment Redis errors, times out or is not connected. Without Redis (the
 // embedded default) the in-process limiters are the store.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { QuotaSettings } from './settings.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
@@ -59,15 +59,26 @@ function seconds(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
 
+/**
+ * A seller's counter key inside each window's prefix: `facet:q:rate:{slr_0002}`,
+ * `facet:q:burst:{slr_0002}`, `facet:q:daily:{slr_0002}`. The hash tag puts
+ * one seller's windows in one Redis Cluster slot, so they live on one master
+ * and fail over together: a decision never mixes a counter that answered
+ * with one that failed over to the insurance limiter.
+ */
+export function counterKey(sellerId: string): string {
+  return `{${sellerId}}`;
+}
+
 /** The limiters by limits: in-process counters live in them, so a config reload passes the same map on. */
 export type LimiterSets = Map<string, unknown>;
 
 export class QuotaService {
   private readonly sets: Map<string, LimiterSet>;
-  private readonly redis: Redis | undefined;
+  private readonly redis: RedisClient | undefined;
   private readonly settings: QuotaSettings;
 
-  constructor(settings: QuotaSettings, redis: Redis | undefined, sets: LimiterSets = new Map()) {
+  constructor(settings: QuotaSettings, redis: RedisClient | undefined, sets: LimiterSets = new Map()) {
     this.settings = settings;
     this.redis = redis;
     this.sets = sets as Map<string, LimiterSet>;
@@ -118,7 +129,7 @@ export class QuotaService {
   private async count(set: LimiterSet, window: WindowName, sellerId: string, cost: number): Promise<Counted> {
     const attempt = async (w: Windows, failedOver: boolean): Promise<Counted> => {
       try {
-        const res = await w[window].consume(sellerId, cost);
+        const res = await w[window].consume(counterKey(sellerId), cost);
         return { res, rejected: false, counter: w[window], failedOver };
       } catch (reason) {
         if (reason instanceof RateLimiterRes) return { res: reason, rejected: true, counter: w[window], failedOver };
@@ -151,7 +162,7 @@ export class QuotaService {
     // them (a refusal counts too), so a heavy refused request cannot eat
     // what lighter ones could still use.
     const refund = allowed ? 0 : cost;
-    if (refund) for (const c of charged) c.counter.reward(sellerId, refund).catch(() => {});
+    if (refund) for (const c of charged) c.counter.reward(counterKey(sellerId), refund).catch(() => {});
     const remaining = (limit: number, c: Counted) => Math.min(limit, Math.max(0, limit - c.res.consumedPoints + refund));
     const windows: WindowState[] = [
       { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: remaining(limits.rate.perSecond, rate), resetSec: seconds(rate.res.msBeforeNext) },
@@ -167,8 +178,8 @@ export class QuotaService {
     // Redis first; while it fails, the insurance counts this replica holds.
     const read = (pick: (w: Windows) => Limiter) =>
       pick(set.primary)
-        .get(sellerId)
-        .catch(() => (set.insurance ? pick(set.insurance).get(sellerId).catch(() => null) : null));
+        .get(counterKey(sellerId))
+        .catch(() => (set.insurance ? pick(set.insurance).get(counterKey(sellerId)).catch(() => null) : null));
     const [rate, burst, daily] = await Promise.all([read((w) => w.rate), read((w) => w.burst), read((w) => w.daily)]);
     const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null): WindowState => ({
       name,
