@@ -7,7 +7,7 @@ import { LAYER_ZONES } from './eslint.layers.js';
 const nodeBuiltins = ['fs', 'path', 'os', 'http', 'https', 'net', 'crypto', 'child_process', 'url', 'util', 'stream', 'events', 'buffer'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'openapi/generated/**', '.tmp/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'ui/dist/**', 'openapi/generated/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,6 +8,7 @@
 //   gateway/              HTTP: policies/, platform/, contracts/, openapi/
 //   adapters/, sim/       platform/, contracts/ (never each other, never the gateway)
 //   entries/              the processes: everything (entries/gateway*.ts and demo.ts: not sim/)
+//   ui/                   the browser pages (bundled by scripts/build-ui.ts): contracts/, openapi/ (types)
 //   loadtests/, scripts/, test/, deploy/: tooling, outside the layers
 
 /** Every top folder, and the ones each may import besides itself. */
@@ -20,6 +21,8 @@ export const LAYERS = {
   adapters: ['platform', 'contracts'],
   sim: ['platform', 'contracts'],
   entries: ['gateway', 'policies', 'adapters', 'sim', 'platform', 'contracts', 'openapi'],
+  // Runs in the browser: the vocabulary and the specs' types only; nothing imports it (the gateway serves its bundle as files).
+  ui: ['contracts', 'openapi'],
 };
 
 /** Folders no layer imports: they import the layers (tests, benchmarks, scripts, deploy checks). */

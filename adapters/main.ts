@@ -2,8 +2,11 @@
 // process (competing consumers: run as many as needed).
 //
 //   AMQP_URL      RabbitMQ (without it: the in-process bus, useful only for a smoke run)
+//   AMQP_URL may list several nodes, comma-separated (a cluster: the bus moves to the next on loss)
 //   AMQP_PREFIX   topology prefix, default facet.v1
-//   REDIS_URL     saga state (without it: in-process, lost on exit)
+//   AMQP_QUORUM_GROUP_SIZE  x-quorum-initial-group-size of new quorum queues (default: the broker's)
+//   REDIS_URL     saga state (without it: in-process, lost on exit); or REDIS_CLUSTER_NODES,
+//                 or REDIS_SENTINELS + REDIS_SENTINEL_NAME (platform/redis.ts)
 //   CRM_URL       default http://127.0.0.1:8092
 //   MES_URL       default http://127.0.0.1:8091
 //   LOG_LEVEL     pino level, default info
@@ -23,13 +26,12 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createBus, waitForConnection } from '../platform/bus/index.ts';
+import { busOptionsFromEnv, createBus, waitForConnection } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { startOpsServer, type OpsServer } from './ops-server.ts';
 import { loggerOptions } from '../platform/logging.ts';
-import type { Redis } from 'ioredis';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, describeRedisTarget, redisReady, redisTargetFromEnv, type RedisClient, type RedisTarget } from '../platform/redis.ts';
 import { checkRedisDurability } from '../platform/state/persistence.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore, type KeyValueStore } from '../platform/state/kv.ts';
 import { startAdapters } from './start.ts';
@@ -42,16 +44,13 @@ function numbers(raw: string | undefined, name: string): number[] | undefined {
   return list;
 }
 
-async function redisReady(url: string, timeoutMs: number): Promise<ReturnType<typeof createRedis>> {
-  const redis = createRedis({ url, commandTimeoutMs: 2_000 });
-  if (redis.status !== 'ready') {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Redis at ${url} not ready within ${timeoutMs} ms`)), timeoutMs);
-      redis.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+async function connectRedis(target: RedisTarget, timeoutMs: number): Promise<RedisClient> {
+  const redis = createRedis({ target, commandTimeoutMs: 2_000 });
+  try {
+    await redisReady(redis, timeoutMs, describeRedisTarget(target));
+  } catch (err) {
+    redis.disconnect();
+    throw err;
   }
   return redis;
 }
@@ -74,23 +73,23 @@ export async function startAdaptersProcess(env: NodeJS.ProcessEnv = process.env)
   const logger = pino(loggerOptions('facet-adapters', env.LOG_LEVEL ?? 'info'));
   const registry = new Registry();
   const bus = createBus({
-    ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}),
-    ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}),
+    ...busOptionsFromEnv(env),
     logger,
     metrics: busMetricsFor(registry),
   });
   // Up before the dependencies, so probes see "alive, not ready" while they connect.
-  const ops = await startOpsServer({ bus, registry, expectRedis: Boolean(env.REDIS_URL), port: port(env.ADAPTERS_HTTP_PORT), host: env.ADAPTERS_HTTP_HOST || '0.0.0.0' });
+  const redisTarget = redisTargetFromEnv(env);
+  const ops = await startOpsServer({ bus, registry, expectRedis: Boolean(redisTarget), port: port(env.ADAPTERS_HTTP_PORT), host: env.ADAPTERS_HTTP_HOST || '0.0.0.0' });
   logger.info({ url: ops.url }, 'adapters ops server listening (/healthz, /readyz, /metrics)');
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
     await waitForConnection(bus, 30_000);
-    redis = env.REDIS_URL ? await redisReady(env.REDIS_URL, 30_000) : undefined;
+    redis = redisTarget ? await connectRedis(redisTarget, 30_000) : undefined;
   } catch (err) {
     await Promise.allSettled([bus.close(), ops.close()]);
     throw err;
   }
-  if (!redis) logger.warn('no REDIS_URL: saga state is in-process and lost on exit');
+  if (!redis) logger.warn('no REDIS_URL (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS): saga state is in-process and lost on exit');
   else {
     try {
       const warning = await checkRedisDurability(redis, env, 'adapters');

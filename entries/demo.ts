@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { records } from '../gateway/operations/records.ts';
 import type { KeyValueStore } from '../platform/state/kv.ts';
+import type { SellerKeyStore } from '../platform/keys/seller-keys.ts';
 import { newSecret } from '../platform/webhooks/signature.ts';
 import type { WebhookStore } from '../platform/webhooks/store.ts';
 
@@ -63,6 +64,16 @@ export async function seedDemoRecords(state: KeyValueStore, mesModels: { registe
 }
 
 /**
+ * The environment a gateway process validates its config with: outside
+ * production, without JWT_SECRET, the demo secret stands in (the start-up
+ * lines print a token signed with it). `npm run config:check` uses the same.
+ */
+export function gatewayEnv(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; demo: boolean } {
+  const demo = env.NODE_ENV !== 'production' && !env.JWT_SECRET;
+  return { env: demo ? { ...env, JWT_SECRET: DEMO_JWT_SECRET } : env, demo };
+}
+
+/**
  * The seller spec's webhook examples: the subscription id of the delete,
  * rotate, deliveries and replay examples (demo-pro-key's), to the example
  * URL's host, and one delivery that succeeded on its second attempt.
@@ -117,4 +128,12 @@ export async function startDemoWebhookReceiver(port: number, log: Logger): Promi
   });
   const bound = (server.address() as { port: number }).port;
   return { origin: `http://127.0.0.1:${bound}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** The internal spec's seller-key examples name this key of demo-pro-key's seller. */
+export const DEMO_SELLER_KEY = { seller: 'slr_0002', id: 'key_3vk8q1m6zt2c9x4b7d0f' } as const;
+
+/** Issues the examples' key (again at each start, its value never shown), so that revoking it through Try it out works. */
+export async function seedDemoKeys(keys: SellerKeyStore): Promise<void> {
+  await keys.issue(DEMO_SELLER_KEY.seller, 'demo', DEMO_SELLER_KEY.id);
 }

@@ -9,7 +9,7 @@ import type { Bus } from '../platform/bus/index.ts';
 import type { Logger } from 'pino';
 import { generateDataset, seedFromEnv } from '../sim/data/seed.ts';
 import { startCrmSim, startMesSim, type MesSimHandle } from '../sim/index.ts';
-import { DEMO_WEBHOOK, seedDemoRecords, seedDemoWebhooks, startDemoWebhookReceiver } from './demo.ts';
+import { DEMO_WEBHOOK, seedDemoKeys, seedDemoRecords, seedDemoWebhooks, startDemoWebhookReceiver } from './demo.ts';
 import { runGatewayProcess, type Closer } from './gateway-process.ts';
 import { seedWhenReady } from './seed-when-ready.ts';
 
@@ -56,5 +56,7 @@ runGatewayProcess({
     const seeded = await seedWhenReady(() => seedDemoRecords(gateway.services.state, models), gateway.app.log);
     // The webhook examples' subscription and delivery, once the (same) store answers; a failure costs only the examples.
     if (seeded) await seedDemoWebhooks(gateway.services.webhooks).catch((error: unknown) => gateway.app.log.warn({ err: error }, 'webhook examples not seeded'));
+    // The seller-key examples' key (revokeSellerKey's), in the same store.
+    if (seeded) await seedDemoKeys(gateway.services.keys).catch((error: unknown) => gateway.app.log.warn({ err: error }, 'seller-key example not seeded'));
   },
 });

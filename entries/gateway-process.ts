@@ -9,19 +9,20 @@ import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startAdapters } from '../adapters/index.ts';
 import { webhooksFromEnv } from '../adapters/webhooks/env.ts';
-import { buildGateway, type Gateway } from '../gateway/app.ts';
+import type { Generation } from '../gateway/app.ts';
+import { startReloadingGateway } from '../gateway/reload.ts';
 import { checkRedisUrlDurability } from '../platform/state/persistence.ts';
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { ConfigError } from '../gateway/config/validate.ts';
-import { createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
+import { busOptionsFromEnv, createBus, waitForConnection, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { createMetrics } from '../platform/metrics/registry.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, describeRedisTarget, redisReady, redisTargetFromEnv } from '../platform/redis.ts';
 import { MemoryKeyValueStore, RedisKeyValueStore } from '../platform/state/kv.ts';
 import { shutdownTelemetry } from '../platform/telemetry/api.ts';
 import { POLICIES } from '../policies/index.ts';
-import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken } from './demo.ts';
+import { DEMO_JWT_SECRET, DEMO_KEYS, demoOperatorToken, gatewayEnv } from './demo.ts';
 
 export type Closer = () => Promise<void>;
 
@@ -29,7 +30,7 @@ export interface GatewayProcessOptions {
   /** Runs once the bus is up, before the adapters and the gateway (the simulators); returns what to close on exit. */
   beforeGateway?(context: { bus: Bus; log: Logger }): Promise<Closer[]>;
   /** Runs once the gateway listens (demo records). */
-  afterListen?(gateway: Gateway): Promise<void>;
+  afterListen?(gateway: Generation): Promise<void>;
 }
 
 export function runGatewayProcess(options: GatewayProcessOptions = {}): void {
@@ -46,22 +47,26 @@ export function runGatewayProcess(options: GatewayProcessOptions = {}): void {
 
 async function main(log: Logger, options: GatewayProcessOptions): Promise<void> {
   const env = process.env;
-  const production = env.NODE_ENV === 'production';
   const closers: Closer[] = [];
-  const demo = !production && !env.JWT_SECRET;
+  // SIGHUP reloads the config; before the gateway runs it is ignored (its default would end the process).
+  let reloadOnSignal = (): void => log.warn('SIGHUP during start-up: ignored');
+  process.on('SIGHUP', () => reloadOnSignal());
+  const { demo } = gatewayEnv(env);
   if (demo) env.JWT_SECRET = DEMO_JWT_SECRET;
   const configFile = resolve(env.GATEWAY_CONFIG || 'gateway.config.yml');
   // Validate before starting anything, so a bad file fails fast.
   loadConfigFile(configFile, POLICIES);
+  // REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (platform/redis.ts); none: in-process stores.
+  const redisTarget = redisTargetFromEnv(env);
   // In production, a Redis that would restart empty is refused (platform/state/persistence.ts).
-  if (env.REDIS_URL) {
-    const warning = await checkRedisUrlDurability(env.REDIS_URL, env, 'gateway');
+  if (redisTarget) {
+    const warning = await checkRedisUrlDurability(redisTarget, env, 'gateway');
     if (warning) log.warn(warning);
   }
   // One registry for everything in this process: the gateway's /metrics shows the bus and the saga too.
   const metrics = createMetrics();
   // One bus for everything in this process: RabbitMQ with AMQP_URL, else in process.
-  const bus = createBus({ url: env.AMQP_URL || undefined, ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}), logger: log, metrics: busMetricsFor(metrics.registry) });
+  const bus = createBus({ ...busOptionsFromEnv(env), logger: log, metrics: busMetricsFor(metrics.registry) });
   if (env.AMQP_URL) await waitForConnection(bus, 30_000);
   closers.push(...((await options.beforeGateway?.({ bus, log })) ?? []));
   // Read again: what ran before the gateway may have set MES_URL / CRM_URL.
@@ -71,8 +76,8 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     const crmUrl = env.CRM_URL || validated.config.serviceEndpoints.crm?.url;
     const mesUrl = env.MES_URL || validated.config.serviceEndpoints.mes?.url;
     if (!crmUrl || !mesUrl) throw new Error('the in-process adapters need the CRM and MES: set CRM_URL and MES_URL (or FACET_ADAPTERS=external)');
-    const redis = env.REDIS_URL ? createRedis({ url: env.REDIS_URL, commandTimeoutMs: 2_000 }) : undefined;
-    if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: 2_000 }) : undefined;
+    if (redis && redisTarget) await redisReady(redis, 60_000, describeRedisTarget(redisTarget));
     const adapters = await startAdapters({
       bus,
       store: redis ? new RedisKeyValueStore(redis) : new MemoryKeyValueStore(),
@@ -88,10 +93,23 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     });
     log.info('adapters and order saga started in-process (FACET_ADAPTERS=external to run them with npm run adapters)');
   }
-  const gateway = await buildGateway(validated, { redisUrl: env.REDIS_URL || undefined, bus, metrics });
-  const address = await gateway.app.listen({ port: validated.config.http.port, host: validated.config.http.host });
+  // Reloaded on SIGHUP and when the file changes (CONFIG_WATCH=off: SIGHUP only); a bad file is refused and the old config serves on.
+  const gateway = await startReloadingGateway({
+    file: configFile,
+    redisTarget,
+    bus,
+    metrics,
+    log,
+    watch: env.CONFIG_WATCH !== 'off',
+  });
+  const address = await gateway.listen(validated.config.http.port, validated.config.http.host);
+  log.info({ version: gateway.config().loaded.version, file: configFile }, 'config loaded');
   closers.unshift(() => gateway.close());
-  await options.afterListen?.(gateway);
+  reloadOnSignal = () => {
+    log.info({ file: configFile }, 'SIGHUP: reloading the config');
+    void gateway.reload('SIGHUP', true);
+  };
+  await options.afterListen?.(gateway.current());
 
   const base = `http://127.0.0.1:${validated.config.http.port}`;
   const lines = [
@@ -100,7 +118,15 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     `  health:        ${base}/healthz  ${base}/readyz`,
     ...DEMO_KEYS.map((k) => `  seller key:    ${k.key}  (${k.seller}, plan ${k.plan})`),
   ];
-  if (demo) lines.push(`  operator JWT:  ${await demoOperatorToken(DEMO_JWT_SECRET)}`);
+  lines.push(`  seller portal: ${base}/portal${demo ? `#key=${DEMO_KEYS[1].key}` : ''}`);
+  if (demo) {
+    const token = await demoOperatorToken(DEMO_JWT_SECRET);
+    lines.push(`  operator JWT:  ${token}`);
+    // The token rides in the fragment: the browser never sends it to a server; the console keeps it in the tab.
+    lines.push(`  console:       ${base}/internal/console#token=${token}`);
+  } else {
+    lines.push(`  console:       ${base}/internal/console`);
+  }
   lines.push(`  try:           curl -H 'X-API-Key: demo-pro-key' '${base}/v1/orders?limit=2'`);
   console.log(lines.join('\n'));
 
@@ -111,7 +137,7 @@ async function main(log: Logger, options: GatewayProcessOptions): Promise<void> 
     log.info({ signal }, 'draining in-flight requests');
     const grace = setTimeout(() => {
       log.error({ graceMs: validated.config.http.shutdownGraceMs }, 'drain took too long; closing connections');
-      gateway.app.server.closeAllConnections();
+      gateway.server.closeAllConnections();
       process.exit(1);
     }, validated.config.http.shutdownGraceMs);
     grace.unref();

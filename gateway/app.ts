@@ -2,11 +2,14 @@
 // logs, the routes built from the config's pipelines, health and docs.
 
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { POLICIES } from '../policies/index.ts';
 import type { PolicyMap, ValidatedConfig } from './config/validate.ts';
+import type { GatewayConfig } from '../platform/pipeline/config.ts';
 import { registerDocs } from './docs.ts';
+import { registerPages } from './pages.ts';
 import { FacetError } from '../platform/errors/facet-error.ts';
 import { clientErrorHandler, installProblemHandlers, sendProblem } from '../platform/errors/problem.ts';
 import { registerHealthRoutes, type HealthState } from './health.ts';
@@ -14,19 +17,20 @@ import { installHostRequired } from './host-required.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { loggerOptions } from '../platform/logging.ts';
 import { lazyChildLogger } from '../platform/request-logger.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, type RedisClient, type RedisTarget } from '../platform/redis.ts';
 import { consumeEvents } from './events.ts';
 import { createBus, type Bus } from '../platform/bus/index.ts';
 import { busMetricsFor } from '../platform/bus/metrics.ts';
 import { renderMetrics } from '../platform/metrics/exposition.ts';
 import { createMetrics, type GatewayMetrics } from '../platform/metrics/registry.ts';
-import { installRequestMetrics } from './metrics/request-metrics.ts';
+import { CLIENT_CLOSED_STATUS, installRequestMetrics, isClosedByClient } from './metrics/request-metrics.ts';
 import { buildRoutes } from './pipeline/build.ts';
 import type { UrlPolicy } from '../platform/webhooks/url-guard.ts';
 import { isInternalOperator } from '../platform/pipeline/internal-caller.ts';
 import { kConsumer, kOperator } from '../platform/pipeline/request-state.ts';
 import { tagServer, traceIdOfTraceparent, tracingEnabled } from '../platform/telemetry/api.ts';
-import { closeServices, createServices, type GatewayServices } from './services.ts';
+import { closeConfigServices, createSharedServices, servicesFor, type GatewayServices, type SharedServices } from './services.ts';
+import { RetainedObjects } from './retained.ts';
 import { createPolicySet, sharedRedisTimeoutMs, type Injector, type PolicySet } from './policy-services.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -36,6 +40,8 @@ export interface GatewayOptions {
   logger?: FastifyBaseLogger | false;
   /** Shared state (quotas, cache, write records). Without it, in-process stores. */
   redisUrl?: string | undefined;
+  /** The same, in any topology (Cluster, Sentinel); wins over redisUrl. */
+  redisTarget?: RedisTarget | undefined;
   /** The message bus (commands out, events in); default: RabbitMQ at amqpUrl, else in process. */
   bus?: Bus;
   amqpUrl?: string | undefined;
@@ -47,6 +53,8 @@ export interface GatewayOptions {
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** The policies pipelines can name; default: every policy in policies/. The config must have been validated with the same. */
   policies?: PolicyMap;
+  /** The bundled pages (scripts/build-ui.ts); default ui/dist/. */
+  uiDir?: string;
 }
 
 export interface Gateway {
@@ -70,20 +78,73 @@ function trustedProxies(setting: string): string[] | false {
 
 const STATE_REDIS_TIMEOUT_MS = 2_000;
 
-export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const { config, specs } = validated;
+/**
+ * What outlives one config: Redis clients, the bus, the metrics registry,
+ * the shared services (state, webhooks, feed, order changes) and the
+ * policies' retained objects. A reload builds a new generation on it.
+ */
+export interface GatewayBase {
+  readonly options: GatewayOptions;
+  readonly policyMap: PolicyMap;
+  readonly redis: RedisClient | undefined;
+  readonly stateRedis: RedisClient | undefined;
+  readonly metrics: GatewayMetrics;
+  readonly bus: Bus;
+  readonly shared: SharedServices;
+  readonly retained: RetainedObjects;
+  /** Draining after SIGTERM: every generation answers 503 and /readyz says so. */
+  readonly lifecycle: { draining: boolean };
+}
+
+export function createGatewayBase(config: GatewayConfig, options: GatewayOptions = {}): GatewayBase {
   const policyMap = options.policies ?? POLICIES;
-  const redis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
+  const redisTarget: RedisTarget | undefined = options.redisTarget ?? (options.redisUrl ? { kind: 'single', url: options.redisUrl } : undefined);
+  // The Redis command timeouts are the first config's: a change needs a restart.
+  const redis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: sharedRedisTimeoutMs(config, policyMap) }) : undefined;
   // The write path's records wait longer on Redis than quotas and the cache do (see ServiceDependencies).
-  const stateRedis = options.redisUrl ? createRedis({ url: options.redisUrl, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
+  const stateRedis = redisTarget ? createRedis({ target: redisTarget, commandTimeoutMs: STATE_REDIS_TIMEOUT_MS }) : undefined;
   const metrics = options.metrics ?? createMetrics();
   // A bus passed in is instrumented by whoever created it.
   const bus = options.bus ?? createBus({ url: options.amqpUrl, metrics: busMetricsFor(metrics.registry) });
-  const services = createServices(config, specs, { redis, stateRedis, bus, metrics, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
-  const health: HealthState = { draining: false, probes: new Map() };
+  const shared = createSharedServices(config, { redis, stateRedis, bus, metrics, ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
+  return { options, policyMap, redis, stateRedis, metrics, bus, shared, retained: new RetainedObjects(), lifecycle: { draining: false } };
+}
+
+/** One config's gateway: its Fastify app, routes, policies' services, upstream pools and consumers. */
+export interface Generation {
+  app: FastifyInstance;
+  services: GatewayServices;
+  policies: PolicySet;
+  health: HealthState;
+  /** Stops the policies' timers, closes the app (not the shared server) and this config's upstream pools. */
+  close(): Promise<void>;
+}
+
+export interface GenerationOptions {
+  /** Hands Fastify's request handler to a server the caller owns (a reload swaps generations behind it). */
+  serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+  /** The config's version and load time, for /readyz. */
+  version?: { version: string; loadedAt: string };
+}
+
+export async function buildGeneration(validated: ValidatedConfig, base: GatewayBase, generationOptions: GenerationOptions = {}): Promise<Generation> {
+  const { config, specs } = validated;
+  const { options, metrics, lifecycle } = base;
+  const services = servicesFor(config, specs, base.shared);
+  const health: HealthState = {
+    get draining() {
+      return lifecycle.draining;
+    },
+    set draining(value: boolean) {
+      lifecycle.draining = value;
+    },
+    probes: new Map(),
+    ...(generationOptions.version && { config: generationOptions.version }),
+  };
 
   const app = Fastify({
     ...(options.logger === undefined ? { logger: loggerOptions('facet-gateway') } : options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
+    ...(generationOptions.serverFactory && { serverFactory: generationOptions.serverFactory }),
     // One request line is written in onResponse, with route, plan and latency.
     logController: new LogController({ disableRequestLogging: true }),
     // request.log made only when a request writes a line (platform/request-logger.ts).
@@ -122,19 +183,6 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   tagServer(app.server, 'gateway');
   // Model uploads arrive as raw streams and are piped on, never buffered.
   app.addContentTypeParser(['application/octet-stream', 'model/stl', 'model/obj', 'model/3mf'], (_request, payload, done) => done(null, payload));
-  if (redis) {
-    let redisDown = false;
-    redis.on('error', (error: Error) => {
-      if (!redisDown) app.log.warn({ err: { message: error.message } }, 'redis unavailable: quotas use the in-process insurance limiter');
-      redisDown = true;
-    });
-    redis.on('ready', () => {
-      if (redisDown) app.log.info('redis is back: shared quotas resume');
-      redisDown = false;
-    });
-  } else {
-    app.log.info('no REDIS_URL: quotas use in-process limiters (embedded default)');
-  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -157,6 +205,7 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
   app.addHook('onResponse', async (request, reply) => {
     const consumer = request[kConsumer];
     if (consumer === undefined && isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
+    if (isClosedByClient(request)) return; // its line was written with 499 when the client went away
     request.log.info(
       {
         method: request.method,
@@ -169,12 +218,18 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
       'request',
     );
   });
-  installRequestMetrics(app, metrics);
+  installRequestMetrics(app, metrics, (request, latencyMs) => {
+    const consumer = request[kConsumer];
+    request.log.info(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: CLIENT_CLOSED_STATUS, latency_ms: Math.round(latencyMs * 100) / 100, plan: consumer?.plan, consumer: consumer?.id },
+      'request',
+    );
+  });
   const inject: Injector = async ({ method, url, headers }) => {
     const response = await app.inject({ method, url, ...(headers && { headers }) });
     return { statusCode: response.statusCode };
   };
-  const policies = createPolicySet(services, policyMap, inject);
+  const policies = createPolicySet(services, base.policyMap, inject, base.retained);
 
   await app.register(replyFrom, { undici: { connections: 64, keepAliveTimeout: 30_000 } });
   registerHealthRoutes(app, services, health);
@@ -184,16 +239,81 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
     return body;
   });
   await registerDocs(app, specs);
+  registerPages(app, options.uiDir);
   buildRoutes(app, policies, specs);
   await app.ready();
   // Policies start only now: compiling routes is not overload (load-shed), and
   // refresh-ahead sends its requests through routes that exist now (cache).
   policies.start();
-  services.feed.start();
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    services,
+    policies,
+    health,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await policies.close();
+        await closeConfigServices(services);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Logs Redis going away and coming back, once per change. */
+function watchRedis(base: GatewayBase, log: FastifyBaseLogger): void {
+  const { redis } = base;
+  if (!redis) {
+    log.info('no REDIS_URL (nor REDIS_CLUSTER_NODES / REDIS_SENTINELS): quotas use in-process limiters (embedded default)');
+    return;
+  }
+  let redisDown = false;
+  redis.on('error', (error: Error) => {
+    if (!redisDown) log.warn({ err: { message: error.message } }, 'redis unavailable: quotas use the in-process insurance limiter');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) log.info('redis is back: shared quotas resume');
+    redisDown = false;
+  });
+}
+
+export interface RunningBase {
+  /** Stops the event consumer, the bus (when the gateway made it), retained objects, the feed and Redis. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts what runs once per process, whatever the config: the feed's
+ * reader and the event consumer. `services` are read at each event, so a
+ * getter onto the current generation's services keeps them current.
+ */
+export async function startBase(base: GatewayBase, services: GatewayServices, log: FastifyBaseLogger): Promise<RunningBase> {
+  watchRedis(base, log);
+  base.shared.feed.start();
   const events = await consumeEvents(services).catch((error: unknown) => {
-    app.log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
+    log.error({ err: error }, 'cannot consume events: cached pages expire by TTL only until the bus is back');
     return undefined;
   });
+  return {
+    async close() {
+      await events?.cancel().catch(() => {});
+      if (!base.options.bus) await base.bus.close();
+      await base.retained.close();
+      await base.shared.feed.close();
+      base.redis?.disconnect();
+      base.stateRedis?.disconnect();
+    },
+  };
+}
+
+export async function buildGateway(validated: ValidatedConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const base = createGatewayBase(validated.config, options);
+  const generation = await buildGeneration(validated, base);
+  const { app, services, policies, health } = generation;
+  const running = await startBase(base, services, app.log);
 
   let closing: Promise<void> | undefined;
   return {
@@ -206,13 +326,8 @@ export async function buildGateway(validated: ValidatedConfig, options: GatewayO
         health.draining = true;
         // Open event streams would hold app.close() forever: end them first (browsers reconnect elsewhere).
         services.feed.endStreams();
-        await app.close();
-        await events?.cancel().catch(() => {});
-        if (!options.bus) await bus.close();
-        await policies.close();
-        await closeServices(services);
-        redis?.disconnect();
-        stateRedis?.disconnect();
+        await generation.close();
+        await running.close();
       })();
       return closing;
     },

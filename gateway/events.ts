@@ -17,6 +17,8 @@ import type { GatewayServices } from './services.ts';
 
 export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
   await services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' });
+  // Any change after SUBMITTED means the order's price job (if it had one) is settled: its slot is free.
+  if (event.status !== 'SUBMITTED') await services.state.removeMember(records.priceJobs.key(event.seller_id), records.priceJobs.orderMember(event.order_id));
   const pending = await records.pendingOrder.getAny(services.state, event.order_id);
   if (pending && pending.order.status !== event.status) {
     const ended = (event.status === 'REJECTED' || event.status === 'CANCELLED') && event.reason;

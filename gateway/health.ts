@@ -98,6 +98,8 @@ function redisProbe(services: GatewayServices): ReadinessProbe | undefined {
 export interface HealthState {
   draining: boolean;
   probes: Map<string, ReadinessProbe>;
+  /** The config this replica serves (a hash of the file) and when it was loaded: ops compare replicas. */
+  config?: { version: string; loadedAt: string };
 }
 
 export function registerHealthRoutes(app: FastifyInstance, services: GatewayServices, state: HealthState): void {
@@ -119,6 +121,6 @@ export function registerHealthRoutes(app: FastifyInstance, services: GatewayServ
     const status = state.draining ? 'draining' : failing ? 'not_ready' : 'ready';
     reply.header('cache-control', 'no-store');
     reply.code(status === 'ready' ? 200 : 503);
-    return { status, checks };
+    return { status, ...(state.config && { config: { version: state.config.version, loaded_at: state.config.loadedAt } }), checks };
   });
 }

@@ -9,6 +9,7 @@ import type { InjectedRequest, PolicyHost, PolicyService } from '../platform/pip
 import type { PolicyMap } from './config/validate.ts';
 import { operationHandlers, type BuiltPolicy } from './operations/index.ts';
 import type { GatewayServices } from './services.ts';
+import { RetainedObjects } from './retained.ts';
 
 /** Without a policy asking for less: a Redis command slower than this fails, and its fallback decides. */
 const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 100;
@@ -35,7 +36,7 @@ export interface PolicySet {
 /** Sends a request through the app's routes in process, as the gateway's internal operator. */
 export type Injector = (request: InjectedRequest & { caller: string }) => Promise<{ statusCode: number }>;
 
-export function createPolicySet(services: GatewayServices, policies: PolicyMap, inject: Injector): PolicySet {
+export function createPolicySet(services: GatewayServices, policies: PolicyMap, inject: Injector, retained: RetainedObjects = new RetainedObjects()): PolicySet {
   const { config } = services;
   const host: PolicyHost = {
     config,
@@ -46,9 +47,11 @@ export function createPolicySet(services: GatewayServices, policies: PolicyMap, 
     redis: services.redis,
     state: services.state,
     orderChanges: services.orderChanges,
+    keys: services.keys,
     inject: (request) => asInternalCaller(request.caller ?? 'facet-gateway', () => inject({ ...request, caller: request.caller ?? 'facet-gateway' })),
     // Set below, once the policies' services exist (their operations are made from them).
     operations: undefined as unknown as PolicyHost['operations'],
+    retain: (name, make) => retained.retain(name, make),
   };
   const built = new Map<string, BuiltPolicy>();
   for (const definition of policies.values()) {

@@ -6,13 +6,21 @@
 // (backoff.ts). Every attempt sends
 // the same body with the same `webhook-id`, signed with its own timestamp by
 // every secret still live (two during a rotation's overlap).
+//
+// Fairness: one shared queue serves every seller, and an attempt may hold a
+// consumer slot for up to connect + response timeout (13 s). So each seller
+// has at most `perSellerInFlight` attempts in flight in this consumer; a
+// delivery of a seller at its cap is deferred (put back after `deferMs`, no
+// attempt counted), which frees the slot at once for other sellers. A
+// seller with a black-hole endpoint thus holds a few slots, never the
+// queue. See docs/reliability.md.
 
 import type { Counter } from 'prom-client';
 import type { Delivery as BusDelivery, HandlerResult } from '../../platform/bus/types.ts';
 import type { WebhookDeliverCommand } from '../../contracts/messages.ts';
 import type { AdapterLogger } from '../shared/logger.ts';
 import type { WebhookSender } from './sender.ts';
-import { withAttempt, type Subscription, type WebhookStore } from '../../platform/webhooks/store.ts';
+import { withAttempt, type Delivery, type Subscription, type WebhookStore } from '../../platform/webhooks/store.ts';
 
 export const WEBHOOK_DELIVERIES_QUEUE = 'webhooks.deliveries';
 
@@ -24,6 +32,16 @@ export function liveSecrets(subscription: Subscription, now = Date.now()): strin
   return subscription.secrets.filter((s) => s.expires_at === null || Date.parse(s.expires_at) > now).map((s) => s.secret);
 }
 
+/** Attempts of one seller in flight in one consumer, out of its prefetch (32). */
+export const DEFAULT_PER_SELLER_IN_FLIGHT = 4;
+/** How long a delivery of a seller at its cap waits before it is looked at again. */
+export const DEFAULT_DEFER_MS = 2_000;
+
+export interface Fairness {
+  perSellerInFlight: number;
+  deferMs: number;
+}
+
 export interface DeliverDeps {
   store: WebhookStore;
   sender: WebhookSender;
@@ -32,15 +50,39 @@ export interface DeliverDeps {
   retryDelay: (attempt: number) => number;
   logger: AdapterLogger;
   outcomes: Counter<'outcome'>;
+  fairness?: Fairness;
 }
 
 export function deliverHandler(deps: DeliverDeps): (delivery: BusDelivery) => Promise<HandlerResult> {
-  return async ({ message, attempt }) => {
-    const command = message.body as WebhookDeliverCommand;
+  const { perSellerInFlight, deferMs } = deps.fairness ?? { perSellerInFlight: DEFAULT_PER_SELLER_IN_FLIGHT, deferMs: DEFAULT_DEFER_MS };
+  const inFlight = new Map<string, number>();
+  const attemptFor = deliverAttempt(deps);
+  return async (busDelivery) => {
+    const command = busDelivery.message.body as WebhookDeliverCommand;
     if (typeof command?.delivery_id !== 'string') return { dead: 'webhook.deliver without delivery_id' };
     const delivery = await deps.store.getDelivery(command.delivery_id);
     if (!delivery) return { dead: `unknown delivery ${command.delivery_id}` };
     if (delivery.status === 'succeeded' && !command.replay) return 'ack';
+    const seller = delivery.seller_id;
+    const busy = inFlight.get(seller) ?? 0;
+    if (busy >= perSellerInFlight) {
+      deps.outcomes.inc({ outcome: 'deferred' });
+      return { deferInMs: deferMs };
+    }
+    inFlight.set(seller, busy + 1);
+    try {
+      return await attemptFor(delivery, busDelivery.attempt);
+    } finally {
+      const left = (inFlight.get(seller) ?? 1) - 1;
+      if (left > 0) inFlight.set(seller, left);
+      else inFlight.delete(seller);
+    }
+  };
+}
+
+/** One attempt at a delivery: sent, recorded, and acked, retried later or parked. */
+function deliverAttempt(deps: DeliverDeps): (delivery: Delivery, attempt: number) => Promise<HandlerResult> {
+  return async (delivery, attempt) => {
     const subscription = await deps.store.getSubscription(delivery.subscription_id);
     if (!subscription) {
       deps.outcomes.inc({ outcome: 'cancelled' });

@@ -4,12 +4,12 @@
 //   WEBHOOKS_ALLOW_LOOPBACK   1: loopback receivers allowed (tests, demos; refused in production)
 //   WEBHOOKS_DEMO_HOSTS       host=http://127.0.0.1:port,...: demo hosts delivered to a loopback receiver (npm start; refused in production)
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import type { WebhooksOptions } from './start.ts';
 import { processWebhookStore, RedisWebhookStore } from '../../platform/webhooks/store.ts';
 import { urlPolicyFromEnv } from '../../platform/webhooks/url-guard.ts';
 
-export function webhooksFromEnv(env: NodeJS.ProcessEnv, redis: Redis | undefined): Omit<WebhooksOptions, 'bus' | 'logger'> {
+export function webhooksFromEnv(env: NodeJS.ProcessEnv, redis: RedisClient | undefined): Omit<WebhooksOptions, 'bus' | 'logger'> {
   const options: Omit<WebhooksOptions, 'bus' | 'logger'> = {
     store: redis ? new RedisWebhookStore(redis) : processWebhookStore(),
     policy: urlPolicyFromEnv(env),

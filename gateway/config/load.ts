@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -34,16 +35,31 @@ export function parseConfig(
   return validated;
 }
 
+/** A config's version as /readyz shows it: the first 12 hex digits of the file's SHA-256. */
+export function configVersion(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** The file's text; a read failure is a ConfigError naming the file. */
+export function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+}
+
+export interface LoadedConfig extends ValidatedConfig {
+  /** configVersion() of the text that was validated. */
+  version: string;
+}
+
+/** Reads and validates a config file: what start-up, a reload and `npm run config:check` all do. */
 export function loadConfigFile(
   file: string,
   policies: PolicyMap,
   env: NodeJS.ProcessEnv = process.env,
-): ValidatedConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(file, [`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
-  }
-  return parseConfig(text, file, policies, env);
+): LoadedConfig {
+  const text = readConfigText(file);
+  return { ...parseConfig(text, file, policies, env), version: configVersion(text) };
 }

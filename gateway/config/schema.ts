@@ -5,6 +5,7 @@
 // adds the sections of the policies the gateway is given.
 
 import type { AnyPolicy } from '../../platform/pipeline/policy.ts';
+import { DEFAULT_UPLOAD_SETTINGS } from '../../platform/upstream/settings.ts';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const name = { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' } as const;
@@ -84,6 +85,24 @@ const coreSchema = {
           connections: { ...positiveInt, default: 64 },
           healthPath: { type: 'string', pattern: '^/', default: '/healthz' },
           readiness: { enum: ['required', 'optional'], default: 'optional' },
+          uploads: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              idleTimeoutMs: { ...positiveInt, default: DEFAULT_UPLOAD_SETTINGS.idleTimeoutMs },
+              maxDurationMs: { ...positiveInt, default: DEFAULT_UPLOAD_SETTINGS.maxDurationMs },
+              bulkhead: {
+                type: 'object',
+                additionalProperties: false,
+                default: {},
+                properties: {
+                  limit: { ...positiveInt, default: DEFAULT_UPLOAD_SETTINGS.bulkhead.limit },
+                  queue: { type: 'integer', minimum: 0, default: DEFAULT_UPLOAD_SETTINGS.bulkhead.queue },
+                },
+              },
+            },
+          },
           resilience: {
             type: 'object',
             additionalProperties: false,
@@ -183,6 +202,15 @@ const coreSchema = {
             maxStreams: { ...positiveInt, default: 2_000 },
           },
         },
+      },
+    },
+    keys: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // A rotated key keeps working this long, so clients can move to its successor.
+        rotationOverlapSec: { type: 'integer', minimum: 0, default: 86_400 },
       },
     },
     pipelines: {

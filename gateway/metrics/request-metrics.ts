@@ -14,11 +14,52 @@ function planOf(request: FastifyRequest): string {
   return request[kOperator] ? 'operator' : 'none';
 }
 
+/** nginx's status for a client that went away before its answer. */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/**
+ * Requests whose client went away before sending its whole body (an aborted
+ * upload): Fastify never runs onResponse for them (nothing is written), so
+ * their request line and RED series are written on abort, with 499, once.
+ */
+const closedByClient = new WeakSet<FastifyRequest>();
+
+export function markClosedByClient(request: FastifyRequest): boolean {
+  if (closedByClient.has(request)) return false;
+  closedByClient.add(request);
+  return true;
+}
+
+export function isClosedByClient(request: FastifyRequest): boolean {
+  return closedByClient.has(request);
+}
+
 /** Observes every answer once it is written. Labels are all bounded: route templates, not URLs. */
-export function installRequestMetrics(app: FastifyInstance, metrics: Pick<GatewayMetrics, 'httpRequestDuration' | 'gatewayOverhead'>): void {
+export function installRequestMetrics(
+  app: FastifyInstance,
+  metrics: Pick<GatewayMetrics, 'httpRequestDuration' | 'gatewayOverhead'>,
+  /** Told of each request closed by its client (for the request log line). */
+  onClosedByClient?: (request: FastifyRequest, latencyMs: number) => void,
+): void {
+  const started = new WeakMap<FastifyRequest, number>();
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    started.set(request, performance.now());
+    done();
+  });
+  app.addHook('onRequestAbort', (request: FastifyRequest, done: () => void) => {
+    if (!markClosedByClient(request)) return done();
+    const route = request.routeOptions.url ?? 'unmatched';
+    const ms = performance.now() - (started.get(request) ?? performance.now());
+    onClosedByClient?.(request, ms);
+    const seconds = ms / 1000;
+    observeSeconds(metrics.httpRequestDuration, { route, method: request.method, status: CLIENT_CLOSED_STATUS, plan: planOf(request) }, seconds);
+    observeSeconds(metrics.gatewayOverhead, { route }, Math.max(0, seconds - upstreamWaitOf(request)));
+    done();
+  });
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     // The gateway's own requests (refresh-ahead) are not clients' answers.
     if (request[kConsumer] === undefined && isInternalOperator(request[kOperator])) return done();
+    if (isClosedByClient(request)) return done(); // already counted as 499
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     observeSeconds(metrics.httpRequestDuration, { route, method: request.method, status: reply.statusCode, plan: planOf(request) }, seconds);

@@ -6,7 +6,7 @@
 // fail fast after 100 ms), one reader per replica whatever its client count.
 // Keys share a hash tag so the script also runs on Redis Cluster.
 
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from '../../platform/redis.ts';
 import { compareIds, type Backlog, type FeedEntry, type FeedLog, type FeedRecord } from './feed-log.ts';
 
 /** The feed's stream and the prefix of its dedupe keys (exported for the benchmark's clean-up). */
@@ -39,13 +39,13 @@ export interface RedisFeedLogOptions {
 }
 
 export class RedisFeedLog implements FeedLog {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly options: RedisFeedLogOptions;
-  private reader: Redis | undefined;
+  private reader: RedisClient | undefined;
   private closed = false;
   private loop: Promise<void> | undefined;
 
-  constructor(redis: Redis, options: RedisFeedLogOptions) {
+  constructor(redis: RedisClient, options: RedisFeedLogOptions) {
     this.redis = redis;
     this.options = options;
   }
@@ -84,13 +84,13 @@ export class RedisFeedLog implements FeedLog {
   tail(listener: (entries: FeedEntry[]) => void): void {
     if (this.loop) throw new Error('the feed is already tailed');
     // Blocking reads wait without a command timeout and queue while reconnecting.
-    const reader = this.redis.duplicate({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    const reader = duplicateRedis(this.redis, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
     reader.on('error', () => {});
     this.reader = reader;
     this.loop = this.read(reader, listener);
   }
 
-  private async read(reader: Redis, listener: (entries: FeedEntry[]) => void): Promise<void> {
+  private async read(reader: RedisClient, listener: (entries: FeedEntry[]) => void): Promise<void> {
     let lastId: string | undefined;
     while (!this.closed) {
       try {

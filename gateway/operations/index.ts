@@ -8,6 +8,7 @@ import type { AnyPolicy, OperationHandlers, PolicyHost } from '../../platform/pi
 import type { UpstreamClient } from '../../platform/upstream/client.ts';
 import type { GatewayServices } from '../services.ts';
 import { listDashboardOrders } from './dashboard.ts';
+import { createSellerKey, listKeys, listSellerKeys, revokeSellerKey, rotateKey } from './keys.ts';
 import { uploadModel } from './models.ts';
 import { cancelOrder, createOrder } from './orders-write.ts';
 import { getOrder, listOrders } from './orders.ts';
@@ -39,6 +40,11 @@ export const LOCAL_OPERATIONS: Readonly<Record<string, LocalHandlerFactory>> = {
   rotateWebhookSecret,
   listWebhookDeliveries,
   replayWebhookDelivery,
+  createSellerKey,
+  listSellerKeys,
+  revokeSellerKey,
+  rotateKey,
+  listKeys,
 };
 
 /**

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { MES } from '../../platform/upstream/operations.ts';
+import { ClientBodyError } from '../../platform/upstream/failures.ts';
 import { consumerOf } from './orders.ts';
 import { records, type ModelRecord } from './records.ts';
 import type { HandlerFactory } from './types.ts';
@@ -48,6 +49,10 @@ export const uploadModel: HandlerFactory = ({ upstream, services }) =>
       },
     });
     source.on('error', (error) => counted.destroy(error));
+    // The client went away mid-upload: the MES call stops, answered (logged) 499, not an MES failure.
+    source.on('close', () => {
+      if (!source.readableEnded && !counted.destroyed) counted.destroy(new ClientBodyError('closed', 'The client closed the connection during the upload'));
+    });
     source.pipe(counted);
     let response;
     try {

@@ -1,19 +1,25 @@
 // POST /v1/orders and POST /v1/orders/{id}/cancel. An order is recorded as
 // pending, its command published on a confirm channel, and only the
-// broker's confirm turns it into 202 + Location; a broker that does not
-// confirm leaves nothing behind (the pending record is removed) and the
-// client gets 503 with Retry-After. The saga (adapters/saga) does the rest.
+// broker's confirm turns it into 202 + Location; a broker that refuses it
+// leaves nothing behind (the pending record is removed) and the client gets
+// 503 FACET_ERR_BUS_UNAVAILABLE; a confirm that never comes is 503
+// FACET_ERR_OUTCOME_UNKNOWN (the order may still arrive; the idempotency key
+// stays bound, a retry carries the same order id). The saga (adapters/saga)
+// does the rest.
 
 import type { PlaceOrderCommand, CancelOrderCommand } from '../../contracts/messages.ts';
 import { ROUTING } from '../../contracts/messages.ts';
 import type { OrderParameters, OrderStatus } from '../../contracts/orders.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
+import { limitsFor } from '../../platform/pipeline/plan-limits.ts';
+import { bodyFingerprint } from '../../platform/pipeline/fingerprint.ts';
 import { CRM } from '../../platform/upstream/operations.ts';
 import { consumerOf, toPublicOrder, type PublicOrder } from './orders.ts';
-import { derivedId, newId } from './quotes.ts';
+import { derivedId, newId, PRICE_JOB_SLOT_MS, PRICE_JOBS_RETRY_AFTER_SEC } from './quotes.ts';
 import { records } from './records.ts';
 import { publishCommand } from './commands.ts';
 import type { HandlerFactory } from './types.ts';
+import type { GatewayServices } from '../services.ts';
 
 interface CreateOrderBody {
   quote_id?: string;
@@ -27,7 +33,7 @@ const NOT_CANCELLABLE: ReadonlySet<OrderStatus> = new Set(['MANUFACTURING_STARTE
 
 export const createOrder: HandlerFactory = ({ services }) =>
   async function createOrderHandler(request, reply): Promise<PublicOrder> {
-    const sellerId = consumerOf(request).id;
+    const { id: sellerId, plan } = consumerOf(request);
     const body = request.body as CreateOrderBody;
     let modelId: string;
     let parameters: OrderParameters;
@@ -54,19 +60,33 @@ export const createOrder: HandlerFactory = ({ services }) =>
 
     const now = new Date().toISOString();
     const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
-    // Derived from the seller and its Idempotency-Key: if a replica dies after the broker
+    // Derived from the seller, its Idempotency-Key and the request: if a replica dies after the broker
     // confirmed but before the key was marked done, the key's in-flight hold expires and the
     // seller's retry publishes the same order id again, which the saga recognises (no second order).
     const idempotencyKey = request.headers['idempotency-key'];
-    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey]) : newId('ord_');
+    // The body's fingerprint is part of it: a key reused for another order (once its record is gone: expired,
+    // or forgotten after an error) gets another order id, never one the saga would take for a duplicate and drop.
+    const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey, bodyFingerprint(request.body)]) : newId('ord_');
     const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
     const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
 
-    await records.pendingOrder.put(services.state, sellerId, order);
+    // An order without a price makes the saga start an MES price job: it takes one of the plan's price-job slots, as a quote does.
+    const priceJob = price === null ? await holdPriceJobSlot(services, sellerId, plan, order.id) : undefined;
     try {
-      await publishCommand(services.bus, ROUTING.placeOrder, { id: order.id, body: command }, 'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.');
+      await records.pendingOrder.put(services.state, sellerId, order);
+      await publishCommand(
+        services.bus,
+        ROUTING.placeOrder,
+        { id: order.id, body: command },
+        'The order could not be handed to the broker; nothing was recorded. Retry with the same Idempotency-Key.',
+        `The broker did not confirm the order in time: order ${order.id} may still be placed. Retry with the same Idempotency-Key and body: you get this order, never a second one.`,
+      );
     } catch (error) {
+      // Shown once the CRM has it, if it arrives; a retry records it again.
       await records.pendingOrder.remove(services.state, order.id).catch(() => {});
+      // Its price job may start: the slot is kept (freed by the order's status change, or on its own).
+      const unknown = error instanceof FacetError && error.code === 'FACET_ERR_OUTCOME_UNKNOWN';
+      if (priceJob && !unknown) await services.state.removeMember(priceJob.key, priceJob.member).catch(() => {});
       throw error;
     }
     // The seller's cached list drops its pages, so the next read shows this order.
@@ -74,6 +94,27 @@ export const createOrder: HandlerFactory = ({ services }) =>
     reply.code(202).header('location', `/v1/orders/${order.id}`);
     return order;
   };
+
+/**
+ * Takes a slot of the plan's `concurrentPriceJobs` for an order's price job
+ * (the same set as quotes', member `order:<id>`: a retry of the same order
+ * takes no second slot); freed when the order's first status change arrives
+ * (gateway/events.ts), or on its own after the longest plausible job.
+ */
+async function holdPriceJobSlot(services: GatewayServices, sellerId: string, plan: string, orderId: string): Promise<{ key: string; member: string }> {
+  const cap = limitsFor(services.config, sellerId, plan).concurrentPriceJobs;
+  const key = records.priceJobs.key(sellerId);
+  const member = records.priceJobs.orderMember(orderId);
+  const live = await services.state.addUntil(key, member, Date.now() + PRICE_JOB_SLOT_MS);
+  if (live > cap) {
+    await services.state.removeMember(key, member);
+    throw new FacetError('FACET_ERR_PRICE_JOBS_LIMIT', {
+      detail: `Plan ${plan} allows ${cap} price jobs at a time; an order without a quote starts one. Order from a ready quote, or retry later`,
+      headers: { 'retry-after': PRICE_JOBS_RETRY_AFTER_SEC },
+    });
+  }
+  return { key, member };
+}
 
 export const cancelOrder: HandlerFactory = ({ upstream, services }) =>
   async function cancelOrderHandler(request, reply): Promise<{ id: string; status: OrderStatus; cancellation: 'requested' }> {

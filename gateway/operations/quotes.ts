@@ -33,6 +33,10 @@ export function derivedId(prefix: string, parts: readonly string[], length = 16)
   return encodeId(prefix, createHash('sha256').update(parts.join('\n')).digest(), length);
 }
 
+/** A price-job slot expires on its own after the longest plausible job, even if no one polls. */
+export const PRICE_JOB_SLOT_MS = 45 * 60_000;
+export const PRICE_JOBS_RETRY_AFTER_SEC = '30';
+
 export type PublicQuote = Omit<QuoteRecord, 'seller_id' | 'sha256' | 'price_job_id'>;
 
 export function toPublicQuote(q: QuoteRecord): PublicQuote {
@@ -80,11 +84,10 @@ export const createQuote: HandlerFactory = ({ upstream, services }) =>
 
     const cap = limitsFor(services.config, sellerId, plan).concurrentPriceJobs;
     const jobsKey = records.priceJobs.key(sellerId);
-    // A slot expires on its own after the longest plausible job, even if no one polls.
-    const live = await services.state.addUntil(jobsKey, quote.id, Date.now() + 45 * 60_000);
+    const live = await services.state.addUntil(jobsKey, quote.id, Date.now() + PRICE_JOB_SLOT_MS);
     if (live > cap) {
       await services.state.removeMember(jobsKey, quote.id);
-      throw new FacetError('FACET_ERR_PRICE_JOBS_LIMIT', { detail: `Plan ${plan} allows ${cap} price jobs at a time`, headers: { 'retry-after': '30' } });
+      throw new FacetError('FACET_ERR_PRICE_JOBS_LIMIT', { detail: `Plan ${plan} allows ${cap} price jobs at a time`, headers: { 'retry-after': PRICE_JOBS_RETRY_AFTER_SEC } });
     }
     let job;
     try {

@@ -76,6 +76,8 @@ export const records = {
   /** Live price jobs per seller (for the plan's cap); members expire on their own. */
   priceJobs: {
     key: (sellerId: string) => `facet:pricejobs:${sellerId}`,
+    /** An order's price job (quotes' members are their quote ids). */
+    orderMember: (orderId: string) => `order:${orderId}`,
   },
   pendingOrder: {
     key: (id: string) => `facet:order:${id}`,

@@ -18,6 +18,9 @@ import { publishCommand } from './commands.ts';
 import type { LocalHandlerFactory } from './types.ts';
 
 export const MAX_SUBSCRIPTIONS_PER_SELLER = 10;
+/** Replays per subscription per window: a replay is a delivery attempt like any other, on the shared delivery queue. */
+export const REPLAYS_PER_WINDOW = 20;
+export const REPLAY_WINDOW_SEC = 600;
 const DEFAULT_OVERLAP_SEC = 86_400;
 
 export interface PublicSubscription {
@@ -50,14 +53,31 @@ function unavailable(error: unknown): never {
   throw new FacetError('FACET_ERR_STATE_UNAVAILABLE', { headers: { 'retry-after': '2' }, cause: error });
 }
 
+const replaysKey = (subscriptionId: string) => `facet:wh:replays:${subscriptionId}`;
+
+/**
+ * Counts a replay against its subscription's sliding window (a time-bounded
+ * set in the shared state, so every replica counts together); over the cap
+ * → 429 with Retry-After: when the oldest replay of the window leaves it.
+ */
+async function holdReplaySlot(services: GatewayServices, subscriptionId: string, replayId: string): Promise<void> {
+  const key = replaysKey(subscriptionId);
+  const live = await services.state.addUntil(key, replayId, Date.now() + REPLAY_WINDOW_SEC * 1000);
+  if (live <= REPLAYS_PER_WINDOW) return;
+  await services.state.removeMember(key, replayId);
+  const freeAt = (await services.state.nextExpiry(key)) ?? Date.now() + REPLAY_WINDOW_SEC * 1000;
+  throw new FacetError('FACET_ERR_REPLAY_LIMIT', {
+    detail: `At most ${REPLAYS_PER_WINDOW} replays per webhook every ${REPLAY_WINDOW_SEC / 60} minutes`,
+    headers: { 'retry-after': String(Math.max(1, Math.ceil((freeAt - Date.now()) / 1000))) },
+  });
+}
+
 export const createWebhook: LocalHandlerFactory = ({ services }) =>
   async function createWebhookHandler(request, reply) {
     const sellerId = consumerOf(request).id;
     const body = request.body as { url: string; event_types?: string[]; description?: string };
     const check = await checkWebhookUrl(body.url, services.webhookPolicy);
     if (!check.ok) throw new FacetError('FACET_ERR_WEBHOOK_URL_REFUSED', { detail: `body.url ${check.reason}`, errors: [{ field: 'body.url', message: check.reason }] });
-    const existing = await services.webhooks.listSubscriptions(sellerId).catch(unavailable);
-    if (existing.length >= MAX_SUBSCRIPTIONS_PER_SELLER) throw new FacetError('FACET_ERR_WEBHOOK_LIMIT', { detail: `At most ${MAX_SUBSCRIPTIONS_PER_SELLER} webhooks per seller` });
     const secret = newSecret();
     const subscription: Subscription = {
       id: newId('wh_'),
@@ -68,7 +88,8 @@ export const createWebhook: LocalHandlerFactory = ({ services }) =>
       created_at: new Date().toISOString(),
       secrets: [{ secret, expires_at: null }],
     };
-    await services.webhooks.putSubscription(subscription).catch(unavailable);
+    const added = await services.webhooks.addSubscription(subscription, MAX_SUBSCRIPTIONS_PER_SELLER).catch(unavailable);
+    if (!added) throw new FacetError('FACET_ERR_WEBHOOK_LIMIT', { detail: `At most ${MAX_SUBSCRIPTIONS_PER_SELLER} webhooks per seller` });
     reply.code(201).header('location', `/v1/webhooks/${subscription.id}`);
     return { ...toPublic(subscription), secret };
   };
@@ -118,8 +139,15 @@ export const replayWebhookDelivery: LocalHandlerFactory = ({ services }) =>
     await ownSubscription(services, consumerOf(request).id, id);
     const delivery = await services.webhooks.getDelivery(deliveryId).catch(unavailable);
     if (!delivery || delivery.subscription_id !== id) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No delivery ${deliveryId}` });
+    const replayId = `${deliveryId}:replay:${newId('', 8)}`;
+    await holdReplaySlot(services, id, replayId);
     const command: WebhookDeliverCommand = { delivery_id: deliveryId, replay: true };
-    await publishCommand(services.bus, ROUTING.webhookDeliver, { id: `${deliveryId}:replay:${newId('', 8)}`, body: command }, 'The replay could not be handed to the broker; retry.');
+    try {
+      await publishCommand(services.bus, ROUTING.webhookDeliver, { id: replayId, body: command }, 'The replay could not be handed to the broker; retry.');
+    } catch (error) {
+      if (!(error instanceof FacetError && error.code === 'FACET_ERR_OUTCOME_UNKNOWN')) await services.state.removeMember(replaysKey(id), replayId).catch(() => {});
+      throw error;
+    }
     reply.code(202);
     return { id: deliveryId, status: 'replay_requested' as const };
   };

@@ -14,6 +14,7 @@ import { findScenario, SCENARIOS } from './scenarios/index.ts';
 import type { Scenario } from './scenarios/types.ts';
 import type { BenchSettings } from './settings.ts';
 import { REPO_ROOT } from './repo-root.ts';
+import { rowsOfResult, scenarioCharts, writeCharts } from './svg-charts.ts';
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -29,7 +30,8 @@ const USAGE = `Usage: npm run bench -- [options]
   -h, --help
 `;
 
-const DOC_PATH = join(REPO_ROOT, 'docs', 'performance.md');
+const DOCS_DIR = join(REPO_ROOT, 'docs');
+const DOC_PATH = join(DOCS_DIR, 'performance.md');
 
 function positive(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
   if (raw === undefined) return fallback;
@@ -119,7 +121,10 @@ async function main(args: string[], cli: Cli): Promise<number> {
   for (const scenario of cli.scenarios) {
     try {
       const result = await runScenario(scenario, cli.settings, { signal: abort.signal, onGroup: (g) => (current = g), log });
-      const section = renderSection(result, cli.settings, env);
+      // Charts only where the section is written: a smoke run's numbers are not results.
+      const charts = cli.write ? scenarioCharts(scenario.name, rowsOfResult(result)) : [];
+      const section = renderSection(result, cli.settings, env, charts);
+      if (charts.length > 0 && result.failures.length === 0) writeCharts(DOCS_DIR, charts);
       console.log(`\n${section}\n`);
       if (result.failures.length > 0) failures.push(...result.failures);
       else sections.set(scenario.name, section);

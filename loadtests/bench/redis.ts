@@ -51,7 +51,7 @@ export async function benchRedis(group: ProcessGroup, url = BENCH_REDIS_URL): Pr
 
 /** Deletes the gateway's quota counters of `sellers` in the benchmark's database, so a scenario starts with full windows. */
 export async function resetQuotaCounters(redis: Redis, sellers: readonly string[]): Promise<void> {
-  const keys = sellers.flatMap((seller) => ['rate', 'burst', 'daily'].map((window) => `facet:q:${window}:${seller}`));
+  const keys = sellers.flatMap((seller) => ['rate', 'burst', 'daily'].map((window) => `facet:q:${window}:{${seller}}`));
   if (keys.length > 0) await redis.del(...keys);
 }
 

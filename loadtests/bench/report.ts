@@ -12,6 +12,7 @@ import { isDeliveryVariant } from './scenarios/types.ts';
 import type { DeliveryVariant, RequestVariant, Variant } from './scenarios/types.ts';
 import type { BenchSettings } from './settings.ts';
 import { median } from './statistics.ts';
+import { chartLinks, type Chart } from './svg-charts.ts';
 
 export interface RunEnvironment {
   cpus: number;
@@ -286,8 +287,8 @@ function uniformLoad(result: ScenarioResult): boolean {
   return result.prepared.variants.every((v) => !isDeliveryVariant(v) && v.load === undefined && v.alongside === undefined && v.warmupS === undefined);
 }
 
-/** One scenario's section (without the markers). */
-export function renderSection(result: ScenarioResult, settings: BenchSettings, env: RunEnvironment): string {
+/** One scenario's section (without the markers); `charts` (written by the caller to docs/img/bench/) are shown below the tables. */
+export function renderSection(result: ScenarioResult, settings: BenchSettings, env: RunEnvironment, charts: readonly Chart[] = []): string {
   const { scenario, prepared } = result;
   const cpuLabels = cpuLabelsOf(result);
   const lines = [
@@ -309,6 +310,7 @@ export function renderSection(result: ScenarioResult, settings: BenchSettings, e
   const deliveries = deliveriesTable(result, cpuLabels);
   if (deliveries.length > 0) lines.push('', ...deliveries);
   if (requestVariants(result).some((v) => v.latencyOf === 'refused')) lines.push('', '† latency of the expected non-2xx answers (the fast-fails), not of 2xx answers.');
+  if (charts.length > 0) lines.push('', ...chartLinks(charts));
   const alongside = alongsideTable(result);
   if (alongside.length > 0) lines.push('', ...alongside);
   const answers = answersTable(result);

@@ -10,7 +10,10 @@
 //             calls that need the MES  503 UPSTREAM_UNAVAILABLE / CIRCUIT_OPEN with Retry-After,
 //             (materials, quotes,      fast (the breaker answers, nothing waits on a timeout)
 //             uploads)
-//             orders (model_id)        202: placing an order is asynchronous
+//             orders (model_id)        202: placing an order is asynchronous; once the
+//                                      plan's concurrent price jobs are held by orders the
+//                                      MES cannot price yet, 429 PRICE_JOBS_LIMIT (an order
+//                                      without a quote starts a price job)
 //   restore   the MES comes back
 //   recovery  materials and the dashboard answer 200 again (the breaker closed)
 //

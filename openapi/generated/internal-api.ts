@@ -12,8 +12,9 @@ export interface paths {
         /**
          * List all orders for the operator dashboard
          * @description Returns orders of every seller, newest first (by `created_at`, then by
-         *     `id`), one page at a time, optionally filtered by status. Follow
-         *     `next_cursor` for the next page.
+         *     `id`), one page at a time, optionally filtered by status, seller and
+         *     creation time. Follow `next_cursor` for the next page (with the same
+         *     filters).
          */
         get: operations["listDashboardOrders"];
         put?: never;
@@ -110,6 +111,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/internal/v1/sellers/{seller_id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a seller's API keys
+         * @description The seller's working keys: config keys (`source: config`) and
+         *     API-issued ones (`source: api`), with creation, last use (to the
+         *     minute) and end (a rotated key's overlap). Never a key itself.
+         */
+        get: operations["listSellerKeys"];
+        put?: never;
+        /**
+         * Issue an API key for a seller
+         * @description Issues a new key for the seller (named in `gateway.config.yml`: its
+         *     plan applies). The key is in this answer only: hand it to the seller
+         *     now. It works at once on every gateway replica.
+         */
+        post: operations["createSellerKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/internal/v1/sellers/{seller_id}/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a seller's API key
+         * @description Revokes the key at once: every gateway replica refuses it within a
+         *     second (`401` `FACET_ERR_AUTH_INVALID_KEY`), without a restart. A
+         *     config key can be revoked too (it stays refused while the config
+         *     names it).
+         */
+        delete: operations["revokeSellerKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -168,6 +220,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A seller's new API key, shown once. */
+        IssuedSellerKey: {
+            /** @example key_3vk8q1m6zt2c9x4b7d0f */
+            id: string;
+            /** @example slr_0002 */
+            seller_id: string;
+            /** @description The key. Shown only here; Facet keeps only its SHA-256. */
+            key: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** @description A seller's working keys, as operators see them (never a key itself). */
+        ManagedSellerKeyList: {
+            items: {
+                id: string;
+                /**
+                 * @description `config`: a key of gateway.config.yml; `api`: issued through this API or a rotation.
+                 * @enum {string}
+                 */
+                source: "config" | "api";
+                /** Format: date-time */
+                created_at: string | null;
+                /** Format: date-time */
+                last_used_at: string | null;
+                /**
+                 * Format: date-time
+                 * @description When a rotated key stops working; `null` when it has no end.
+                 */
+                expires_at: string | null;
+            }[];
+        };
         /**
          * @description Where an order is. The business flow is INITIATED → FILE_UPLOADED →
          *     SUBMITTED → PRICE_CALCULATED → MANUFACTURING_APPROVED →
@@ -310,6 +393,19 @@ export interface components {
         Readiness: {
             /** @enum {string} */
             status: "ready" | "not_ready" | "draining";
+            /**
+             * @description The gateway config this replica serves: `version` is the first 12
+             *     hex digits of the SHA-256 of `gateway.config.yml` (what
+             *     `npm run config:check` prints), `loaded_at` when it was loaded (at
+             *     start, or by a reload on SIGHUP or a change of the file). Replicas
+             *     showing the same version run the same config.
+             */
+            config?: {
+                /** @example 78d6a61e5752 */
+                version: string;
+                /** Format: date-time */
+                loaded_at: string;
+            };
             /** @description One entry per dependency, by name (`crm`, `mes`, `redis`, `rabbitmq`, ...). */
             checks: {
                 [key: string]: components["schemas"]["ReadinessCheck"];
@@ -380,6 +476,21 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description The key store is unavailable (`FACET_ERR_STATE_UNAVAILABLE`), or this
+         *     gateway replica is shutting down (`FACET_ERR_SHUTTING_DOWN`). Retry
+         *     after `Retry-After` seconds.
+         */
+        KeyStoreUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description A parameter is malformed or out of range (`FACET_ERR_VALIDATION`); `errors` lists which. */
         BadRequest: {
             headers: {
@@ -562,6 +673,8 @@ export interface components {
     };
     pathItems: never;
 }
+export type SchemaIssuedSellerKey = components['schemas']['IssuedSellerKey'];
+export type SchemaManagedSellerKeyList = components['schemas']['ManagedSellerKeyList'];
 export type SchemaOrderStatus = components['schemas']['OrderStatus'];
 export type SchemaMaterial = components['schemas']['Material'];
 export type SchemaFinish = components['schemas']['Finish'];
@@ -574,6 +687,7 @@ export type SchemaReadinessCheck = components['schemas']['ReadinessCheck'];
 export type SchemaReadiness = components['schemas']['Readiness'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
+export type ResponseKeyStoreUnavailable = components['responses']['KeyStoreUnavailable'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseForbidden = components['responses']['Forbidden'];
@@ -604,6 +718,21 @@ export interface operations {
                  *     ]
                  */
                 status?: components["parameters"]["StatusFilter"];
+                /**
+                 * @description Only this seller's orders.
+                 * @example slr_0002
+                 */
+                seller_id?: string;
+                /**
+                 * @description Only orders created at or after this instant (inclusive); the last page ends there.
+                 * @example 2026-10-01T00:00:00Z
+                 */
+                created_from?: string;
+                /**
+                 * @description Only orders created before this instant (exclusive); the first page starts there (with `cursor`, the cursor says where to go on).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                created_to?: string;
                 /**
                  * @description Maximum number of items on the page.
                  * @example 3
@@ -789,6 +918,152 @@ export interface operations {
                 };
             };
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    listSellerKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The seller.
+                 * @example slr_0002
+                 */
+                seller_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The seller's working keys. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedSellerKeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such seller (or, revoking, no such working key of the seller) (`FACET_ERR_NOT_FOUND`). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
+        };
+    };
+    createSellerKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The seller.
+                 * @example slr_0002
+                 */
+                seller_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key (shown only now). */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedSellerKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such seller (or, revoking, no such working key of the seller) (`FACET_ERR_NOT_FOUND`). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The seller already holds 20 working keys (`FACET_ERR_KEY_LIMIT`); revoke one, or let a rotated key's overlap end, first. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
+        };
+    };
+    revokeSellerKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The seller.
+                 * @example slr_0002
+                 */
+                seller_id: string;
+                /**
+                 * @description The key's id, as the listing shows it.
+                 * @example key_3vk8q1m6zt2c9x4b7d0f
+                 */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such seller (or, revoking, no such working key of the seller) (`FACET_ERR_NOT_FOUND`). */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["BodyNotAccepted"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
         };
     };
     getHealth: {

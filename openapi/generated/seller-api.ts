@@ -45,9 +45,17 @@ export interface paths {
          *     (`price`, `status`, `seller_id`, ...) are rejected with `400`: the
          *     price comes from the manufacturer, never from the request.
          *
-         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not confirm the
+         *     An order with `model_id` and `parameters` starts a price job, so it
+         *     takes one of your plan's concurrent price jobs until it is priced
+         *     (or rejected): over the cap it gets `429` `FACET_ERR_PRICE_JOBS_LIMIT`
+         *     with `Retry-After`. An order from a ready quote takes none.
+         *
+         *     `503` `FACET_ERR_BUS_UNAVAILABLE`: the broker did not take the
          *     order, and nothing was recorded; send the same request with the same
-         *     key after `Retry-After` seconds.
+         *     key after `Retry-After` seconds. `503` `FACET_ERR_OUTCOME_UNKNOWN`:
+         *     the broker never confirmed it, so it may still be placed; send the
+         *     same request with the same key after `Retry-After` seconds: you get
+         *     the same order id, never a second order.
          */
         post: operations["createOrder"];
         delete?: never;
@@ -136,6 +144,11 @@ export interface paths {
          *     is read; an upload without `Content-Length` (chunked) is stopped as
          *     soon as it passes the cap and answered `413`. Either way nothing is
          *     stored.
+         *
+         *     The upload takes as long as your uplink needs (a 20 MB file at
+         *     1 MB/s takes 20 s): there is no deadline on a steady upload, only an
+         *     idle one. No byte for 15 s is answered `408` `FACET_ERR_UPLOAD_IDLE`
+         *     and nothing is stored; so is an upload still running after 30 min.
          *
          *     The `Model` you get back is what you quote and order by `id`.
          *     `polygons` is exact for STL and OBJ, an estimate for 3MF.
@@ -265,6 +278,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your API keys
+         * @description Your keys that work now: their ids, when they were made (`null` for
+         *     keys set up with your account), when one was last used (to the
+         *     minute) and when it stops working (`null`: no end; a rotated key
+         *     ends after the rotation's overlap). Never a key itself: a key is
+         *     shown once, when it is made.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the key you call with
+         * @description Issues a new key (shown only in this answer: store it now) and ends
+         *     the key this request was made with after an overlap (24 hours by
+         *     default; the gateway's `keys.rotationOverlapSec`), so your clients
+         *     can move to the new one without a failed request. After the overlap
+         *     the old key gets `401` `FACET_ERR_AUTH_INVALID_KEY`. Rotating again
+         *     with the old key during the overlap issues another key and never
+         *     extends the old one's end.
+         */
+        post: operations["rotateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -293,7 +356,8 @@ export interface paths {
          *     `FACET_ERR_WEBHOOK_URL_REFUSED`. The same check runs again before
          *     every delivery, against the addresses the delivery connects to.
          *
-         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`).
+         *     At most 10 subscriptions per seller (`409` `FACET_ERR_WEBHOOK_LIMIT`;
+         *     checked and added in one step, so parallel requests cannot pass it).
          *
          *     On the demo (`npm start`), the example's host
          *     `hooks.lumen-jewels.example` is accepted and its deliveries go to a
@@ -388,6 +452,10 @@ export interface paths {
          * @description Sends the delivery again, with the same payload and the same
          *     `webhook-id` (so your deduplication still works), signed anew. It
          *     gets the full retry schedule again.
+         *
+         *     At most 20 replays per webhook subscription in any 10 minutes: one
+         *     more is `429` `FACET_ERR_REPLAY_LIMIT`, with `Retry-After` saying
+         *     when the oldest replay of the window leaves it.
          */
         post: operations["replayWebhookDelivery"];
         delete?: never;
@@ -449,6 +517,53 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /** @description One of your API keys (never the key itself). */
+        SellerKey: {
+            /**
+             * @description The key's id (what operators and the audit log name it by).
+             * @example key_7mq2x9d4kt0a8z6b3n5p
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was made; `null` for a key set up with your account.
+             */
+            created_at: string | null;
+            /**
+             * Format: date-time
+             * @description Its last use, to the minute; `null` if never used.
+             */
+            last_used_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it stops working (the end of a rotation's overlap); `null` when it has no end.
+             */
+            expires_at: string | null;
+        };
+        SellerKeyList: {
+            items: components["schemas"]["SellerKey"][];
+        };
+        /** @description A new key, shown once, and the end of the key it replaces. */
+        RotatedKey: {
+            /** @example key_7mq2x9d4kt0a8z6b3n5p */
+            id: string;
+            /**
+             * @description The new key. Shown only here; Facet keeps only its SHA-256.
+             * @example fct_Q2hhbmdlIG1lIGJlZm9yZSB1c2luZyBpdA
+             */
+            key: string;
+            /** Format: date-time */
+            created_at: string;
+            previous: {
+                /** @description The key this request was made with. */
+                id: string;
+                /**
+                 * Format: date-time
+                 * @description When it stops working.
+                 */
+                expires_at: string;
+            };
+        };
         /**
          * @description The events a subscription can ask for.
          * @enum {string}
@@ -952,6 +1067,23 @@ export interface components {
     };
     responses: {
         /**
+         * @description The key store is unavailable (`FACET_ERR_STATE_UNAVAILABLE`), or the
+         *     gateway is overloaded (`FACET_ERR_OVERLOADED`) or shutting down
+         *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds.
+         */
+        KeyStoreUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description No such subscription or delivery for your seller account
          *     (`FACET_ERR_NOT_FOUND`): it does not exist or belongs to another
          *     seller.
@@ -1227,7 +1359,8 @@ export interface components {
             };
         };
         /**
-         * @description As many of your quotes are being priced as your plan allows
+         * @description As many of your price jobs (pending quotes, orders placed without a
+         *     quote) are running as your plan allows
          *     (`FACET_ERR_PRICE_JOBS_LIMIT`; see *Limits and plans*): retry when one
          *     of them is settled, after `Retry-After` seconds. Or, as for any
          *     operation, your plan's rate, burst or daily quota is used up
@@ -1267,10 +1400,12 @@ export interface components {
          *     or busy with as many calls from this replica as it may take
          *     (`FACET_ERR_UPSTREAM_SATURATED`); or the gateway is overloaded and
          *     shed the request (`FACET_ERR_OVERLOADED`; not your quota, which is a
-         *     `429`); or, for writes, the message broker did not confirm the command
+         *     `429`); or, for writes, the message broker did not take the command
          *     (`FACET_ERR_BUS_UNAVAILABLE`) or the state store that records models,
          *     quotes and orders is unreachable (`FACET_ERR_STATE_UNAVAILABLE`), and
-         *     nothing was recorded; or this gateway replica is shutting down
+         *     nothing was recorded; or the broker never confirmed the command
+         *     (`FACET_ERR_OUTCOME_UNKNOWN`): it may still take effect, and a retry
+         *     with the same `Idempotency-Key` and body is safe; or this gateway replica is shutting down
          *     (`FACET_ERR_SHUTTING_DOWN`). Retry after `Retry-After` seconds (an
          *     order with the same `Idempotency-Key`).
          */
@@ -1295,6 +1430,21 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description No byte of the file arrived for 15 s, or the upload ran past 30 min
+         *     (`FACET_ERR_UPLOAD_IDLE`). Nothing was stored: upload the file again.
+         */
+        UploadIdle: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -1398,7 +1548,14 @@ export interface components {
          *     choice): 1 to 255 printable ASCII characters, no spaces, compared
          *     exactly as sent. Send the same key with the same body to retry; see
          *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+         *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+         *     body is never silently dropped: while the key is kept (24 h, or
+         *     after an unknown outcome) it is `422`
+         *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+         *     with a new id (the order id derives from your seller account, the
+         *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+         *     stays bound to that body: retrying it is safe and gives the same
+         *     order id, never a second order.
          * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
          */
         IdempotencyKey: string;
@@ -1483,6 +1640,9 @@ export interface components {
     };
     pathItems: never;
 }
+export type SchemaSellerKey = components['schemas']['SellerKey'];
+export type SchemaSellerKeyList = components['schemas']['SellerKeyList'];
+export type SchemaRotatedKey = components['schemas']['RotatedKey'];
 export type SchemaWebhookEventType = components['schemas']['WebhookEventType'];
 export type SchemaWebhookCreateRequest = components['schemas']['WebhookCreateRequest'];
 export type SchemaRotateSecretRequest = components['schemas']['RotateSecretRequest'];
@@ -1519,6 +1679,7 @@ export type SchemaUsageWindow = components['schemas']['UsageWindow'];
 export type SchemaUsage = components['schemas']['Usage'];
 export type SchemaProblemFieldError = components['schemas']['ProblemFieldError'];
 export type SchemaProblem = components['schemas']['Problem'];
+export type ResponseKeyStoreUnavailable = components['responses']['KeyStoreUnavailable'];
 export type ResponseWebhookNotFound = components['responses']['WebhookNotFound'];
 export type ResponseWebhookStoreUnavailable = components['responses']['WebhookStoreUnavailable'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
@@ -1540,6 +1701,7 @@ export type ResponseTooManyRequestsPriceJobs = components['responses']['TooManyR
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseServiceUnavailable = components['responses']['ServiceUnavailable'];
 export type ResponseGatewayUnavailable = components['responses']['GatewayUnavailable'];
+export type ResponseUploadIdle = components['responses']['UploadIdle'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ResponseInternalError = components['responses']['InternalError'];
 export type ResponseHeadersTooLarge = components['responses']['HeadersTooLarge'];
@@ -1637,7 +1799,14 @@ export interface operations {
                  *     choice): 1 to 255 printable ASCII characters, no spaces, compared
                  *     exactly as sent. Send the same key with the same body to retry; see
                  *     *Idempotency-Key* in the introduction. Missing or malformed: `400`
-                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`.
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_MISSING`. A key reused with a different
+                 *     body is never silently dropped: while the key is kept (24 h, or
+                 *     after an unknown outcome) it is `422`
+                 *     `FACET_ERR_IDEMPOTENCY_KEY_REUSED`; after that it places a new order
+                 *     with a new id (the order id derives from your seller account, the
+                 *     key and the body). After `503` `FACET_ERR_OUTCOME_UNKNOWN` the key
+                 *     stays bound to that body: retrying it is safe and gives the same
+                 *     order id, never a second order.
                  * @example 0b6f1d2e-7c4a-4e8b-9f35-2d8a6c1e4b70
                  */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
@@ -1677,7 +1846,7 @@ export interface operations {
             413: components["responses"]["BodyTooLarge"];
             415: components["responses"]["BodyNotAccepted"];
             422: components["responses"]["IdempotencyKeyReused"];
-            429: components["responses"]["TooManyRequests"];
+            429: components["responses"]["TooManyRequestsPriceJobs"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1808,6 +1977,7 @@ export interface operations {
             };
             400: components["responses"]["UploadBadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["UploadIdle"];
             413: components["responses"]["ModelTooLarge"];
             415: components["responses"]["UnsupportedModel"];
             429: components["responses"]["TooManyRequests"];
@@ -1970,6 +2140,78 @@ export interface operations {
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["GatewayUnavailable"];
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your working keys. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SellerKeyList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
+        };
+    };
+    rotateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key, and when the key you called with stops working. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The seller already holds 20 working keys (`FACET_ERR_KEY_LIMIT`); revoke one, or let a rotated key's overlap end, first. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["BodyTooLarge"];
+            415: components["responses"]["BodyNotAccepted"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["KeyStoreUnavailable"];
         };
     };
     listWebhooks: {

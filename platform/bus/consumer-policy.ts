@@ -62,6 +62,7 @@ export async function runHandler(handler: Handler, delivery: Delivery): Promise<
     if (result === 'retry') return { result, reason: 'handler asked for a retry' };
     if (typeof result === 'object' && result !== null && 'dead' in result && typeof result.dead === 'string') return { result, reason: result.dead };
     if (typeof result === 'object' && result !== null && 'retryInMs' in result && typeof result.retryInMs === 'number') return { result, reason: 'handler asked for a retry' };
+    if (typeof result === 'object' && result !== null && 'deferInMs' in result && typeof result.deferInMs === 'number') return { result, reason: 'deferred by the handler' };
     return { result: 'retry', reason: `handler returned an unknown result: ${JSON.stringify(result)}` };
   } catch (err) {
     return { result: 'retry', reason: errorText(err) };
@@ -70,6 +71,11 @@ export async function runHandler(handler: Handler, delivery: Delivery): Promise<
 
 export function decide(result: HandlerResult, reason: string, attempt: number, spec: ResolvedSpec): Outcome {
   if (result === 'ack') return { action: 'ack' };
+  if (typeof result === 'object' && 'deferInMs' in result) {
+    // Deferred, not failed: the attempt count stays, so deferrals never dead-letter a message.
+    const delayMs = spec.retryDelaysMs.includes(result.deferInMs) ? result.deferInMs : (spec.retryDelaysMs[0] ?? 0);
+    return { action: 'retry', delayMs, nextAttempt: attempt, reason };
+  }
   const chosen = typeof result === 'object' && 'retryInMs' in result ? result.retryInMs : undefined;
   if (result !== 'retry' && chosen === undefined) return { action: 'dead', reason };
   if (attempt >= spec.maxAttempts) return { action: 'dead', reason: `${reason} (after ${attempt} attempts)` };

@@ -34,7 +34,11 @@ export class BusUnroutableError extends BusError {
   }
 }
 
-/** No confirm within the timeout: the outcome is unknown, report a failure. */
+/**
+ * No confirm for a message that was written: it timed out, or the channel
+ * closed before the broker answered. The outcome is unknown (the broker may
+ * still deliver it): callers must not report "nothing was recorded".
+ */
 export class BusTimeoutError extends BusError {
   readonly code = 'FACET_ERR_BUS_TIMEOUT';
   readonly timeoutMs: number;

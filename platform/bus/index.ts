@@ -15,7 +15,7 @@ export { MemoryBus } from './memory-bus.ts';
 export { RabbitBus, type RabbitBusOptions } from './rabbit-bus.ts';
 
 export interface CreateBusOptions extends Partial<Omit<RabbitBusOptions, 'logger'>> {
-  /** amqp(s):// URL (AMQP_URL). Absent → in-process bus. */
+  /** amqp(s):// URL (AMQP_URL), or several comma-separated (a cluster). Absent → in-process bus. */
   url?: string;
   /** pino or anything with the same four methods; default silent. */
   logger?: BusLogger;
@@ -30,6 +30,22 @@ export function createBus(options: CreateBusOptions = {}): Bus {
     return new MemoryBus({ metrics: options.metrics });
   }
   return new RabbitBus({ ...options, url: options.url, logger });
+}
+
+/**
+ * The bus settings a process reads from its environment: AMQP_URL (one URL,
+ * or several comma-separated: the nodes of a cluster), AMQP_PREFIX and
+ * AMQP_QUORUM_GROUP_SIZE (unset: the broker's default placement).
+ */
+export function busOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<CreateBusOptions, 'url' | 'prefix' | 'quorumGroupSize'> {
+  const raw = env.AMQP_QUORUM_GROUP_SIZE?.trim();
+  const size = raw ? Number(raw) : undefined;
+  if (size !== undefined && (!Number.isInteger(size) || size < 1)) throw new TypeError(`AMQP_QUORUM_GROUP_SIZE must be an integer >= 1, got "${raw}"`);
+  return {
+    ...(env.AMQP_URL ? { url: env.AMQP_URL } : {}),
+    ...(env.AMQP_PREFIX ? { prefix: env.AMQP_PREFIX } : {}),
+    ...(size !== undefined ? { quorumGroupSize: size } : {}),
+  };
 }
 
 /** Resolves once the bus is connected; rejects with BusTimeoutError after `timeoutMs`. */

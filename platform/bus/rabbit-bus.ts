@@ -6,7 +6,7 @@ import type { BusMetrics } from './metrics.ts';
 import { QueueDepthSampler } from './queue-depth.ts';
 import { resolveSpec } from './consumer-policy.ts';
 import { BusUnavailableError } from './errors.ts';
-import { RabbitConnection } from './rabbit-connection.ts';
+import { parseAmqpUrls, RabbitConnection } from './rabbit-connection.ts';
 import { RabbitConsumer } from './rabbit-consumer.ts';
 import { RabbitPublisher } from './rabbit-publisher.ts';
 import { Topology } from './topology.ts';
@@ -20,6 +20,10 @@ export interface RabbitBusOptions {
   prefix?: string;
   /** `x-delivery-limit` of consumer queues, default 20 (part of the queue identity). */
   deliveryLimit?: number;
+  /** `x-quorum-initial-group-size` of new quorum queues (AMQP_QUORUM_GROUP_SIZE); default: the broker's. */
+  quorumGroupSize?: number | undefined;
+  /** Quorum delay queues; default: when `url` names several nodes or quorumGroupSize is set. */
+  replicatedDelays?: boolean | undefined;
   /** Default 5 s. */
   confirmTimeoutMs?: number;
   /** Reconnect backoff, default 100 ms doubling up to 10 s, with jitter. */
@@ -46,7 +50,13 @@ export class RabbitBus implements Bus {
 
   constructor(options: RabbitBusOptions) {
     this.options = options;
-    this.topology = new Topology({ prefix: options.prefix, deliveryLimit: options.deliveryLimit });
+    this.topology = new Topology({
+      prefix: options.prefix,
+      deliveryLimit: options.deliveryLimit,
+      quorumGroupSize: options.quorumGroupSize,
+      // Several nodes named, or a quorum placement asked for: a cluster, where a classic delay queue would be a single point of failure.
+      replicatedDelays: options.replicatedDelays ?? (parseAmqpUrls(options.url).length > 1 || options.quorumGroupSize !== undefined),
+    });
     this.publisher = new RabbitPublisher({ topology: this.topology, logger: options.logger, confirmTimeoutMs: options.confirmTimeoutMs, metrics: options.metrics });
     this.connection = new RabbitConnection({
       url: options.url,
@@ -61,6 +71,11 @@ export class RabbitBus implements Bus {
     // The queues this process consumes, and the parking queue.
     const sampler = new QueueDepthSampler(this.topology, () => this.connection.current, () => [...this.consumers].map((c) => c.queueName).concat(this.topology.deadQueue));
     this.stopWatchingQueues = options.metrics?.watchQueues(sampler);
+  }
+
+  /** The broker node connected to now (host:port), or undefined. */
+  get endpoint(): string | undefined {
+    return this.connection.endpoint;
   }
 
   get connected(): boolean {

@@ -6,8 +6,14 @@
 // `error` it detaches everything, reports `disconnected`, and starts over.
 // Channels are owned by the participants and are disposable: a channel error
 // closes only that channel, and its owner opens a new one on this connection.
+//
+// A broker cluster: `url` may name several nodes, comma-separated
+// (AMQP_URL=amqp://u:p@r1:5672,amqp://u:p@r2:5672,...). The manager connects
+// to one; a failed attempt or a lost connection moves it to the next, in
+// turn, with the same backoff, and the participants resume there (the
+// topology is declared again: idempotent from any node).
 
-import { connect, type ChannelModel } from 'amqplib';
+import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import type { Topology } from './topology.ts';
 import type { BusLogger, BusState } from './types.ts';
 
@@ -32,6 +38,37 @@ export interface RabbitConnectionOptions {
   connectTimeoutMs?: number;
   /** Shown in `rabbitmqctl list_connections client_properties`. */
   connectionName?: string;
+  /** amqplib's connect (tests pass a fake). */
+  connect?: (url: string, socketOptions: object) => Promise<ChannelModel>;
+}
+
+/** `AMQP_URL` as a list: one URL, or several comma-separated (the nodes of a cluster). */
+export function parseAmqpUrls(raw: string): string[] {
+  const urls = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (urls.length === 0) throw new TypeError('AMQP_URL names no URL');
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`AMQP_URL: "${redactAmqpUrl(url)}" is not a URL`);
+    }
+    if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') throw new TypeError(`AMQP_URL: "${redactAmqpUrl(url)}" is not amqp:// or amqps://`);
+  }
+  return urls;
+}
+
+/** host:port of a URL, for logs (never the credentials). */
+export function redactAmqpUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return '<unparseable url>';
+  }
 }
 
 /** Exponential backoff with "equal jitter": half fixed, half random. */
@@ -42,6 +79,9 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
 
 export class RabbitConnection {
   private readonly options: Required<RabbitConnectionOptions>;
+  private readonly urls: string[];
+  /** Index in `urls` of the node tried next (or connected to now). */
+  private urlIndex = 0;
   private readonly core: Participant[] = [];
   private readonly participants = new Set<Participant>();
   private readonly listeners = new Set<(state: BusState) => void>();
@@ -53,7 +93,13 @@ export class RabbitConnection {
   private started = false;
 
   constructor(options: RabbitConnectionOptions) {
-    this.options = { minDelayMs: 100, maxDelayMs: 10_000, connectTimeoutMs: 5_000, connectionName: 'facet-bus', ...options };
+    this.options = { minDelayMs: 100, maxDelayMs: 10_000, connectTimeoutMs: 5_000, connectionName: 'facet-bus', connect: amqpConnect, ...options };
+    this.urls = parseAmqpUrls(options.url);
+  }
+
+  /** The node connected to now (host:port, no credentials), or undefined. */
+  get endpoint(): string | undefined {
+    return this.state === 'connected' ? redactAmqpUrl(this.urls[this.urlIndex] as string) : undefined;
   }
 
   get connected(): boolean {
@@ -102,13 +148,15 @@ export class RabbitConnection {
   }
 
   private async connectOnce(): Promise<void> {
-    const { url, connectTimeoutMs, connectionName, logger, topology } = this.options;
+    const { connectTimeoutMs, connectionName, logger, topology, connect } = this.options;
+    const url = this.urls[this.urlIndex] as string;
     let model: ChannelModel;
     try {
       // noDelay: amqplib leaves Nagle's algorithm on, so a small publish or ack that
       // follows one the broker has not acknowledged waits for its delayed ACK (~40 ms).
       model = await connect(url, { timeout: connectTimeoutMs, noDelay: true, clientProperties: { connection_name: connectionName } });
     } catch (err) {
+      this.nextUrl();
       this.scheduleReconnect(err);
       return;
     }
@@ -122,6 +170,7 @@ export class RabbitConnection {
     model.on('blocked', (reason: string) => this.setBlocked(reason));
     model.on('unblocked', () => this.setBlocked(null));
     try {
+      await topology.probeBase(model);
       const ch = await model.createChannel();
       ch.on('error', () => undefined);
       await topology.declareBase(ch);
@@ -135,7 +184,7 @@ export class RabbitConnection {
     }
     if (this.model !== model) return; // lost while setting up
     this.attempt = 0;
-    logger.info({ prefix: topology.prefix }, 'bus connected to RabbitMQ');
+    logger.info({ prefix: topology.prefix, node: redactAmqpUrl(url) }, 'bus connected to RabbitMQ');
     this.setState('connected');
     for (const p of this.participants) void p.attach(model);
   }
@@ -144,16 +193,22 @@ export class RabbitConnection {
     if (this.model !== model) return;
     this.model = undefined;
     for (const p of [...this.core, ...this.participants]) p.detach();
-    if (this.state === 'connected' && !this.closing) this.options.logger.warn({ err }, 'bus connection lost');
+    if (this.state === 'connected' && !this.closing) this.options.logger.warn({ err, node: redactAmqpUrl(this.urls[this.urlIndex] as string) }, 'bus connection lost');
     this.setState('disconnected');
+    // The node is gone or going: the next attempt goes to the next one.
+    this.nextUrl();
     if (!this.closing) this.scheduleReconnect(err);
+  }
+
+  private nextUrl(): void {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
   }
 
   private scheduleReconnect(err: unknown): void {
     if (this.closing) return;
     const delay = backoffDelay(this.attempt++, this.options.minDelayMs, this.options.maxDelayMs);
     const log = this.attempt % 10 === 1 ? this.options.logger.warn : this.options.logger.debug;
-    log.call(this.options.logger, { err, attempt: this.attempt, delay }, 'bus not connected; retrying');
+    log.call(this.options.logger, { err, attempt: this.attempt, delay, next: redactAmqpUrl(this.urls[this.urlIndex] as string) }, 'bus not connected; retrying');
     this.timer = setTimeout(() => void this.connectOnce(), delay);
   }
 

@@ -105,6 +105,7 @@ export class RabbitConsumer implements Participant {
   }
 
   private async open(model: ChannelModel): Promise<void> {
+    await this.deps.topology.probeConsumer(model, this.spec);
     const ch = await model.createChannel();
     ch.on('error', (err: Error) => this.deps.logger.warn({ err, queue: this.queueName }, 'bus consumer channel error'));
     ch.on('close', () => {

@@ -45,6 +45,8 @@ export interface RabbitPublisherOptions {
 
 interface Pending {
   returned: { exchange: string; routingKey: string; replyText: string } | undefined;
+  /** Handed to the channel: from then on, only a confirm or a nack tells what became of it. */
+  written: boolean;
   /** Without an outcome: confirmed when no error, failed otherwise. */
   settle(err?: Error, outcome?: PublishOutcome): void;
 }
@@ -112,6 +114,7 @@ export class RabbitPublisher implements Participant {
       const timer = setTimeout(() => entry.settle(new BusTimeoutError(this.confirmTimeoutMs)), this.confirmTimeoutMs);
       const entry: Pending = {
         returned: undefined,
+        written: false,
         settle: (err, outcome = err ? 'failed' : 'confirmed') => {
           if (!this.pending.delete(tag)) return;
           clearTimeout(timer);
@@ -137,6 +140,7 @@ export class RabbitPublisher implements Participant {
         };
         try {
           const ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => this.onConfirm(tag, err));
+          entry.written = true;
           if (!ok) this.waitForDrain(ch);
         } catch (err) {
           entry.settle(new BusUnavailableError('confirm channel unusable', { cause: err }));
@@ -185,7 +189,8 @@ export class RabbitPublisher implements Participant {
   private drop(err: Error): void {
     this.channel = undefined;
     this.drained = undefined;
-    for (const entry of [...this.pending.values()]) entry.settle(err);
+    // A message already written may have reached the broker: its outcome is unknown, not a failure to publish.
+    for (const entry of [...this.pending.values()]) entry.settle(entry.written ? new BusTimeoutError(this.confirmTimeoutMs, `${err.message} before the broker confirmed`) : err);
   }
 
   private scheduleReopen(): void {

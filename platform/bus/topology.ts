@@ -16,6 +16,14 @@
 //   exchange <p>.retry.<ms>ms  fanout, durable      one per delay level in use
 //   queue    <p>.retry.<ms>ms  classic, durable     bound to the exchange of that name
 //       x-queue-type=classic, x-message-ttl=<ms>, x-dead-letter-exchange="" (default)
+//   on a broker cluster (`replicatedDelays`), instead:
+//   queue    <p>.retry.<ms>ms.quorum  quorum, durable   bound to the same exchange
+//       x-queue-type=quorum, x-message-ttl=<ms>, x-dead-letter-exchange="",
+//       x-dead-letter-strategy=at-least-once, x-overflow=reject-publish
+//   A classic queue lives on one node: with that node down it can be neither
+//   declared (404 "home node ... is down") nor published to, so every
+//   consumer's set-up would fail until it is back. Quorum queues take a TTL
+//   from RabbitMQ 3.10 on.
 //
 // Delayed retry: a failed message is published (confirmed) to the delay
 // exchange of its level with routing key = the consumer queue's full name,
@@ -40,6 +48,15 @@
 // dropping its head).
 
 import type { Channel } from 'amqplib';
+// Quorum queues of a cluster: `x-quorum-initial-group-size` (AMQP_QUORUM_GROUP_SIZE)
+// says on how many nodes a new queue is placed; unset, the broker's default
+// (every node of the cluster at declaration time). It is part of the queue's
+// identity on RabbitMQ 3.x: a queue declared without it (or with another
+// size, or on a broker whose config changed) refuses a redeclaration with
+// PRECONDITION_FAILED. So before a quorum queue is asserted, a throwaway
+// channel tries it with the size; if only that argument is refused, the
+// queue exists with its own placement and is then asserted without it (every
+// other argument is still checked). Declaring is idempotent from any node.
 import type { ExchangeName } from './types.ts';
 import type { ResolvedSpec } from './consumer-policy.ts';
 
@@ -50,6 +67,17 @@ export const DEFAULT_DELIVERY_LIMIT = 20;
 export interface TopologyOptions {
   prefix?: string;
   deliveryLimit?: number;
+  /** `x-quorum-initial-group-size` of new quorum queues; undefined: the broker's default. */
+  quorumGroupSize?: number | undefined;
+  /** Delay queues as quorum queues (a broker cluster: see above); default classic. */
+  replicatedDelays?: boolean | undefined;
+}
+
+export const QUORUM_GROUP_SIZE_ARG = 'x-quorum-initial-group-size';
+
+/** What `probeQuorumQueue` needs: a way to open a channel it may lose. */
+export interface ChannelOpener {
+  createChannel(): Promise<Channel>;
 }
 
 type Declarer = Pick<Channel, 'assertExchange' | 'assertQueue' | 'bindQueue'>;
@@ -57,17 +85,24 @@ type Declarer = Pick<Channel, 'assertExchange' | 'assertQueue' | 'bindQueue'>;
 export class Topology {
   readonly prefix: string;
   readonly deliveryLimit: number;
+  readonly quorumGroupSize: number | undefined;
+  readonly replicatedDelays: boolean;
   readonly deadExchange: string;
   readonly deadQueue: string;
   private readonly delayLevels = new Set<number>();
   private readonly exchanges = new Set<string>();
   private readonly queues = new Set<string>();
+  /** Queues that exist with another placement: asserted without the group size. */
+  private readonly placedElsewhere = new Set<string>();
 
   constructor(options: TopologyOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.deliveryLimit = options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
     if (!/^[A-Za-z0-9_.-]+$/.test(this.prefix)) throw new TypeError(`bus prefix "${this.prefix}" must be [A-Za-z0-9_.-]+`);
     if (!Number.isInteger(this.deliveryLimit) || this.deliveryLimit < 1) throw new TypeError('deliveryLimit must be an integer >= 1');
+    this.quorumGroupSize = options.quorumGroupSize;
+    this.replicatedDelays = options.replicatedDelays ?? false;
+    if (this.quorumGroupSize !== undefined && (!Number.isInteger(this.quorumGroupSize) || this.quorumGroupSize < 1)) throw new TypeError('quorumGroupSize must be an integer >= 1');
     this.deadExchange = `${this.prefix}.dlx`;
     this.deadQueue = `${this.prefix}.dead`;
   }
@@ -96,7 +131,7 @@ export class Topology {
 
   consumerQueueArguments(fullName: string): Record<string, string | number> {
     return {
-      'x-queue-type': 'quorum',
+      ...this.quorumArguments(fullName),
       'x-dead-letter-exchange': this.deadExchange,
       'x-dead-letter-routing-key': fullName,
       'x-delivery-limit': this.deliveryLimit,
@@ -105,15 +140,70 @@ export class Topology {
     };
   }
 
+  /** `x-queue-type: quorum`, and the group size unless the queue already lives elsewhere. */
+  quorumArguments(fullName: string): Record<string, string | number> {
+    const placed = this.quorumGroupSize !== undefined && !this.placedElsewhere.has(fullName);
+    return { 'x-queue-type': 'quorum', ...(placed ? { [QUORUM_GROUP_SIZE_ARG]: this.quorumGroupSize as number } : {}) };
+  }
+
+  /**
+   * With a group size: declares the quorum queue on a channel of its own;
+   * if the broker refuses only the group size (the queue exists, placed
+   * otherwise), remembers to assert it without. Any other failure is left
+   * for the real assertion to report. Without a group size: nothing.
+   */
+  async probeQuorumQueue(opener: ChannelOpener, fullName: string): Promise<void> {
+    if (this.quorumGroupSize === undefined || this.placedElsewhere.has(fullName)) return;
+    const delay = /\.retry\.(\d+)ms\.quorum$/.exec(fullName);
+    const args = fullName === this.deadQueue ? this.quorumArguments(fullName) : delay ? this.delayQueueArguments(Number(delay[1])) : this.consumerQueueArguments(fullName);
+    const ch = await opener.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      await ch.assertQueue(fullName, { durable: true, exclusive: false, autoDelete: false, arguments: args });
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('PRECONDITION_FAILED') && err.message.includes(QUORUM_GROUP_SIZE_ARG)) this.placedElsewhere.add(fullName);
+      return;
+    }
+    await ch.close().catch(() => undefined);
+  }
+
+  /** The queue behind a delay level's exchange (classic, or quorum on a cluster). */
+  delayQueue(delayMs: number): string | undefined {
+    const exchange = this.delayTarget(delayMs);
+    return exchange && this.replicatedDelays ? `${exchange}.quorum` : exchange;
+  }
+
+  /** probeQuorumQueue for what declareBase declares. */
+  async probeBase(opener: ChannelOpener): Promise<void> {
+    if (this.quorumGroupSize === undefined) return;
+    await this.probeQuorumQueue(opener, this.deadQueue);
+    if (this.replicatedDelays) for (const ms of this.delayLevels) await this.probeQuorumQueue(opener, this.delayQueue(ms) as string);
+  }
+
+  /** probeQuorumQueue for what declareConsumer declares. */
+  async probeConsumer(opener: ChannelOpener, spec: ResolvedSpec): Promise<void> {
+    if (this.quorumGroupSize === undefined) return;
+    if (this.replicatedDelays) for (const ms of new Set(spec.retryDelaysMs)) if (ms > 0) await this.probeQuorumQueue(opener, this.delayQueue(ms) as string);
+    await this.probeQuorumQueue(opener, this.queue(spec.queue));
+  }
+
   delayQueueArguments(delayMs: number): Record<string, string | number> {
-    return { 'x-queue-type': 'classic', 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '' };
+    if (!this.replicatedDelays) return { 'x-queue-type': 'classic', 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '' };
+    const name = this.delayQueue(delayMs) as string;
+    return {
+      ...this.quorumArguments(name),
+      'x-message-ttl': delayMs,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    };
   }
 
   /** The exchanges, the parking queue and every delay level registered so far. */
   async declareBase(ch: Declarer): Promise<void> {
     for (const name of ['commands', 'events'] as const) await this.assertExchange(ch, this.exchange(name), 'topic');
     await this.assertExchange(ch, this.deadExchange, 'topic');
-    await this.assertQueue(ch, this.deadQueue, { 'x-queue-type': 'quorum' });
+    await this.assertQueue(ch, this.deadQueue, this.quorumArguments(this.deadQueue));
     await ch.bindQueue(this.deadQueue, this.deadExchange, '#');
     for (const ms of this.delayLevels) await this.declareDelayLevel(ch, ms);
   }
@@ -137,11 +227,12 @@ export class Topology {
   }
 
   private async declareDelayLevel(ch: Declarer, ms: number): Promise<void> {
-    const name = this.delayTarget(ms);
-    if (name === undefined) return;
-    await this.assertExchange(ch, name, 'fanout');
-    await this.assertQueue(ch, name, this.delayQueueArguments(ms));
-    await ch.bindQueue(name, name, '');
+    const exchange = this.delayTarget(ms);
+    const queue = this.delayQueue(ms);
+    if (exchange === undefined || queue === undefined) return;
+    await this.assertExchange(ch, exchange, 'fanout');
+    await this.assertQueue(ch, queue, this.delayQueueArguments(ms));
+    await ch.bindQueue(queue, exchange, '');
   }
 
   private async assertExchange(ch: Declarer, name: string, type: 'topic' | 'fanout'): Promise<void> {

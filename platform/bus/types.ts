@@ -34,8 +34,11 @@ export interface PublishOptions {
  * - `{ retryInMs }`: like `'retry'`, after this delay, which must be one of
  *   the consumer's `retryDelaysMs` (only those have delay queues); any other
  *   value falls back to the attempt's level. Lets a handler add jitter.
+ * - `{ deferInMs }`: not now, and not a failure: put it back after this delay
+ *   (one of `retryDelaysMs`, else the first level) without counting an
+ *   attempt. Frees the consumer's slot for other work (per-key fairness).
  */
-export type HandlerResult = 'ack' | 'retry' | { dead: string } | { retryInMs: number };
+export type HandlerResult = 'ack' | 'retry' | { dead: string } | { retryInMs: number } | { deferInMs: number };
 
 export interface Delivery {
   message: BusMessage;

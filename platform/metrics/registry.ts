@@ -16,6 +16,8 @@ export interface GatewayMetrics {
   quotaDecisions: Counter<'plan' | 'outcome' | 'window' | 'store'>;
   shedDecisions: Counter<'plan' | 'class' | 'outcome' | 'reason'>;
   authFailures: Counter<'reason'>;
+  /** Config reloads (SIGHUP, a changed file) by outcome: success, or failure (refused; the old config serves). */
+  configReloads: Counter<'outcome'>;
   upstreamRequests: Counter<'upstream' | 'outcome'>;
   upstreamRetries: Counter<'upstream'>;
   upstreamBreakerState: Gauge<'upstream'>;
@@ -48,8 +50,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     authFailures: new Counter({
       name: 'facet_auth_failures_total',
-      help: 'Rejected authentications by reason (missing_key|invalid_key|revoked_key|throttled|missing_token|invalid_token|forbidden).',
+      help: 'Rejected authentications by reason (missing_key|invalid_key|revoked_key|expired_key|throttled|missing_token|invalid_token|forbidden).',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'facet_config_reloads_total',
+      help: 'Config reloads (SIGHUP or a changed file) by outcome (success|failure: refused, the previous config keeps serving).',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     upstreamRequests: new Counter({

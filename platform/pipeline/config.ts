@@ -101,6 +101,12 @@ export interface NotificationSettings {
   };
 }
 
+/** Sellers' API keys made through the API (platform/keys). */
+export interface KeysConfig {
+  /** How long a rotated key keeps working after its successor is issued. */
+  rotationOverlapSec: number;
+}
+
 export interface GatewayConfig {
   http: HttpConfig;
   /** OpenAPI documents by name, paths relative to the config file. */
@@ -111,6 +117,7 @@ export interface GatewayConfig {
   consumers: ConsumerConfig[];
   pipelines: Record<string, PipelineConfig>;
   notifications: NotificationSettings;
+  keys: KeysConfig;
   /** Directory of the config file; contract paths resolve against it. */
   baseDir: string;
 }

@@ -7,9 +7,10 @@
 // contracts/, never the gateway.
 
 import type { FastifyRequest, FastifySchema, onRequestHookHandler, onResponseHookHandler, preHandlerHookHandler, preValidationHookHandler, RouteHandlerMethod } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import type { KeyValueStore } from '../state/kv.ts';
+import type { SellerKeyStore } from '../keys/seller-keys.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 import { ALWAYS, type Condition, type ConditionInput } from './conditions.ts';
 import type { GatewayConfig } from './config.ts';
@@ -71,6 +72,12 @@ export interface InjectedRequest {
   caller?: string;
 }
 
+/** An object kept across config reloads (PolicyHost.retain), closed with the gateway. */
+export interface Retainable<T> {
+  value: T;
+  close?(): void | Promise<void>;
+}
+
 /** What the gateway gives every policy's service factory and build(). */
 export interface PolicyHost {
   config: GatewayConfig;
@@ -79,13 +86,24 @@ export interface PolicyHost {
   consumers: ConsumerDirectory;
   metrics: GatewayMetrics;
   /** The shared Redis client (commands fail fast); undefined in the embedded default. */
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** The write path's shared records (Redis with a longer timeout, or in process). */
   state: KeyValueStore;
   orderChanges: OrderChanges;
+  /** Sellers' API-made keys, and the config keys' rotations and revocations (shared by every replica). */
+  keys: SellerKeyStore;
   /** Usable once the gateway is ready (timers, not build()). */
   inject(request: InjectedRequest): Promise<{ statusCode: number }>;
   operations: OperationHandlers;
+  /**
+   * The object kept under `name` for the life of the process, made on first
+   * use: a reload builds every service again from the new config, and what
+   * it must not lose (in-process counters and entries, metric families,
+   * listeners registered once) is asked for here. Names are the policy's
+   * (`quota.limiters`); what is kept must not depend on the config, or must
+   * be keyed by what it depends on.
+   */
+  retain<T>(name: string, make: () => Retainable<T>): T;
 }
 
 /** A policy's service: built once per config, started when the routes are ready, closed with the gateway. */

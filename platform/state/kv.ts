@@ -3,7 +3,7 @@
 // cache, errors here propagate: a write that cannot be recorded is refused
 // (503), never half-done.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { LRUCache } from 'lru-cache';
 import { FacetError } from '../errors/facet-error.ts';
 
@@ -17,6 +17,8 @@ export interface KeyValueStore {
   addUntil(key: string, member: string, expiresAt: number): Promise<number>;
   removeMember(key: string, member: string): Promise<void>;
   countLive(key: string): Promise<number>;
+  /** When the earliest live member of a time-bounded set expires (ms), if it has any. */
+  nextExpiry(key: string): Promise<number | undefined>;
 }
 
 function unavailable(error: unknown): FacetError {
@@ -24,8 +26,8 @@ function unavailable(error: unknown): FacetError {
 }
 
 export class RedisKeyValueStore implements KeyValueStore {
-  private readonly redis: Redis;
-  constructor(redis: Redis) {
+  private readonly redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.redis = redis;
   }
 
@@ -64,6 +66,11 @@ export class RedisKeyValueStore implements KeyValueStore {
     const now = Date.now();
     return this.run(() => this.redis.zcount(key, now, '+inf'));
   }
+  async nextExpiry(key: string): Promise<number | undefined> {
+    const now = Date.now();
+    const first = await this.run(() => this.redis.zrangebyscore(key, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1));
+    return first[1] === undefined ? undefined : Number(first[1]);
+  }
 }
 
 export class MemoryKeyValueStore implements KeyValueStore {
@@ -101,5 +108,9 @@ export class MemoryKeyValueStore implements KeyValueStore {
   }
   async countLive(key: string): Promise<number> {
     return this.live(key).size;
+  }
+  async nextExpiry(key: string): Promise<number | undefined> {
+    const expiries = [...this.live(key).values()];
+    return expiries.length === 0 ? undefined : Math.min(...expiries);
   }
 }

@@ -7,7 +7,7 @@
 // the operator says in so many words that losing it is acceptable.
 
 import type { Redis } from 'ioredis';
-import { createRedis } from '../redis.ts';
+import { createRedis, dataNodes, describeRedisTarget, redisReady, type RedisClient, type RedisTarget } from '../redis.ts';
 
 export const ALLOW_VOLATILE_REDIS = 'FACET_ALLOW_VOLATILE_REDIS';
 
@@ -23,7 +23,7 @@ function field(info: string, name: string): string | undefined {
   return match?.[1]?.trim();
 }
 
-/** Reads INFO persistence (works where CONFIG is renamed away, as on managed Redis). */
+/** Reads INFO persistence (works where CONFIG is renamed away, as on managed RedisClient). */
 export async function readPersistence(redis: Redis): Promise<RedisPersistence> {
   const info = await redis.info('persistence');
   const aof = field(info, 'aof_enabled') === '1';
@@ -45,9 +45,11 @@ export class VolatileRedisError extends Error {}
  * FACET_ALLOW_VOLATILE_REDIS is not "true"; returns a warning to log
  * otherwise (undefined when all is well).
  */
-export async function checkRedisDurability(redis: Redis, env: NodeJS.ProcessEnv, role: string): Promise<string | undefined> {
+export async function checkRedisDurability(redis: RedisClient, env: NodeJS.ProcessEnv, role: string): Promise<string | undefined> {
   if (env.NODE_ENV !== 'production') return undefined;
-  const persistence = await readPersistence(redis);
+  // On a Cluster every master holds a share of the keys: all must keep an AOF.
+  const each = await Promise.all(dataNodes(redis).map((node) => readPersistence(node)));
+  const persistence: RedisPersistence = { aof: each.length > 0 && each.every((p) => p.aof), rdb: each.some((p) => p.rdb) };
   if (persistence.aof) return undefined;
   const what = persistence.rdb ? 'only RDB snapshots (the writes since the last one are lost on a restart)' : 'no persistence at all';
   const message =
@@ -59,19 +61,12 @@ export async function checkRedisDurability(redis: Redis, env: NodeJS.ProcessEnv,
 }
 
 /** checkRedisDurability on a connection of its own (closed after), for a process's start. */
-export async function checkRedisUrlDurability(url: string, env: NodeJS.ProcessEnv, role: string, readyTimeoutMs = 30_000): Promise<string | undefined> {
+export async function checkRedisUrlDurability(target: string | RedisTarget, env: NodeJS.ProcessEnv, role: string, readyTimeoutMs = 30_000): Promise<string | undefined> {
   if (env.NODE_ENV !== 'production') return undefined;
-  const redis = createRedis({ url, commandTimeoutMs: 5_000 });
+  const chosen: RedisTarget = typeof target === 'string' ? { kind: 'single', url: target } : target;
+  const redis = createRedis({ target: chosen, commandTimeoutMs: 5_000 });
   try {
-    if (redis.status !== 'ready') {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${role}: Redis at ${url} not ready within ${readyTimeoutMs} ms`)), readyTimeoutMs);
-        redis.once('ready', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await redisReady(redis, readyTimeoutMs, `${role}: ${describeRedisTarget(chosen)}`);
     return await checkRedisDurability(redis, env, role);
   } finally {
     redis.disconnect();

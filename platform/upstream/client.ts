@@ -5,12 +5,13 @@
 // checked inside the attempt, so the breaker counts an answer of the wrong
 // shape like any other failure.
 
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { TaskCancelledError } from 'cockatiel';
 import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from './settings.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
-import { classify, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
+import { classify, ClientBodyError, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
 import { UpstreamResilience, type ResilienceMetrics } from './resilience.ts';
 
 export type QueryValue = string | number | boolean | readonly (string | number)[] | undefined;
@@ -20,7 +21,12 @@ export interface UpstreamRequest {
   path: string;
   query?: Record<string, QueryValue>;
   body?: unknown;
-  /** A streamed body (uploads): sent as it arrives, never buffered; writes only (never retried). */
+  /**
+   * A streamed body (uploads): sent as it arrives, never buffered; never
+   * retried; under the upload policy (own bulkhead, idle timeout, see
+   * resilience.ts). The body stream errors with a ClientBodyError (or any
+   * error) when the client breaks it: that is the client's fault, not the upstream's.
+   */
   stream?: { body: Readable; contentType: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -67,12 +73,14 @@ export class UpstreamClient {
   readonly basePath: string;
   readonly pool: Pool;
   readonly resilience: UpstreamResilience;
+  readonly timeoutMs: number;
 
   constructor(name: string, config: ServiceEndpointConfig, metrics?: ResilienceMetrics) {
     const url = new URL(config.url);
     this.name = name;
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/$/, '');
+    this.timeoutMs = config.timeoutMs;
     this.resilience = new UpstreamResilience(name, config, metrics);
     this.pool = new Pool(this.origin, {
       connections: config.connections,
@@ -89,10 +97,10 @@ export class UpstreamClient {
    */
   async json<T>(request: UpstreamRequest & { contract?: UpstreamOperation<T> }): Promise<UpstreamResponse<T>> {
     const method = request.method ?? 'GET';
-    const policy = this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
+    const policy = request.stream ? this.resilience.upload : this.resilience.policy(IDEMPOTENT_READS.has(method) ? 'read' : 'write', request.timeoutMs);
     const started = performance.now();
     try {
-      const response = await policy.execute(({ signal }) => this.attempt<T>(method, request, signal), request.signal);
+      const response = await policy.execute(({ signal }) => (request.stream ? this.upload<T>(method, request, request.stream, signal) : this.attempt<T>(method, request, signal)), request.signal);
       const seconds = secondsSince(started);
       addUpstreamWait(request.caller, seconds);
       this.resilience.record(outcomeOfStatus(response.status), seconds);
@@ -103,6 +111,65 @@ export class UpstreamClient {
       const { problem, outcome } = classify(this.name, error, () => this.resilience.retryAfterSeconds(), request.signal);
       this.resilience.record(outcome, seconds);
       throw problem;
+    }
+  }
+
+  /**
+   * An upload: the body goes through as fast as the client sends it, with
+   * no deadline but an idle one. No byte for `idleTimeoutMs` while the
+   * upstream is ready for more, or longer than `maxDurationMs` in all →
+   * ClientBodyError('idle'); the body broken (the client went away) →
+   * ClientBodyError('closed'); neither counts for the breaker. Once the
+   * body is complete the upstream has the endpoint's `timeoutMs` to answer,
+   * and a miss counts as a timeout. A body held back because the upstream
+   * does not read it is the upstream's slowness: a timeout too.
+   */
+  private async upload<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, stream: NonNullable<UpstreamRequest['stream']>, signal: AbortSignal): Promise<UpstreamResponse<T>> {
+    const { idleTimeoutMs, maxDurationMs } = this.resilience.uploads;
+    if (stream.body.destroyed) throw new ClientBodyError('closed', 'The client stopped sending the upload');
+    const stop = new AbortController();
+    let fault: Error | undefined;
+    const fail = (error: Error): void => {
+      if (fault) return;
+      fault = error;
+      clearTimeout(idle);
+      clearTimeout(longest);
+      clearTimeout(answer);
+      stop.abort(error);
+      monitor.destroy(error);
+    };
+    const upstreamSlow = (what: string) => new TaskCancelledError(`${this.name} ${what} within ${this.timeoutMs} ms`);
+    const onIdle = () =>
+      fail(monitor.writableNeedDrain ? upstreamSlow('did not read the upload') : new ClientBodyError('idle', `No data of the upload arrived for ${Math.round(idleTimeoutMs / 1000)} s`));
+    const idle = setTimeout(onIdle, idleTimeoutMs);
+    const longest = setTimeout(() => fail(new ClientBodyError('idle', `The upload took longer than ${Math.round(maxDurationMs / 1000)} s`)), maxDurationMs);
+    let answer: NodeJS.Timeout | undefined;
+    const monitor = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        idle.refresh();
+        callback(null, chunk);
+      },
+      flush: (callback) => {
+        clearTimeout(idle);
+        clearTimeout(longest);
+        answer = setTimeout(() => fail(upstreamSlow('did not answer the upload')), this.timeoutMs);
+        callback();
+      },
+    });
+    // The monitor is what undici reads: while undici waits, the client's bytes wait too (backpressure), and the idle timer tells whose wait it is.
+    const broken = (error: Error) => fail(error instanceof ClientBodyError ? error : new ClientBodyError('closed', 'The client stopped sending the upload', { cause: error }));
+    stream.body.once('error', broken);
+    stream.body.pipe(monitor);
+    try {
+      return await this.attempt<T>(method, { ...request, stream: { ...stream, body: monitor } }, AbortSignal.any([signal, stop.signal]));
+    } catch (error) {
+      throw fault ?? error;
+    } finally {
+      clearTimeout(idle);
+      clearTimeout(longest);
+      clearTimeout(answer);
+      stream.body.removeListener('error', broken);
+      if (!stream.body.readableEnded) stream.body.unpipe(monitor);
     }
   }
 

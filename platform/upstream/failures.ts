@@ -29,6 +29,20 @@ export class CallerCancelledError extends Error {
   }
 }
 
+/**
+ * The client's side of an upload failed: it sent nothing for too long
+ * (`idle`, also an upload past its longest duration), or went away or broke
+ * its body (`closed`). Not the upstream's fault: never counted by the breaker.
+ */
+export class ClientBodyError extends Error {
+  readonly kind: 'idle' | 'closed';
+  constructor(kind: 'idle' | 'closed', message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ClientBodyError';
+    this.kind = kind;
+  }
+}
+
 /** Retrying these might help: the upstream is restarting or a proxy in front of it is. */
 const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 
@@ -73,7 +87,7 @@ function isTimeout(error: unknown): boolean {
 export function isUpstreamFailure(error: unknown): boolean {
   if (error instanceof UpstreamStatusError) return error.status >= 500;
   if (error instanceof UpstreamContractError) return true;
-  if (error instanceof CallerCancelledError) return false;
+  if (error instanceof CallerCancelledError || error instanceof ClientBodyError) return false;
   return isTaskCancelledError(error) || isTransportFailure(error);
 }
 
@@ -127,6 +141,11 @@ export function classify(upstream: string, error: unknown, circuitRetryAfter: ()
         cause: error,
       }),
     };
+  }
+  if (error instanceof ClientBodyError) {
+    if (error.kind === 'closed') return { outcome: 'cancelled', problem: new FacetError('FACET_ERR_CLIENT_CLOSED', { detail: error.message, cause: error }) };
+    // The rest of the body will not be read: the connection cannot serve another request.
+    return { outcome: 'cancelled', problem: new FacetError('FACET_ERR_UPLOAD_IDLE', { detail: error.message, headers: { connection: 'close' }, cause: error }) };
   }
   if (error instanceof CallerCancelledError || (isTaskCancelledError(error) && callerSignal?.aborted)) {
     return {

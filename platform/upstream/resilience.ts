@@ -4,6 +4,7 @@
 //   read   = gate → bulkhead → retry → gate → breaker → cancel → timeout
 //   write  = gate → bulkhead →         gate → breaker → cancel → timeout
 //   stream = gate → bulkhead →         gate → breaker        (pass-through)
+//   upload = gate → upload bulkhead →  gate → breaker        (idle timeout in client.ts)
 //
 // outermost first. Why this order:
 // - Retry around the breaker (not the breaker around the retry; cockatiel
@@ -24,6 +25,13 @@
 // - `cancel` tells a caller's abort from a timeout, so clients that go away
 //   never open the breaker.
 // Writes are never retried: a POST that timed out may have been applied.
+// - Uploads have their own bulkhead (a slow uplink holds a slot for
+//   minutes: uploads must not starve the other MES writes, nor they
+//   uploads) and no per-attempt timeout: client.ts aborts an upload whose
+//   client sends nothing for `uploads.idleTimeoutMs` (408) and one that
+//   outlasts `uploads.maxDurationMs`, and gives the upstream `timeoutMs` to
+//   answer once the body is complete. A client's slowness or abort is a
+//   ClientBodyError, which the breaker never counts.
 
 import {
   BrokenCircuitError,
@@ -42,7 +50,7 @@ import {
   wrap,
 } from 'cockatiel';
 import type { BulkheadPolicy, CircuitBreakerPolicy, IDefaultPolicyContext, IPolicy, RetryPolicy } from 'cockatiel';
-import type { ServiceEndpointConfig } from './settings.ts';
+import { DEFAULT_UPLOAD_SETTINGS, type ServiceEndpointConfig, type UploadSettings } from './settings.ts';
 import type { GatewayMetrics } from '../metrics/registry.ts';
 import { observeSeconds } from '../metrics/trace-exemplar.ts';
 import { CallerCancelledError, isRetryable, isUpstreamFailure, type UpstreamOutcome } from './failures.ts';
@@ -110,6 +118,11 @@ export class UpstreamResilience {
   readonly write: IPolicy;
   /** Pass-through (reply-from streams, with its own per-request timeout): breaker and bulkhead only. */
   readonly stream: IPolicy;
+  /** Uploads' own concurrency cap. */
+  readonly uploadBulkhead: BulkheadPolicy;
+  /** Streamed uploads: their own bulkhead, the endpoint's breaker; timeouts are client.ts's. */
+  readonly upload: IPolicy;
+  readonly uploads: UploadSettings;
   readonly #retry: RetryPolicy;
   readonly #gate: IPolicy;
   readonly #cancel: IPolicy;
@@ -165,6 +178,9 @@ export class UpstreamResilience {
     this.read = this.#compose('read', endpoint.timeoutMs);
     this.write = this.#compose('write', endpoint.timeoutMs);
     this.stream = wrap(this.#gate, this.bulkhead, this.#gate, this.breaker);
+    this.uploads = endpoint.uploads ?? DEFAULT_UPLOAD_SETTINGS;
+    this.uploadBulkhead = bulkhead(this.uploads.bulkhead.limit, this.uploads.bulkhead.queue);
+    this.upload = wrap(this.#gate, this.uploadBulkhead, this.#gate, this.breaker);
 
     this.breaker.onBreak(() => {
       this.#openedAt = Date.now();
@@ -176,6 +192,7 @@ export class UpstreamResilience {
         metrics.upstreamBreakerTransitions.inc({ upstream: name, to: STATE_NAMES[state] });
       });
       this.bulkhead.onReject(() => metrics.upstreamBulkheadRejections.inc({ upstream: name }));
+      this.uploadBulkhead.onReject(() => metrics.upstreamBulkheadRejections.inc({ upstream: name }));
       this.#retry.onRetry(() => metrics.upstreamRetries.inc({ upstream: name }));
     }
   }

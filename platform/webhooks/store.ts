@@ -1,14 +1,20 @@
 // Webhook subscriptions and their deliveries, shared by the gateway (the
-// seller's API) and the adapters (fan-out and delivery): Redis, or one
+// seller's API) and the adapters (fan-out and delivery): RedisClient, or one
 // in-process store per process for the embedded default. A subscription
 // belongs to one seller; every read by the API checks it.
 //
-//   facet:wh:sub:<id>          subscription JSON (secrets included: they sign)
-//   facet:wh:seller:<seller>   SET of the seller's subscription ids
-//   facet:wh:dlv:<id>          delivery JSON: payload, status, attempts
-//   facet:wh:log:<sub>         LIST of delivery ids, newest first, capped
+//   facet:{wh}:sub:<id>          subscription JSON (secrets included: they sign)
+//   facet:{wh}:seller:<seller>   SET of the seller's subscription ids
+//   facet:wh:dlv:<id>            delivery JSON: payload, status, attempts
+//   facet:wh:log:<sub>           LIST of delivery ids, newest first, capped
+//
+// Redis Cluster: a subscription and its seller's set change in one MULTI and
+// are read with one MGET, so they share the `{wh}` hash tag (one slot: few
+// keys, written rarely). Deliveries are many and each is touched alone:
+// they spread over the slots, and a log page is read key by key (one
+// pipelined round trip per node), not with a cross-slot MGET.
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 export interface WebhookSecret {
   secret: string;
@@ -52,6 +58,12 @@ const DELIVERY_TTL_SEC = 30 * 86_400;
 const MAX_ATTEMPTS_KEPT = 50;
 
 export interface WebhookStore {
+  /**
+   * Adds a new subscription unless its seller already has `max`: checked and
+   * added in one step (a Lua script on Redis), so parallel creates never pass
+   * the cap. True when added.
+   */
+  addSubscription(subscription: Subscription, max: number): Promise<boolean>;
   putSubscription(subscription: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | undefined>;
   listSubscriptions(sellerId: string): Promise<Subscription[]>;
@@ -68,27 +80,40 @@ export function withAttempt(delivery: Delivery, attempt: DeliveryAttempt, status
   return { ...delivery, status, attempts: [...delivery.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT), updated_at: attempt.at };
 }
 
+/** KEYS: the subscription, the seller's set (one {wh} slot); ARGV: its JSON, its id, the cap. */
+const ADD_SUBSCRIPTION = `
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`;
+
 export class RedisWebhookStore implements WebhookStore {
-  private readonly redis: Redis;
-  constructor(redis: Redis) {
+  private readonly redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.redis = redis;
   }
 
+  async addSubscription(s: Subscription, max: number): Promise<boolean> {
+    const added = await this.redis.eval(ADD_SUBSCRIPTION, 2, `facet:{wh}:sub:${s.id}`, `facet:{wh}:seller:${s.seller_id}`, JSON.stringify(s), s.id, String(max));
+    return added === 1;
+  }
+
   async putSubscription(s: Subscription): Promise<void> {
-    await this.redis.multi().set(`facet:wh:sub:${s.id}`, JSON.stringify(s)).sadd(`facet:wh:seller:${s.seller_id}`, s.id).exec();
+    await this.redis.multi().set(`facet:{wh}:sub:${s.id}`, JSON.stringify(s)).sadd(`facet:{wh}:seller:${s.seller_id}`, s.id).exec();
   }
   async getSubscription(id: string): Promise<Subscription | undefined> {
-    const raw = await this.redis.get(`facet:wh:sub:${id}`);
+    const raw = await this.redis.get(`facet:{wh}:sub:${id}`);
     return raw ? (JSON.parse(raw) as Subscription) : undefined;
   }
   async listSubscriptions(sellerId: string): Promise<Subscription[]> {
-    const ids = await this.redis.smembers(`facet:wh:seller:${sellerId}`);
+    const ids = await this.redis.smembers(`facet:{wh}:seller:${sellerId}`);
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => `facet:wh:sub:${id}`));
+    const raws = await this.redis.mget(ids.map((id) => `facet:{wh}:sub:${id}`));
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Subscription).sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
   }
   async deleteSubscription(s: Subscription): Promise<void> {
-    await this.redis.multi().del(`facet:wh:sub:${s.id}`).srem(`facet:wh:seller:${s.seller_id}`, s.id).exec();
+    await this.redis.multi().del(`facet:{wh}:sub:${s.id}`).srem(`facet:{wh}:seller:${s.seller_id}`, s.id).exec();
   }
   async createDelivery(d: Delivery): Promise<boolean> {
     const created = await this.redis.set(`facet:wh:dlv:${d.id}`, JSON.stringify(d), 'EX', DELIVERY_TTL_SEC, 'NX');
@@ -106,7 +131,7 @@ export class RedisWebhookStore implements WebhookStore {
   async listDeliveries(subscriptionId: string, limit: number): Promise<Delivery[]> {
     const ids = await this.redis.lrange(`facet:wh:log:${subscriptionId}`, 0, limit - 1);
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => `facet:wh:dlv:${id}`));
+    const raws = await Promise.all(ids.map((id) => this.redis.get(`facet:wh:dlv:${id}`)));
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Delivery);
   }
 }
@@ -115,6 +140,15 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly deliveries = new Map<string, Delivery>();
   private readonly logs = new Map<string, string[]>();
+
+  async addSubscription(s: Subscription, max: number): Promise<boolean> {
+    // Counted and added in one synchronous step: nothing can interleave.
+    let count = 0;
+    for (const existing of this.subscriptions.values()) if (existing.seller_id === s.seller_id) count++;
+    if (count >= max) return false;
+    this.subscriptions.set(s.id, structuredClone(s));
+    return true;
+  }
 
   async putSubscription(s: Subscription): Promise<void> {
     this.subscriptions.set(s.id, structuredClone(s));
@@ -154,7 +188,7 @@ export class MemoryWebhookStore implements WebhookStore {
 
 let processStore: MemoryWebhookStore | undefined;
 
-/** Without Redis, the gateway and the in-process adapters of `npm start` share this one. */
+/** Without RedisClient, the gateway and the in-process adapters of `npm start` share this one. */
 export function processWebhookStore(): MemoryWebhookStore {
   processStore ??= new MemoryWebhookStore();
   return processStore;

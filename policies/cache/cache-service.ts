@@ -46,6 +46,36 @@ export function hashParameters(values: Record<string, unknown>): string {
 /** Bytes of answers each replica keeps as its own last resort (see CacheService.lastGood). */
 const LAST_GOOD_MAX_BYTES = 32 * 1024 * 1024;
 
+/** What outlives a config reload (PolicyHost.retain): the store, the generations seen, the counters. */
+export interface CacheState {
+  store: CacheStore;
+  generations: GenerationView;
+  outcomes: Counter<'route' | 'outcome'>;
+  upstreamFetches: Counter<'route'>;
+  /** See CacheService.lastGood. */
+  lastGood: LRUCache<string, CacheEntry>;
+}
+
+export function createCacheState(store: CacheStore, options: Pick<CacheServiceOptions, 'generationMaxAgeMs'>, registry: Registry): CacheState {
+  return {
+    store,
+    generations: new GenerationView(store, options.generationMaxAgeMs),
+    outcomes: new Counter({
+      name: 'facet_cache_requests_total',
+      help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+    }),
+    upstreamFetches: new Counter({
+      name: 'facet_cache_upstream_fetches_total',
+      help: 'Upstream fetches made to fill the cache, by route.',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
+    lastGood: new LRUCache<string, CacheEntry>({ maxSize: LAST_GOOD_MAX_BYTES, sizeCalculation: (entry) => entry.body.length + 64 }),
+  };
+}
+
 export class CacheService {
   readonly store: CacheStore;
   readonly generations: GenerationView;
@@ -59,7 +89,7 @@ export class CacheService {
    * the CRM failed half its requests). Bounded by bytes, scoped like every
    * key, so it never crosses sellers.
    */
-  readonly lastGood = new LRUCache<string, CacheEntry>({ maxSize: LAST_GOOD_MAX_BYTES, sizeCalculation: (entry) => entry.body.length + 64 });
+  readonly lastGood: LRUCache<string, CacheEntry>;
   /** Fresh pages this replica serves without asking the shared store (undefined: every read asks it). */
   readonly hot: HotEntries | undefined;
   private readonly flights = new Map<string, Promise<CacheEntry>>();
@@ -67,24 +97,19 @@ export class CacheService {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly jobs: { intervalMs: number; task: () => Promise<void> }[] = [];
   private started = false;
+  /** Whether close() closes the store too (not when it outlives this service). */
+  private readonly ownsStore: boolean;
 
-  constructor(store: CacheStore, options: CacheServiceOptions, registry: Registry) {
-    this.store = store;
-    this.generations = new GenerationView(store, options.generationMaxAgeMs);
+  constructor(store: CacheStore | CacheState, options: CacheServiceOptions, registry?: Registry) {
+    const state = 'generations' in store ? store : createCacheState(store, options, registry as Registry);
+    this.ownsStore = !('generations' in store);
+    this.store = state.store;
+    this.generations = state.generations;
+    this.outcomes = state.outcomes;
+    this.upstreamFetches = state.upstreamFetches;
+    this.lastGood = state.lastGood;
     this.lockTtlMs = options.lockTtlMs;
-    this.hot = options.hot && store.kind === 'redis' ? new HotEntries(options.hot) : undefined;
-    this.outcomes = new Counter({
-      name: 'facet_cache_requests_total',
-      help: 'Cached reads by route and outcome (hit|stale|stale_if_error|miss|collapsed|bypass|refreshed).',
-      labelNames: ['route', 'outcome'],
-      registers: [registry],
-    });
-    this.upstreamFetches = new Counter({
-      name: 'facet_cache_upstream_fetches_total',
-      help: 'Upstream fetches made to fill the cache, by route.',
-      labelNames: ['route'],
-      registers: [registry],
-    });
+    this.hot = options.hot && this.store.kind === 'redis' ? new HotEntries(options.hot) : undefined;
   }
 
   key(scope: string, generation: number, route: string, parameters: string): string {
@@ -170,16 +195,24 @@ export class CacheService {
         .catch(() => {})
         .finally(() => (running = false));
     };
-    const first = setTimeout(run, 0);
-    first.unref();
+    // The first run waits for the store (at start-up Redis may still be connecting): run without it,
+    // a refresh takes no lock and stores nothing, and the pages stay cold for a whole interval.
+    const first = (waitedMs: number) => {
+      if (this.store.available || waitedMs >= intervalMs) return run();
+      const retry = setTimeout(() => first(waitedMs + 50), 50);
+      retry.unref();
+      this.timers.add(retry);
+    };
+    const initial = setTimeout(() => first(0), 0);
+    initial.unref();
     const timer = setInterval(run, intervalMs);
     timer.unref();
-    this.timers.add(timer).add(first);
+    this.timers.add(timer).add(initial);
   }
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers.clear();
-    await this.store.close();
+    if (this.ownsStore) await this.store.close();
   }
 }

@@ -16,7 +16,7 @@ import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { addVary } from '../../platform/pipeline/vary.ts';
 import { addUpstreamWait, secondsSince } from '../../platform/metrics/upstream-wait.ts';
 import { kConsumer, kOperator } from '../../platform/pipeline/request-state.ts';
-import { CacheService, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
+import { CacheService, createCacheState, etagOf, hashParameters, type CacheOutcome } from './cache-service.ts';
 import { MemoryCacheStore } from './memory-store.ts';
 import { RedisCacheStore } from './redis-store.ts';
 import { REFRESH_DIRECTIVE, scheduleRefreshAhead } from './refresh.ts';
@@ -68,17 +68,18 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
   name: 'cache',
   terminal: false,
   createService(host) {
-    const cache = new CacheService(
-      host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(),
-      // The hot layer: a replica serves a page it read at most 1 s ago without Redis (and never past its fresh TTL).
-      { generationMaxAgeMs: 2000, lockTtlMs: 5000, hot: { maxEntries: 2000, maxAgeMs: 1000 } },
-      host.metrics.registry,
-    );
-    // A seller reads its own writes; the dashboard follows every status change.
-    host.orderChanges.onChange(async ({ sellerId, kind }) => {
-      await Promise.all([cache.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? cache.generations.bump(DASHBOARD_SCOPE) : undefined]);
+    // The hot layer: a replica serves a page it read at most 1 s ago without Redis (and never past its fresh TTL).
+    const options = { generationMaxAgeMs: 2000, lockTtlMs: 5000, hot: { maxEntries: 2000, maxAgeMs: 1000 } };
+    // Entries, generations and counters outlive a config reload; refresh-ahead jobs are the config's.
+    const state = host.retain('cache.state', () => {
+      const kept = createCacheState(host.redis ? new RedisCacheStore(host.redis) : new MemoryCacheStore(), options, host.metrics.registry);
+      // A seller reads its own writes; the dashboard follows every status change.
+      host.orderChanges.onChange(async ({ sellerId, kind }) => {
+        await Promise.all([kept.generations.bump(sellerScope(sellerId)), kind === 'status_changed' ? kept.generations.bump(DASHBOARD_SCOPE) : undefined]);
+      });
+      return { value: kept, close: () => kept.store.close() };
     });
-    return cache;
+    return new CacheService(state, options);
   },
   actionSchema: {
     type: 'object',

@@ -1,20 +1,20 @@
 // The shared cache in Redis. Generation bumps are published on a channel so
 // every replica's in-process view of generations changes at once.
 
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from '../../platform/redis.ts';
 import { decodeEntry, encodeEntry, type CacheEntry, type CacheStore } from './store.ts';
 
 const CHANNEL = 'facet:cache:generations';
 
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis' as const;
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly listeners: ((scope: string, generation: number) => void)[] = [];
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
-    this.subscriber = redis.duplicate({ enableOfflineQueue: true });
+    this.subscriber = duplicateRedis(redis, { enableOfflineQueue: true });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, message: string) => {
       const at = message.lastIndexOf(':');

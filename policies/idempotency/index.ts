@@ -3,14 +3,19 @@
 // 24 h with a fingerprint of the request body:
 //   missing key → 400; same key, other body → 422; same key while the first
 //   is still running → 409; same key and body → the first answer again.
-// A request that fails (4xx or 5xx, e.g. the broker did not confirm) created
-// nothing, so its key is forgotten and the same request may be retried.
+// A request that fails (4xx or 5xx, e.g. the broker refused) created
+// nothing, so its key is forgotten and the same request may be retried. A
+// request whose outcome is unknown (FACET_ERR_OUTCOME_UNKNOWN: the broker
+// never confirmed, the command may still arrive) keeps its key, marked
+// `unknown`, for ttlSec: the same request again runs again (and carries the
+// same derived ids, so nothing is created twice); another one is 422.
 
 import { createHash } from 'node:crypto';
 import type { FastifyReply, RouteHandlerMethod } from 'fastify';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import type { PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { kConsumer } from '../../platform/pipeline/request-state.ts';
+import { canonicalJson } from '../../platform/pipeline/fingerprint.ts';
 
 export interface IdempotencyAction {
   ttlSec: number;
@@ -31,25 +36,19 @@ interface Done {
   body: string;
 }
 
-type IdempotencyRecord = InFlight | Done;
+/** The first request's outcome is unknown: the same request may run again, another may not use the key. */
+interface Unknown {
+  state: 'unknown';
+  fingerprint: string;
+}
+
+type IdempotencyRecord = InFlight | Done | Unknown;
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 const REPLAYED_HEADERS = ['location', 'retry-after', 'content-type'];
 
-/** Canonical JSON: object keys sorted, so key order does not change the fingerprint. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
 export function fingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${canonical(body)}`).digest('base64url');
+  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(body)}`).digest('base64url');
 }
 
 export const idempotencyPolicy: PolicyDefinition<IdempotencyAction> = {
@@ -88,7 +87,8 @@ export const idempotencyPolicy: PolicyDefinition<IdempotencyAction> = {
         }
         const storeKey = `facet:idem:${consumer?.id ?? 'anonymous'}:${route.method}:${route.path}:${createHash('sha256').update(key).digest('base64url')}`;
         const print = fingerprint(route.method, request.url.split('?', 1)[0] ?? '', request.body);
-        const claimed = await state.setIfAbsent(storeKey, JSON.stringify({ state: 'in_flight', fingerprint: print } satisfies InFlight), action.inFlightTtlSec);
+        const inFlight = JSON.stringify({ state: 'in_flight', fingerprint: print } satisfies InFlight);
+        const claimed = await state.setIfAbsent(storeKey, inFlight, action.inFlightTtlSec);
         if (!claimed) {
           const raw = await state.get(storeKey);
           const existing = raw ? (JSON.parse(raw) as IdempotencyRecord) : undefined;
@@ -97,7 +97,9 @@ export const idempotencyPolicy: PolicyDefinition<IdempotencyAction> = {
             throw new FacetError('FACET_ERR_IDEMPOTENCY_KEY_REUSED', { detail: 'This Idempotency-Key was used with a different request; use a new key for a new request' });
           }
           if (existing.state === 'in_flight') throw new FacetError('FACET_ERR_IDEMPOTENCY_IN_FLIGHT', { headers: { 'retry-after': '1' } });
-          return replay(reply, existing);
+          if (existing.state === 'done') return replay(reply, existing);
+          // unknown: the same request runs again. Two such retries at once both run: harmless, as they carry the same ids.
+          await state.set(storeKey, inFlight, action.inFlightTtlSec);
         }
         try {
           const result = await inner.call(this, request, reply);
@@ -112,8 +114,15 @@ export const idempotencyPolicy: PolicyDefinition<IdempotencyAction> = {
           });
           return result;
         } catch (error) {
-          // Nothing was created: forget the key so the same request can be retried.
-          await state.delete(storeKey).catch(() => {});
+          if (error instanceof FacetError && error.code === 'FACET_ERR_OUTCOME_UNKNOWN') {
+            // Something may have been created: the key stays bound to this request.
+            await state.set(storeKey, JSON.stringify({ state: 'unknown', fingerprint: print } satisfies Unknown), action.ttlSec).catch((stored: unknown) => {
+              request.log.error({ err: stored }, 'could not keep the idempotency key of a request with an unknown outcome');
+            });
+          } else {
+            // Nothing was created: forget the key so the same request can be retried.
+            await state.delete(storeKey).catch(() => {});
+          }
           throw error;
         }
       };

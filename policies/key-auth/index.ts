@@ -2,13 +2,22 @@
 // before the body is read, so an unauthenticated request costs little.
 // Unknown keys are throttled per client address (see key-guard.ts).
 
+import { createHash } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
+import type { Consumer } from '../../platform/pipeline/consumers.ts';
+import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
 import { addVary } from '../../platform/pipeline/vary.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
 import { kConsumer } from '../../platform/pipeline/request-state.ts';
 import { KeyGuard } from './key-guard.ts';
 import { keyGuardSettings, type KeyGuardSettings } from './settings.ts';
+
+const DETAIL = {
+  invalid: 'This API key is not recognised',
+  revoked: 'This API key has been revoked',
+  expired: 'This API key has expired (it was rotated); use its successor',
+} as const;
 
 export interface KeyAuthAction {
   header: string;
@@ -18,13 +27,14 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
   name: 'key-auth',
   terminal: false,
   settings: keyGuardSettings,
-  createService: (host, settings) => new KeyGuard(settings, host.redis),
+  // Kept across reloads while its settings stay: the addresses it blocked stay blocked.
+  createService: (host, settings) => host.retain(`key-auth.guard:${JSON.stringify(settings)}`, () => ({ value: new KeyGuard(settings, host.redis) })),
   actionSchema: {
     type: 'object',
     additionalProperties: false,
     properties: { header: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$', default: 'X-API-Key' } },
   },
-  build(steps, _route, { consumers, service: keyGuard, metrics }) {
+  build(steps, _route, { consumers, service: keyGuard, metrics, keys }) {
     const pickStep = stepPicker(steps);
     const throttled = (seconds: number) => {
       metrics.authFailures.inc({ reason: 'throttled' });
@@ -48,17 +58,42 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
       // A blocked address gets no verdict on any key, so guessing learns nothing.
       const blockedFor = keyGuard.blockedFor(request.ip);
       if (blockedFor > 0) throw throttled(blockedFor);
-      const found = consumers.lookup(presented);
-      if (found.outcome !== 'ok') {
-        metrics.authFailures.inc({ reason: found.outcome === 'revoked' ? 'revoked_key' : 'invalid_key' });
+      const digest = createHash('sha256').update(presented).digest();
+      const verdict = await verify(digest, API_KEY_FORMAT.test(presented));
+      if (verdict.outcome !== 'ok') {
+        metrics.authFailures.inc({ reason: `${verdict.outcome}_key` });
         const nowBlocked = await keyGuard.recordFailure(request.ip);
         if (nowBlocked > 0) throw throttled(nowBlocked);
-        throw new FacetError('FACET_ERR_AUTH_INVALID_KEY', {
-          detail: found.outcome === 'revoked' ? 'This API key has been revoked' : 'This API key is not recognised',
-          headers: challenge,
-        });
+        throw new FacetError('FACET_ERR_AUTH_INVALID_KEY', { detail: DETAIL[verdict.outcome], headers: challenge });
       }
-      request[kConsumer] = found.consumer;
+      request[kConsumer] = verdict.consumer;
+      keys.touch(verdict.digest);
+    };
+    /**
+     * A config key is known at once; the store may say it was rotated or
+     * revoked since. Any other key may have been made through the API. The
+     * store's answers are remembered for at most half a second, so a
+     * revocation reaches every replica within that.
+     */
+    const verify = async (digest: Buffer, mayBeIssued: boolean): Promise<{ outcome: 'ok'; consumer: Consumer; digest: string } | { outcome: 'invalid' | 'revoked' | 'expired' }> => {
+      const hex = digest.toString('hex');
+      const configured = consumers.lookupDigest(digest);
+      if (configured.outcome === 'revoked') return { outcome: 'revoked' };
+      if (configured.outcome === 'ok') {
+        // Store unreachable: the last known answer stands (find never throws for these).
+        const override = await keys.find(hex, false).catch(() => undefined);
+        const refusal = override?.source === 'config' ? refusalOf(override) : undefined;
+        return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };
+      }
+      // Only a key of the issued format is looked up: a guess or a typo never reaches the store.
+      if (!mayBeIssued) return { outcome: 'invalid' };
+      const record = await keys.find(hex);
+      if (!record || record.source !== 'api') return { outcome: 'invalid' };
+      const refusal = refusalOf(record);
+      if (refusal) return { outcome: refusal };
+      // The seller must still be in the config: its plan applies.
+      const seller = consumers.seller(record.seller_id);
+      return seller ? { outcome: 'ok', consumer: { ...seller, keyId: record.id }, digest: hex } : { outcome: 'invalid' };
     };
     return { onRequest: [hook] };
   },

@@ -3,7 +3,7 @@
 // blocked address is refused before any key is checked, so guessing gets
 // no answers. Valid keys cost nothing here (no Redis call on that path).
 
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { KeyGuardSettings } from './settings.ts';
 
@@ -12,7 +12,7 @@ export class KeyGuard {
   /** Addresses this replica knows are blocked, until when (ms). */
   private readonly blocked = new Map<string, number>();
 
-  constructor(settings: KeyGuardSettings, redis: Redis | undefined) {
+  constructor(settings: KeyGuardSettings, redis: RedisClient | undefined) {
     const options = {
       keyPrefix: 'facet:authfail',
       points: settings.invalidKeyAttempts,

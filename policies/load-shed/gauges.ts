@@ -7,9 +7,13 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { SheddingService } from './shedding-service.ts';
 
-export function registerSheddingGauges(registry: Registry, shedding: SheddingService): void {
-  if (!shedding.enabled) return;
-  const snapshotOf = () => shedding.snapshot();
+/**
+ * Registers the gauges once per registry; they read the shedding service
+ * `current()` returns at scrape time (a reload builds a new one), nothing
+ * while it is disabled.
+ */
+export function registerSheddingGauges(registry: Registry, current: () => SheddingService): void {
+  const snapshotOf = () => current().snapshot();
   const perUpstream = (name: string, help: string, read: (u: ReturnType<typeof snapshotOf>['upstreams'][string]) => number): void => {
     new Gauge({
       name,
@@ -17,6 +21,8 @@ export function registerSheddingGauges(registry: Registry, shedding: SheddingSer
       labelNames: ['upstream'],
       registers: [registry],
       collect() {
+        this.reset();
+        if (!current().enabled) return;
         for (const [upstream, state] of Object.entries(snapshotOf().upstreams)) this.set({ upstream }, read(state));
       },
     });
@@ -30,7 +36,7 @@ export function registerSheddingGauges(registry: Registry, shedding: SheddingSer
     help: 'p99 event-loop delay of the last sampled interval, what the process guard sheds on.',
     registers: [registry],
     collect() {
-      this.set(snapshotOf().eventLoopDelayMs / 1000);
+      if (current().enabled) this.set(snapshotOf().eventLoopDelayMs / 1000);
     },
   });
 }

@@ -33,6 +33,13 @@ import { createSheddingService, type SheddingService, type ShedReason } from './
 export interface LoadShedAction {
   /** The upstream whose adaptive limit this route counts against. */
   serviceEndpoint: string;
+  /**
+   * false: the event-loop guard only; the call takes no slot of the
+   * upstream's adaptive limit and gives it no latency sample. For uploads,
+   * whose duration is the client's uplink, not the upstream's latency (they
+   * have a bulkhead of their own: platform/upstream/resilience.ts).
+   */
+  upstreamGate?: boolean;
 }
 
 export const kShedClass: unique symbol = Symbol('facet.shedClass');
@@ -81,14 +88,20 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
   settings: sheddingSettings,
   createService(host, settings) {
     const shedding = createSheddingService({ shedding: settings, serviceEndpoints: host.config.serviceEndpoints });
-    registerSheddingGauges(host.metrics.registry, shedding);
+    // The gauges are registered once (when shedding is first on) and read whichever service the current config built.
+    const gauges = host.retain('load-shed.gauges', () => ({ value: { current: shedding, registered: false } }));
+    gauges.current = shedding;
+    if (shedding.enabled && !gauges.registered) {
+      registerSheddingGauges(host.metrics.registry, () => gauges.current);
+      gauges.registered = true;
+    }
     return shedding;
   },
   actionSchema: {
     type: 'object',
     additionalProperties: false,
     required: ['serviceEndpoint'],
-    properties: { serviceEndpoint: { type: 'string' } },
+    properties: { serviceEndpoint: { type: 'string' }, upstreamGate: { type: 'boolean', default: true } },
   },
   check(action, { config }) {
     if (config.serviceEndpoints[action.serviceEndpoint]) return [];
@@ -121,7 +134,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
       request[kShedClass] = cls;
       const reason: ShedReason | undefined = shedding.shedByEventLoop(cls)
         ? 'event_loop'
-        : alwaysUpstream && !shedding.hasRoom(cls, step.action.serviceEndpoint)
+        : alwaysUpstream && step.action.upstreamGate !== false && !shedding.hasRoom(cls, step.action.serviceEndpoint)
           ? 'adaptive_limit'
           : undefined;
       if (reason === undefined) return done();
@@ -134,6 +147,7 @@ export const loadShedPolicy: PolicyDefinition<LoadShedAction, SheddingSettings, 
         const cls = request[kShedClass];
         if (cls === undefined) return inner.call(this, request, reply);
         const step = pickStep(request);
+        if (step?.action.upstreamGate === false) return inner.call(this, request, reply);
         const plan = request[kConsumer]?.plan ?? 'none';
         const ticket = step ? shedding.acquire(cls, step.action.serviceEndpoint) : null;
         if (ticket === null) {

@@ -20,7 +20,8 @@ export const quotaPolicy: PolicyDefinition<QuotaAction, QuotaSettings, QuotaServ
   name: 'quota',
   terminal: false,
   settings: quotaSettings,
-  createService: (host, settings) => new QuotaService(settings, host.redis),
+  // In-process counters (no Redis, or the insurance share) outlive a config reload.
+  createService: (host, settings) => new QuotaService(settings, host.redis, host.retain('quota.limiters', () => ({ value: new Map() }))),
   operations: { getUsage: ({ service, host }) => getUsage(service, host.config) },
   actionSchema: {
     type: 'object',

@@ -5,7 +5,8 @@
 // embedded default) the in-process limiters are the store.
 
 import type { Redis } from 'ioredis';
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RedisClient } from '../../platform/redis.ts';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { LeasedWindow } from './lease.ts';
 import { leaseUnits, type QuotaSettings } from './settings.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
@@ -34,9 +35,10 @@ export interface QuotaDecision {
 interface Windows {
   rate: Limiter;
   burst: Limiter;
-  bursty: BurstyRateLimiter;
   daily: Limiter;
 }
+
+type WindowName = keyof Windows;
 
 interface LimiterSet {
   primary: Windows;
@@ -66,14 +68,29 @@ function seconds(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
 
+/**
+ * A seller's counter key inside each window's prefix: `facet:q:rate:{slr_0002}`,
+ * `facet:q:burst:{slr_0002}`, `facet:q:daily:{slr_0002}`. The hash tag puts
+ * one seller's windows in one Redis Cluster slot, so they live on one master
+ * and fail over together: a decision never mixes a counter that answered
+ * with one that failed over to the insurance limiter.
+ */
+export function counterKey(sellerId: string): string {
+  return `{${sellerId}}`;
+}
+
+/** The limiters by limits: in-process counters live in them, so a config reload passes the same map on. */
+export type LimiterSets = Map<string, unknown>;
+
 export class QuotaService {
-  private readonly sets = new Map<string, LimiterSet>();
-  private readonly redis: Redis | undefined;
+  private readonly sets: Map<string, LimiterSet>;
+  private readonly redis: RedisClient | undefined;
   private readonly settings: QuotaServiceSettings;
 
-  constructor(settings: QuotaServiceSettings, redis: Redis | undefined) {
+  constructor(settings: QuotaServiceSettings, redis: RedisClient | undefined, sets: LimiterSets = new Map()) {
     this.settings = settings;
     this.redis = redis;
+    this.sets = sets as Map<string, LimiterSet>;
   }
 
   /** Which store answers right now (connection state; a single timed-out call shows in its decision). */
@@ -85,12 +102,13 @@ export class QuotaService {
   private windows(make: (keyPrefix: string, points: number, duration: number) => Limiter, limits: EffectiveLimits): Windows {
     const rate = make('facet:q:rate', limits.rate.perSecond, 1);
     const burst = make('facet:q:burst', Math.max(1, limits.rate.burst), limits.rate.burstWindowSec);
-    return { rate, burst, bursty: new BurstyRateLimiter(rate, burst), daily: make('facet:q:daily', limits.dailyQuota, DAY_SEC) };
+    return { rate, burst, daily: make('facet:q:daily', limits.dailyQuota, DAY_SEC) };
   }
 
   /** Limiters are per distinct limits: plans, and sellers with overrides. */
   private setFor(limits: EffectiveLimits): LimiterSet {
-    const signature = `${limits.rate.perSecond}/${limits.rate.burst}/${limits.rate.burstWindowSec}/${limits.dailyQuota}`;
+    // The insurance share sizes the insurance limiters: part of what a set is.
+    const signature = `${limits.rate.perSecond}/${limits.rate.burst}/${limits.rate.burstWindowSec}/${limits.dailyQuota}/${this.settings.insuranceShare}`;
     let set = this.sets.get(signature);
     if (!set) {
       const redis = this.redis;
@@ -127,10 +145,11 @@ export class QuotaService {
   private leasedFor(set: LimiterSet, sizes: { rate: number; daily: number }, sellerId: string): { rate: LeasedWindow; daily: LeasedWindow } {
     let windows = set.leased.get(sellerId);
     if (!windows) {
+      // One key per lease script: a Cluster client runs it on that key's master.
       const redis = this.redis as Redis;
       windows = {
-        rate: new LeasedWindow(redis, `facet:q:rate:${sellerId}`, set.limits.rate.perSecond, 1000, sizes.rate),
-        daily: new LeasedWindow(redis, `facet:q:daily:${sellerId}`, set.limits.dailyQuota, DAY_SEC * 1000, sizes.daily),
+        rate: new LeasedWindow(redis, `facet:q:rate:${counterKey(sellerId)}`, set.limits.rate.perSecond, 1000, sizes.rate),
+        daily: new LeasedWindow(redis, `facet:q:daily:${counterKey(sellerId)}`, set.limits.dailyQuota, DAY_SEC * 1000, sizes.daily),
       };
       set.leased.set(sellerId, windows);
     }
@@ -141,8 +160,9 @@ export class QuotaService {
    * Leased counting: both windows spend this replica's units, leasing from
    * Redis only when they run short. The burst allowance (used once the rate
    * window refuses) is counted in Redis per request, as without leases.
-   * Undefined when Redis failed: the caller counts per request (and fails
-   * over to the insurance limiters).
+   * Undefined when Redis failed or the request is refused: the caller counts
+   * per request (failing over to the insurance limiters, or computing the
+   * refusal's Retry-After over every window).
    */
   private async consumeLeased(set: LimiterSet, sizes: { rate: number; daily: number }, sellerId: string, cost: number): Promise<QuotaDecision | undefined> {
     const windows = this.leasedFor(set, sizes, sellerId);
@@ -157,7 +177,7 @@ export class QuotaService {
     let rateAllowed = rate.allowed;
     if (!rateAllowed && limits.rate.burst > 0) {
       try {
-        burstRes = await set.primary.burst.consume(sellerId, cost);
+        burstRes = await set.primary.burst.consume(counterKey(sellerId), cost);
         rateAllowed = true;
       } catch (reason) {
         if (!(reason instanceof RateLimiterRes)) {
@@ -168,18 +188,21 @@ export class QuotaService {
     }
     if (rateAllowed && !daily.allowed) {
       // Refused by the day: the rate units go back to this replica's lease (or the burst allowance).
-      if (burstRes) set.primary.burst.reward(sellerId, cost).catch(() => {});
+      if (burstRes) set.primary.burst.reward(counterKey(sellerId), cost).catch(() => {});
       else windows.rate.giveBack(cost);
     }
     if (!rateAllowed && daily.allowed) windows.daily.giveBack(cost);
+    if (!rateAllowed || !daily.allowed) {
+      // Refused: every unit is back where it came from; the per-request count
+      // decides, so the refusal, its window and its Retry-After are exactly
+      // those of the unleased path (refusals are rare: the extra round trip is cheap).
+      return undefined;
+    }
     const windowStates: WindowState[] = [
-      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: rate.allowed ? rate.remaining : 0, resetSec: seconds(rate.msBeforeNext) },
+      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: rate.remaining, resetSec: seconds(rate.msBeforeNext) },
       { name: 'daily', limit: limits.dailyQuota, windowSec: DAY_SEC, remaining: daily.remaining, resetSec: seconds(daily.msBeforeNext) },
     ];
-    if (rateAllowed && daily.allowed) return { allowed: true, retryAfterSec: 0, windows: windowStates, store: 'redis' };
-    const exceeded = daily.allowed ? 'rate' : 'daily';
-    const retryMs = exceeded === 'daily' ? daily.msBeforeNext : rate.msBeforeNext;
-    return { allowed: false, exceeded, retryAfterSec: Math.max(1, seconds(retryMs)), windows: windowStates, store: 'redis' };
+    return { allowed: true, retryAfterSec: 0, windows: windowStates, store: 'redis' };
   }
 
   /**
@@ -187,14 +210,13 @@ export class QuotaService {
    * error (Redis down, timed out) moves the count to the insurance limiter,
    * so a Redis failure is never reported as a quota decision.
    */
-  private async count(set: LimiterSet, window: 'rate' | 'bursty' | 'daily', sellerId: string, cost: number): Promise<Counted> {
-    const counterOf = (w: Windows): Limiter => (window === 'daily' ? w.daily : w.rate);
+  private async count(set: LimiterSet, window: WindowName, sellerId: string, cost: number): Promise<Counted> {
     const attempt = async (w: Windows, failedOver: boolean): Promise<Counted> => {
       try {
-        const res = await w[window].consume(sellerId, cost);
-        return { res, rejected: false, counter: counterOf(w), failedOver };
+        const res = await w[window].consume(counterKey(sellerId), cost);
+        return { res, rejected: false, counter: w[window], failedOver };
       } catch (reason) {
-        if (reason instanceof RateLimiterRes) return { res: reason, rejected: true, counter: counterOf(w), failedOver };
+        if (reason instanceof RateLimiterRes) return { res: reason, rejected: true, counter: w[window], failedOver };
         throw reason;
       }
     };
@@ -206,40 +228,36 @@ export class QuotaService {
     }
   }
 
-  /** Counts `cost` units for a seller against its rate (with burst) and daily windows. */
+  /**
+   * Counts `cost` units for a seller: the rate window admits it, or else
+   * the burst allowance does (rate-limiter-flexible's bursty semantics, done
+   * here so every window's answer is known); the daily window must admit it too.
+   */
   async consume(sellerId: string, limits: EffectiveLimits, cost: number): Promise<QuotaDecision> {
     const set = this.setFor(limits);
     if (set.lease && this.redis?.status === 'ready') {
       const leased = await this.consumeLeased(set, set.lease, sellerId, cost);
       if (leased) return leased;
     }
-    const [rate, daily] = await Promise.all([this.count(set, limits.rate.burst > 0 ? 'bursty' : 'rate', sellerId, cost), this.count(set, 'daily', sellerId, cost)]);
-    const store: QuotaDecision['store'] = !set.insurance ? 'memory' : rate.failedOver || daily.failedOver ? 'insurance' : 'redis';
-    let rateRefund = 0;
-    let dailyRefund = 0;
-    if (rate.rejected || daily.rejected) {
-      // A refused request hands its units back: to the windows that admitted
-      // it, and to the refusing one when it costs more than one unit (so a
-      // heavy request cannot eat what lighter ones could still use).
-      if (!rate.rejected || cost > 1) rateRefund = cost;
-      if (!daily.rejected || cost > 1) dailyRefund = cost;
-      if (rateRefund) rate.counter.reward(sellerId, rateRefund).catch(() => {});
-      if (dailyRefund) daily.counter.reward(sellerId, dailyRefund).catch(() => {});
-    }
+    const [rate, daily] = await Promise.all([this.count(set, 'rate', sellerId, cost), this.count(set, 'daily', sellerId, cost)]);
+    // The burst allowance is drawn on only for what the rate window refused.
+    const burst = rate.rejected && limits.rate.burst > 0 ? await this.count(set, 'burst', sellerId, cost) : undefined;
+    const charged = [rate, daily, ...(burst ? [burst] : [])];
+    const store: QuotaDecision['store'] = !set.insurance ? 'memory' : charged.some((c) => c.failedOver) ? 'insurance' : 'redis';
+    const rateAdmitted = !rate.rejected || (burst !== undefined && !burst.rejected);
+    const allowed = rateAdmitted && !daily.rejected;
+    // A refused request hands its units back to every window that counted
+    // them (a refusal counts too), so a heavy refused request cannot eat
+    // what lighter ones could still use.
+    const refund = allowed ? 0 : cost;
+    if (refund) for (const c of charged) c.counter.reward(counterKey(sellerId), refund).catch(() => {});
+    const remaining = (limit: number, c: Counted) => Math.min(limit, Math.max(0, limit - c.res.consumedPoints + refund));
     const windows: WindowState[] = [
-      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: Math.min(limits.rate.perSecond, rate.res.remainingPoints + (rate.rejected ? 0 : rateRefund)), resetSec: seconds(rate.res.msBeforeNext) },
-      {
-        name: 'daily',
-        limit: limits.dailyQuota,
-        windowSec: DAY_SEC,
-        remaining: Math.min(limits.dailyQuota, Math.max(0, limits.dailyQuota - daily.res.consumedPoints + dailyRefund)),
-        resetSec: seconds(daily.res.msBeforeNext),
-      },
+      { name: 'rate', limit: limits.rate.perSecond, windowSec: 1, remaining: remaining(limits.rate.perSecond, rate), resetSec: seconds(rate.res.msBeforeNext) },
+      { name: 'daily', limit: limits.dailyQuota, windowSec: DAY_SEC, remaining: remaining(limits.dailyQuota, daily), resetSec: seconds(daily.res.msBeforeNext) },
     ];
-    if (!rate.rejected && !daily.rejected) return { allowed: true, retryAfterSec: 0, windows, store };
-    const exceeded = daily.rejected ? 'daily' : 'rate';
-    const refusing = exceeded === 'daily' ? daily.res : rate.res;
-    return { allowed: false, exceeded, retryAfterSec: Math.max(1, seconds(refusing.msBeforeNext)), windows, store };
+    if (allowed) return { allowed: true, retryAfterSec: 0, windows, store };
+    return { allowed: false, exceeded: daily.rejected ? 'daily' : 'rate', retryAfterSec: retryAfterSec(limits, cost, { rate, burst, daily }), windows, store };
   }
 
   /** Current usage, read without counting (GET /v1/usage; its own quota step counts the call). */
@@ -248,8 +266,8 @@ export class QuotaService {
     // Redis first; while it fails, the insurance counts this replica holds.
     const read = (pick: (w: Windows) => Limiter) =>
       pick(set.primary)
-        .get(sellerId)
-        .catch(() => (set.insurance ? pick(set.insurance).get(sellerId).catch(() => null) : null));
+        .get(counterKey(sellerId))
+        .catch(() => (set.insurance ? pick(set.insurance).get(counterKey(sellerId)).catch(() => null) : null));
     const [rate, burst, daily] = await Promise.all([read((w) => w.rate), read((w) => w.burst), read((w) => w.daily)]);
     const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null): WindowState => ({
       name,
@@ -264,6 +282,25 @@ export class QuotaService {
       state('daily', limits.dailyQuota, DAY_SEC, daily),
     ];
   }
+}
+
+/**
+ * Whole seconds after which a refused request of `cost` units would be
+ * admitted: every window it needs must have room for the whole cost. The
+ * rate window admits it after its reset only if the cost fits in it; else
+ * the burst allowance must, after its own reset; the daily window must too.
+ * A cost no window could ever hold waits for the daily reset (a plan
+ * mistake, not something a retry fixes sooner).
+ */
+function retryAfterSec(limits: EffectiveLimits, cost: number, windows: { rate: Counted; burst: Counted | undefined; daily: Counted }): number {
+  const { rate, burst, daily } = windows;
+  const after = (c: Counted, limit: number): number => (!c.rejected ? 0 : cost <= limit ? c.res.msBeforeNext : Infinity);
+  let rateMs = after(rate, limits.rate.perSecond);
+  if (burst) rateMs = Math.min(rateMs, after(burst, limits.rate.burst));
+  const dailyMs = after(daily, limits.dailyQuota);
+  const waitMs = Math.max(rateMs, dailyMs);
+  const ms = Number.isFinite(waitMs) ? waitMs : Math.max(daily.res.msBeforeNext, 1000);
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 /** `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the quota policies that apply. */

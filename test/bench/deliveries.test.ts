@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { DeliveryLog, toDeliveryMeasurement } from '../../loadtests/bench/deliveries.ts';
 import type { DeliveryMeasurement } from '../../loadtests/bench/deliveries.ts';
 import { renderSection } from '../../loadtests/bench/report.ts';
+import { rowsOfResult, scenarioCharts } from '../../loadtests/bench/svg-charts.ts';
 import type { RunEnvironment } from '../../loadtests/bench/report.ts';
 import { summariseDeliveries } from '../../loadtests/bench/runner.ts';
 import type { ScenarioResult } from '../../loadtests/bench/runner.ts';
@@ -145,5 +146,14 @@ describe('delivery variants in the report', () => {
     assert.match(markdown, /^\| 2 \| webhooks \| 4 \| 3 \/ 4 \| /m);
     assert.doesNotMatch(markdown, /req\/s/);
     assert.doesNotMatch(markdown, /connections; each figure/);
+  });
+
+  test('charts: none for a scenario without request variants; the ones given are linked below the tables', () => {
+    assert.deepEqual(rowsOfResult(result), []);
+    assert.deepEqual(scenarioCharts('notes', rowsOfResult(result)), []);
+    const charts = scenarioCharts('notes', [{ variant: 'v', reqPerSec: 10, p50Ms: 1, p99Ms: 2, cpuMicros: { gateway: 5 } }]);
+    const markdown = renderSection(result, SETTINGS, ENV, charts);
+    assert.match(markdown, /^!\[notes: requests per second by variant\]\(img\/bench\/notes-throughput\.svg\)$/m);
+    assert.ok(markdown.indexOf('img/bench/notes-cpu.svg') < markdown.indexOf('<details>'), 'above the rounds');
   });
 });

@@ -142,6 +142,25 @@ for (const factory of factories) {
       assert.ok(log.indexOf('good#1') < log.indexOf('bad#3'), `good was processed meanwhile: ${log.join(' ')}`);
     });
 
+    it('a deferral ({ deferInMs }) comes back after its delay with the same attempt, never parked, and frees the slot meanwhile', async () => {
+      const queue = uniqueName('defer');
+      const log: string[] = [];
+      let deferrals = 0;
+      await h.bus.consume({ queue, bindings: [{ exchange: 'commands', pattern: 'dfr.do' }], prefetch: 1, maxAttempts: 1, ...fast }, async (d) => {
+        log.push(`${d.message.id}#${d.attempt}`);
+        if (d.message.id === 'later' && deferrals < 3) {
+          deferrals++;
+          return { deferInMs: 50 };
+        }
+        return 'ack';
+      });
+      await h.bus.publish('commands', 'dfr.do', msg('later'));
+      await h.bus.publish('commands', 'dfr.do', msg('now'));
+      await waitFor(() => log.filter((l) => l === 'later#1').length === 4, 5_000, 'the deferred message back three times');
+      assert.deepEqual(await h.deadLetters(queue), [], 'maxAttempts 1, yet nothing parked');
+      assert.ok(log.indexOf('now#1') < log.lastIndexOf('later#1'), `the other message went first: ${log.join(' ')}`);
+    });
+
     it('parks at once on { dead: reason }', async () => {
       const queue = uniqueName('deadnow');
       let calls = 0;

@@ -55,6 +55,11 @@ describe('retry decision', () => {
     assert.deepEqual(decide({ dead: 'poison' }, 'poison', 1, spec), { action: 'dead', reason: 'poison' });
     assert.deepEqual(decide('ack', '', 1, spec), { action: 'ack' });
   });
+  it('a deferral goes back after its delay without counting an attempt, even at the last one', () => {
+    assert.deepEqual(decide({ deferInMs: 20 }, 'deferred', 2, spec), { action: 'retry', delayMs: 20, nextAttempt: 2, reason: 'deferred' });
+    assert.deepEqual(decide({ deferInMs: 20 }, 'deferred', 4, spec), { action: 'retry', delayMs: 20, nextAttempt: 4, reason: 'deferred' });
+    assert.deepEqual(decide({ deferInMs: 999 }, 'deferred', 1, spec), { action: 'retry', delayMs: 10, nextAttempt: 1, reason: 'deferred' }, 'no delay queue for 999 ms: the first level');
+  });
 });
 
 describe('backoffDelay', () => {

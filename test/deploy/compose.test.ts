@@ -52,6 +52,19 @@ interface Service {
 const compose = readYaml(COMPOSE) as { services: Record<string, Service> };
 const services = compose.services;
 const GATEWAYS = ['gateway-1', 'gateway-2', 'gateway-3'];
+const REDIS_CLUSTER = [1, 2, 3, 4, 5, 6].map((n) => `redis-cluster-${n}`);
+const RABBITMQ_CLUSTER = [1, 2, 3].map((n) => `rabbitmq-${n}`);
+const CLUSTER_INIT = 'redis-cluster-init';
+const CLUSTER_SERVICES = [...REDIS_CLUSTER, ...RABBITMQ_CLUSTER];
+
+/** KEY=value lines of an env file (compose's --env-file). */
+function envFile(path: string): Record<string, string> {
+  const entries = read(path)
+    .split('\n')
+    .filter((line) => /^[A-Z_][A-Z0-9_]*=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const);
+  return Object.fromEntries(entries);
+}
 
 describe('docker-compose.yml', () => {
   it('matches the Compose Specification schema', () => {
@@ -84,12 +97,14 @@ describe('docker-compose.yml', () => {
     assert.ok(dclintMessages(file).some((m) => m.startsWith('invalid-yaml')));
   });
 
-  it('every long-running service has a health check; k6 (a one-shot job) only runs in the loadtest profile', () => {
+  it('every long-running service has a health check; k6 (a one-shot job) only runs in the loadtest profile, the cluster forms in the cluster profile', () => {
     for (const [name, service] of Object.entries(services)) {
-      if (name === 'k6') continue;
+      if (name === 'k6' || name === CLUSTER_INIT) continue;
       assert.ok(service.healthcheck?.test?.length, `${name} has no healthcheck`);
-      assert.equal(service.profiles, undefined, `${name} must run without a profile`);
+      if (CLUSTER_SERVICES.includes(name)) assert.deepEqual(service.profiles, ['cluster'], name);
+      else assert.equal(service.profiles, undefined, `${name} must run without a profile`);
     }
+    assert.deepEqual(services[CLUSTER_INIT]?.profiles, ['cluster']);
     assert.deepEqual(services.k6?.profiles, ['loadtest']);
     assert.match(services.k6?.image ?? '', /^grafana\/k6:(0\.(5[7-9]|[6-9]\d)|[1-9])/, 'k6 >= 0.57 runs the .ts scripts as they are');
   });
@@ -163,6 +178,40 @@ describe('docker-compose.yml', () => {
     for (const name of ['mes-sim', 'crm-sim']) assert.equal(services[name]?.environment?.SIM_HOST, '0.0.0.0', name);
     assert.equal(services['mes-sim']?.environment?.AMQP_URL, services.adapters?.environment?.AMQP_URL);
     assert.equal(services['mes-sim']?.environment?.SIM_SEED, services['crm-sim']?.environment?.SIM_SEED);
+  });
+
+  it('the cluster profile: a six-node Redis Cluster created once, a three-node RabbitMQ, and deploy/cluster.env pointing every Facet service at them', () => {
+    for (const name of REDIS_CLUSTER) {
+      const command = services[name]?.command ?? [];
+      assert.equal(command[command.indexOf('--cluster-enabled') + 1], 'yes', `${name} runs in cluster mode`);
+      assert.equal(command[command.indexOf('--appendonly') + 1], 'yes', `${name} keeps an AOF`);
+      assert.ok(services[name]?.volumes?.some((v) => v.endsWith(':/data')), `${name} keeps its data`);
+    }
+    assert.deepEqual(Object.keys(services[CLUSTER_INIT]?.depends_on ?? {}).sort(), [...REDIS_CLUSTER].sort());
+    const create = (services[CLUSTER_INIT]?.command ?? []).join(' ');
+    assert.match(create, /--cluster create/);
+    assert.match(create, /--cluster-replicas 1/);
+    assert.match(create, /cluster_state:ok \|\|/, 'an existing cluster is left alone');
+
+    const conf = read('deploy/rabbitmq/cluster.conf');
+    const peers = [...conf.matchAll(/^cluster_formation\.classic_config\.nodes\.\d+ = rabbit@([\w-]+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(peers.sort(), [...RABBITMQ_CLUSTER].sort());
+    const cookies = RABBITMQ_CLUSTER.map((name) => services[name]?.environment?.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS);
+    assert.ok(cookies[0]?.includes('-setcookie') && cookies.every((c) => c === cookies[0]), 'one Erlang cookie for the three nodes');
+    for (const name of RABBITMQ_CLUSTER) {
+      assert.equal((services[name] as Service & { hostname?: string }).hostname, name, `${name}: the node name follows the host name`);
+      assert.ok(services[name]?.volumes?.some((v) => v.startsWith('./deploy/rabbitmq/cluster.conf:')), `${name} mounts the peer list`);
+    }
+
+    const env = envFile('deploy/cluster.env');
+    assert.equal(env.FACET_REDIS_URL, '', 'REDIS_URL emptied: one topology at a time');
+    assert.deepEqual(env.FACET_REDIS_CLUSTER_NODES?.split(',').map((s) => s.split(':')[0]).sort(), [...REDIS_CLUSTER].sort());
+    assert.deepEqual(env.FACET_AMQP_URL?.split(',').map((u) => new URL(u).hostname).sort(), [...RABBITMQ_CLUSTER].sort());
+    assert.equal(env.FACET_AMQP_QUORUM_GROUP_SIZE, '3');
+    // Every Facet service and the MES simulator take their endpoints from those variables.
+    const raw = read(COMPOSE);
+    for (const variable of ['FACET_REDIS_URL', 'FACET_REDIS_CLUSTER_NODES', 'FACET_AMQP_URL', 'FACET_AMQP_QUORUM_GROUP_SIZE']) assert.ok(raw.includes(`\${${variable}-`), `compose reads ${variable}`);
+    assert.match(raw, /REDIS_URL: \$\{FACET_REDIS_URL-redis:\/\/redis:6379\}/, 'without the env file: the single node, as before');
   });
 
   it('the env check itself catches a name nothing reads', () => {

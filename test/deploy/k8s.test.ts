@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { POLICIES } from '../../policies/index.ts';
 import { parseConfig } from '../../gateway/config/load.ts';
 import { stale } from '../../scripts/k8s-config.ts';
-import { ROOT, isRecord, readYaml, readYamlDocuments } from './helpers.ts';
+import { ROOT, envReadByCode, isReadByCode, isRecord, read, readYaml, readYamlDocuments } from './helpers.ts';
 import { label, schemaErrors, strictErrors, type Manifest } from './k8s-schema.ts';
 
 const FILES = ['namespace.yaml', 'gateway-config.yaml', 'gateway.yaml', 'adapters.yaml', 'secret.example.yaml'];
@@ -122,5 +122,13 @@ describe('deploy/k8s', () => {
     for (const file of resources) assert.ok(existsSync(join(ROOT, 'deploy/k8s', file)), file);
     assert.ok(!resources.includes('secret.example.yaml'));
     assert.deepEqual([...resources, 'secret.example.yaml'].sort(), [...FILES].sort());
+  });
+
+  it('the notes name every Redis and RabbitMQ topology form, each by a variable the code reads', () => {
+    const notes = read('deploy/k8s/README.md');
+    const named = new Set([...notes.matchAll(/`((?:REDIS|AMQP)_[A-Z_]+)=/g)].map((m) => m[1] as string));
+    for (const name of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_CLUSTER_NODES', 'AMQP_URL', 'AMQP_QUORUM_GROUP_SIZE']) assert.ok(named.has(name) || notes.includes(`\`${name}\``), `the notes name ${name}`);
+    const known = envReadByCode();
+    for (const name of named) assert.ok(isReadByCode(name, known), `the notes set ${name}, which nothing reads`);
   });
 });

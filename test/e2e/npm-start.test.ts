@@ -100,6 +100,13 @@ describe('npm start (gateway + simulators in one process)', () => {
     assert.match(proc.stdout(), /\/docs/);
   });
 
+  it('prints the console with the demo token in the fragment, and the portal with the demo key', () => {
+    const token = /operator JWT:\s+(\S+)/.exec(proc.stdout())?.[1];
+    assert.ok(token);
+    assert.ok(proc.stdout().includes(`${base}/internal/console#token=${token}`), proc.stdout());
+    assert.ok(proc.stdout().includes(`${base}/portal#key=demo-pro-key`));
+  });
+
   it('the spec’s example order answers with the demo key (Try it out works)', async () => {
     const res = await fetch(`${base}/v1/orders/ord_jzsbc0p7cvze`, { headers: { 'X-API-Key': 'demo-pro-key' } });
     assert.equal(res.status, 200);

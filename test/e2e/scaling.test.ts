@@ -34,6 +34,7 @@ describe('three gateways and two adapters on shared Redis and RabbitMQ', () => {
         doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
         doc.plans.free.dailyQuota = FREE_DAILY;
         doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        doc.plans.enterprise.concurrentPriceJobs = 100_000; // orders without a quote hold a price-job slot: not what this test measures
         doc.shedding.enabled = false;
         doc.quota.redisTimeoutMs = 2_000;
         // A killed replica's in-flight keys free themselves quickly here (60 s in production).

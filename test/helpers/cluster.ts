@@ -31,6 +31,18 @@ export interface ClusterOptions {
   mutateConfig?: (doc: Doc) => void;
   /** Redis as Facet's processes reach it (a cuttable proxy, say); default REDIS_URL. */
   redisUrl?: string;
+  /** Redis env of Facet's processes in any topology (e.g. REDIS_CLUSTER_NODES); replaces redisUrl. */
+  redisEnv?: Record<string, string>;
+  /**
+   * RabbitMQ URL(s) of the processes (comma-separated: a broker cluster);
+   * default AMQP_URL. A broker of the test's own is torn down with it, so
+   * close() then only closes the bus instead of deleting the topology.
+   */
+  amqpUrl?: string;
+  /** URL(s) of this process's bus (the MES simulator publishes on it); default amqpUrl. */
+  simAmqpUrl?: string;
+  /** Extra env of the adapter and gateway processes (e.g. AMQP_QUORUM_GROUP_SIZE). */
+  env?: Record<string, string>;
   /** Saga retry delays of the adapters. */
   retryDelaysMs?: number[];
   sagaMaxAttempts?: number;
@@ -74,7 +86,8 @@ export async function closeBusAndTopology(bus: Bus, prefix: string, retryDelaysM
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const prefix = uniquePrefix();
   const retryDelaysMs = options.retryDelaysMs ?? [200, 500, 1000];
-  const bus = createBus({ url: AMQP_URL, prefix, logger: testLogger, reconnectMaxDelayMs: 1_000 });
+  const amqpUrl = options.amqpUrl ?? AMQP_URL;
+  const bus = createBus({ url: options.simAmqpUrl ?? amqpUrl, prefix, logger: testLogger, reconnectMaxDelayMs: 1_000 });
   await waitForConnection(bus, 10_000);
   const mes = await startMesSim({ dataset: options.dataset, ...FAST_MES, ...options.mes, bus });
   const crm = await startCrmSim({ dataset: options.dataset, latency: FAST_LATENCY });
@@ -86,7 +99,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   writeFileSync(configFile, stringify(doc));
 
   const redisUrl = options.redisUrl ?? REDIS_URL;
-  const common = { AMQP_URL, AMQP_PREFIX: prefix, REDIS_URL: redisUrl, CRM_URL: crm.url, MES_URL: mes.url };
+  // REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS are all set, so nothing the runner's env holds leaks in.
+  const redisEnv = options.redisEnv ? { REDIS_URL: '', REDIS_CLUSTER_NODES: '', REDIS_SENTINELS: '', ...options.redisEnv } : { REDIS_URL: redisUrl, REDIS_CLUSTER_NODES: '', REDIS_SENTINELS: '' };
+  const common = { AMQP_URL: amqpUrl, AMQP_PREFIX: prefix, ...redisEnv, CRM_URL: crm.url, MES_URL: mes.url, ...options.env };
   const adapterEnv = {
     ...common,
     ADAPTERS_HTTP_PORT: '0',
@@ -123,7 +138,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await Promise.all([...gateways, ...adapters].map((p) => p?.stop('SIGKILL')));
       await mes.close();
       await crm.close();
-      await closeBusAndTopology(bus, prefix, retryDelaysMs);
+      if (options.amqpUrl) await bus.close();
+      else await closeBusAndTopology(bus, prefix, retryDelaysMs);
     },
   };
   try {

@@ -41,6 +41,8 @@ export interface StackOptions {
   webhookPolicy?: UrlPolicy;
   /** Told of every route the gateway adds. */
   onRoute?: GatewayOptions['onRoute'];
+  /** The gateway's logger (default: silent). */
+  logger?: GatewayOptions['logger'];
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -62,7 +64,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: '0',
     HOST: '127.0.0.1',
   });
-  const gateway = await buildGateway(validated, { logger: false, redisUrl: options.redisUrl, onRoute: options.onRoute, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
+  const gateway = await buildGateway(validated, { logger: options.logger ?? false, redisUrl: options.redisUrl, onRoute: options.onRoute, ...(options.bus && { bus: options.bus }), ...(options.webhookPolicy && { webhookPolicy: options.webhookPolicy }) });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   // Tests start from a connected Redis (start-up without one is tested on its own).
   for (let i = 0; i < 100 && gateway.services.redis && gateway.services.redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));

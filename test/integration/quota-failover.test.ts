@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import type { EffectiveLimits } from '../../platform/pipeline/plan-limits.ts';
 import { QuotaService } from '../../policies/quota/quota-service.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
@@ -20,7 +20,7 @@ const limits: EffectiveLimits = {
 };
 
 describe('quota store failover per call', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let admin: Redis;
   before(async () => {
     await clearRedis();

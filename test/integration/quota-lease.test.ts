@@ -27,7 +27,7 @@ describe('quota leases', () => {
   let scripts = 0;
   before(async () => {
     await clearRedis();
-    redis = createRedis({ url: REDIS_URL, commandTimeoutMs: 2000 });
+    redis = createRedis({ url: REDIS_URL, commandTimeoutMs: 2000 }) as Redis;
     for (let i = 0; i < 100 && redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
     // Every quota call to Redis is a script (the lease's, or rate-limiter-flexible's): count them.
     for (const name of ['evalsha', 'eval'] as const) {

@@ -10,8 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import { RedisKeyValueStore } from '../../platform/state/kv.ts';
 import { VolatileRedisError, checkRedisDurability } from '../../platform/state/persistence.ts';
 import { SagaStore } from '../../adapters/saga/store.ts';
@@ -59,7 +58,7 @@ class RedisServer {
   }
 }
 
-async function connect(url: string): Promise<Redis> {
+async function connect(url: string): Promise<RedisClient> {
   const redis = createRedis({ url, commandTimeoutMs: 2_000 });
   await waitFor(() => redis.status === 'ready', 10_000, 'redis ready');
   return redis;

@@ -31,6 +31,9 @@ describe('write path: models, quotes, orders (gateway side)', () => {
       mutateConfig: (doc) => {
         doc.plans.free.uploadMaxBytes = 10_000;
         doc.plans.free.rate = { perSecond: 100, burst: 100 };
+        // Orders without a quote hold a price-job slot, and the stand-in saga below never prices them.
+        doc.plans.standard.concurrentPriceJobs = 100;
+        doc.plans.enterprise.concurrentPriceJobs = 100;
       },
     });
     await stack.gateway.services.bus.consume({ queue: 'test.saga', bindings: [{ exchange: 'commands', pattern: 'order.*' }] }, async (d) => {
@@ -158,8 +161,9 @@ describe('write path: models, quotes, orders (gateway side)', () => {
     });
 
     it('the key is per seller', async () => {
-      const freeModel = await request(stack.url).post('/v1/models').set(FREE).set('content-type', 'application/octet-stream').send(binaryStl(20, 3)).expect(201);
-      await request(stack.url).post('/v1/orders').set(FREE).set('Idempotency-Key', 'order-1').send({ ...order(), model_id: freeModel.body.id }).expect(202);
+      const ENTERPRISE = { 'X-API-Key': 'demo-enterprise-key' }; // (the free plan's one price-job slot is held by a quote above)
+      const otherModel = await request(stack.url).post('/v1/models').set(ENTERPRISE).set('content-type', 'application/octet-stream').send(binaryStl(20, 3)).expect(201);
+      await request(stack.url).post('/v1/orders').set(ENTERPRISE).set('Idempotency-Key', 'order-1').send({ ...order(), model_id: otherModel.body.id }).expect(202);
     });
 
     it('a replica that died between the confirm and the answer: once the key is free again, the retry carries the same order id', async () => {

@@ -117,7 +117,11 @@ export async function startSecurityStack(options: StackOptions = {}): Promise<Se
     const payload = statusPayload({ order_id: orderId, seller_id: seller.id, status: 'PRICE_CALCULATED', previous_status: 'SUBMITTED', reason: null, at } as OrderStatusChangedEvent);
     await stack.gateway.services.webhooks.createDelivery({ id: deliveryId, subscription_id: webhookId, seller_id: seller.id, event_type: 'order.status_changed', payload, status: 'failed', attempts: [], created_at: at, updated_at: at });
     add(seller, deliveryId);
-    for (const prefix of ['ord_', 'mdl_', 'qt_', 'wh_', 'msg_']) if (!seller.ids.get(prefix)?.length) throw new Error(`setup: ${seller.id} has no ${prefix} id (${model.status} ${quote.status} ${order.status} ${webhook?.status})`);
+    // The seller itself, and a key an operator issued it (the operators' key routes name both).
+    add(seller, seller.id);
+    const issued = await http.send({ method: 'POST', path: `/internal/v1/sellers/${seller.id}/keys`, headers: { authorization: `Bearer ${stack.operatorToken}` } });
+    add(seller, (issued.json as { id: string }).id);
+    for (const prefix of ['ord_', 'mdl_', 'qt_', 'wh_', 'msg_', 'slr_', 'key_']) if (!seller.ids.get(prefix)?.length) throw new Error(`setup: ${seller.id} has no ${prefix} id (${model.status} ${quote.status} ${order.status} ${webhook?.status})`);
   }
   return {
     stack,

@@ -2,6 +2,7 @@
 // `Scenario` and listing it here; the runner, CLI and report need no change.
 
 import { cacheVsNginx } from './cache-vs-nginx.ts';
+import { clusterFailover } from './cluster-failover.ts';
 import { dashboardCache } from './dashboard-cache.ts';
 import { mesDown } from './mes-down.ts';
 import { noisyNeighbour } from './noisy-neighbour.ts';
@@ -14,7 +15,7 @@ import { tracingOverhead } from './tracing-overhead.ts';
 import { webhookDelivery } from './webhook-delivery.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown, tracingOverhead, orderWrites, sseDelivery, webhookDelivery];
+export const SCENARIOS: readonly Scenario[] = [proxyGetOrder, quotaOverhead, overloadShedding, noisyNeighbour, dashboardCache, cacheVsNginx, mesDown, tracingOverhead, orderWrites, sseDelivery, webhookDelivery, clusterFailover];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((scenario) => scenario.name === name);

@@ -27,6 +27,9 @@ export const UNIT_COST = {
   rotateWebhookSecret: 1,
   listWebhookDeliveries: 1,
   replayWebhookDelivery: 1,
+  // Key management: not in the load mix either (a seller rotates rarely).
+  listKeys: 1,
+  rotateKey: 1,
 } as const;
 
 export function listOrders(who: Seller, query = '', options?: CallOptions): Answer {
@@ -91,7 +94,10 @@ export function getQuote(who: Seller, id: string, options?: CallOptions): Answer
   );
 }
 
-/** POST /v1/orders with its Idempotency-Key; resending the same key and body must replay the first 202. */
+/**
+ * POST /v1/orders with its Idempotency-Key; resending the same key and body must replay the first 202.
+ * An order from model_id + parameters starts a price job: 429 FACET_ERR_PRICE_JOBS_LIMIT is a business answer, as for quotes.
+ */
 export function createOrder(who: Seller, body: OrderBody, idempotencyKey: string, options?: CallOptions): Answer {
   return call(
     {
@@ -102,7 +108,7 @@ export function createOrder(who: Seller, body: OrderBody, idempotencyKey: string
       seller: who,
       body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
-      expect: [202],
+      expect: [202, PRICE_JOBS_LIMIT],
     },
     options,
   );

@@ -1,0 +1,158 @@
+// Facet on a three-node RabbitMQ cluster started by this test (beside the
+// machine's own broker, untouched): the gateway and the adapters get
+// AMQP_URL with the three nodes and AMQP_QUORUM_GROUP_SIZE=3, so their
+// quorum queues have a member on every node. 1,000 orders are placed while
+// the node they are connected to is shut down and started again: every
+// accepted order ends in the CRM exactly once, and publishing resumes on
+// another node.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { OrderStatus } from '../../contracts/messages.ts';
+import { SAGA_COMMANDS_QUEUE } from '../../adapters/index.ts';
+import { generateDataset } from '../../sim/data/seed.ts';
+import { crmHistory, waitFor } from '../adapters/helpers.ts';
+import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { binaryStl } from '../helpers/models.ts';
+import { startRabbitCluster, type RabbitClusterHandle } from '../helpers/rabbit-cluster.ts';
+
+const ORDERS = Number(process.env.FACET_CLUSTER_ORDERS ?? 1000);
+const FINAL: ReadonlySet<OrderStatus> = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
+  const dataset = generateDataset(19, 3, 200);
+  let rabbit: RabbitClusterHandle;
+  let cluster: Cluster;
+
+  before(async () => {
+    const startedAt = Date.now();
+    rabbit = await startRabbitCluster(3);
+    const urls = rabbit.nodes.map((n) => n.url);
+    cluster = await startCluster({
+      dataset,
+      gateways: 1,
+      adapters: 1,
+      // Facet's processes try node 1 first; the simulators' bus stays on node 3 (they are not under test).
+      amqpUrl: urls.join(','),
+      simAmqpUrl: [...urls].reverse().join(','),
+      env: { AMQP_QUORUM_GROUP_SIZE: '3' },
+      retryDelaysMs: [200, 500, 1000],
+      mutateConfig: (doc) => {
+        doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        doc.plans.enterprise.concurrentPriceJobs = 100_000; // orders without a quote hold a price-job slot: not what this test measures
+        doc.plans.enterprise.dailyQuota = 1_000_000;
+        doc.shedding.enabled = false;
+        const idempotency = (doc.pipelines.sellerOrderCreate.policies as Record<string, any>[]).find((p) => p.idempotency)!; // eslint-disable-line @typescript-eslint/no-explicit-any
+        idempotency.idempotency.action.inFlightTtlSec = 2;
+      },
+    });
+    console.log(`# three-node broker and the Facet processes up in ${Date.now() - startedAt} ms`);
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await rabbit?.close();
+  });
+
+  it('quorum queues are declared with a member on each of the three nodes', async () => {
+    const raw = await rabbit.ctl(rabbit.nodes[1]!, 'list_queues', 'name', 'type', 'members', '--formatter', 'json');
+    const queues = JSON.parse(raw) as { name: string; type: string; members: string[] }[];
+    const saga = queues.find((q) => q.name === `${cluster.prefix}.${SAGA_COMMANDS_QUEUE}`);
+    assert.ok(saga, `no saga commands queue in ${queues.map((q) => q.name).join(', ')}`);
+    assert.equal(saga.type, 'quorum');
+    assert.deepEqual([...saga.members].sort(), rabbit.nodes.map((n) => n.name).sort());
+  });
+
+  it(`${ORDERS} orders while the node the gateway and adapters use is shut down and started again: all accepted → all in the CRM, once`, { timeout: 800_000 }, async (t) => {
+    const key = { 'x-api-key': 'demo-enterprise-key' };
+    const url = cluster.gatewayUrls[0]!;
+    const upload = await fetch(`${url}/v1/models`, { method: 'POST', headers: { ...key, 'content-type': 'application/octet-stream' }, body: binaryStl(40, 5) });
+    assert.equal(upload.status, 201);
+    const modelId = ((await upload.json()) as { id: string }).id;
+    const template = dataset.orders[0]!;
+    const { crm, mes } = cluster;
+    const crmBefore = crm.store.size;
+
+    const before = await rabbit.connectionCounts();
+    const victimIndex = before.indexOf(Math.max(...before));
+    const victim = rabbit.nodes[victimIndex]!;
+    t.diagnostic(`connections per node before: ${before.join(', ')}; stopping ${victim.name}`);
+    assert.equal(victimIndex, 0, 'the processes connected to the first URL');
+    assert.equal(before[0], 2, 'the gateway and the adapters on node 1 (the simulators on node 3)');
+
+    const answers = new Map<string, number>();
+    const failures: number[] = [];
+    const place = async (i: number): Promise<string> => {
+      const body = JSON.stringify({ model_id: modelId, parameters: { material: 'silver_925', size_mm: 10 + (i % 15), finish: 'matte' }, customer: template.customer, shipping: template.shipping });
+      for (let attempt = 0; attempt < 2000; attempt++) {
+        const res = await fetch(`${url}/v1/orders`, { method: 'POST', headers: { ...key, 'content-type': 'application/json', 'idempotency-key': `rmq-${cluster.prefix}-${i}` }, body }).catch(() => undefined);
+        const status = res?.status ?? 0;
+        answers.set(String(status), (answers.get(String(status)) ?? 0) + 1);
+        const json = (await res?.json().catch(() => undefined)) as { id?: string } | undefined;
+        if (status === 202 && json?.id) return json.id;
+        assert.ok([409, 503].includes(status), `order ${i}: unexpected ${status} ${JSON.stringify(json)}`);
+        if (status === 503) failures.push(Date.now());
+        await sleep(status === 409 ? 200 : 100);
+      }
+      throw new Error(`order ${i} never accepted`);
+    };
+
+    const accepted: string[] = [];
+    let next = 0;
+    let stoppedAt = 0;
+    let acceptedAtStop = 0;
+    let acceptedBeforeRestart = 0;
+    // A failed seller stops the others and the chaos at once (not after their deadlines).
+    let failed = false;
+    const unlessFailed = (check: () => boolean) => () => {
+      if (failed) throw new Error('a seller failed');
+      return check();
+    };
+    const sellers = Array.from({ length: 8 }, async () => {
+      try {
+        while (next < ORDERS && !failed) accepted.push(await place(next++));
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+    const chaos = (async () => {
+      await waitFor(unlessFailed(() => accepted.length >= ORDERS / 4), 300_000, 'a quarter accepted');
+      acceptedAtStop = accepted.length;
+      stoppedAt = Date.now();
+      await rabbit.stop(victim);
+      t.diagnostic(`${victim.name} shut down at ${acceptedAtStop} accepted`);
+      // Publishing resumes on another node while this one is down.
+      await waitFor(unlessFailed(() => accepted.length >= acceptedAtStop + ORDERS / 4), 300_000, 'orders accepted with the node down');
+      acceptedBeforeRestart = accepted.length;
+      const during = await rabbit.connectionCounts();
+      t.diagnostic(`connections per node with ${victim.name} down: ${during.join(', ')} (-1: down)`);
+      assert.equal(during[victimIndex], -1);
+      assert.equal(during.reduce((sum, n) => sum + Math.max(0, n), 0), before.reduce((sum, n) => sum + n, 0), 'every connection is back, on the other nodes');
+      const restartAt = Date.now();
+      await rabbit.start(victim);
+      t.diagnostic(`${victim.name} back after ${Date.now() - stoppedAt} ms down (start took ${Date.now() - restartAt} ms)`);
+    })();
+    try {
+      await Promise.all([...sellers, chaos]);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+    t.diagnostic(`answers: ${JSON.stringify(Object.fromEntries(answers))}`);
+    if (failures.length > 0) t.diagnostic(`503 window: from ${failures[0]! - stoppedAt} ms to ${failures.at(-1)! - stoppedAt} ms after the shutdown`);
+    assert.ok(acceptedBeforeRestart - acceptedAtStop >= ORDERS / 4, 'orders were accepted (published and confirmed) while the node was down');
+    assert.equal(new Set(accepted).size, ORDERS, 'one order id per key');
+
+    const statusOf = (id: string) => crm.store.getOrder(id)?.status;
+    await waitFor(() => accepted.every((id) => FINAL.has(statusOf(id) as OrderStatus)), 600_000, 'every accepted order final');
+    const stats = (await (await fetch(`${crm.url}/crm/stats`)).json()) as { orders: number };
+    assert.equal(stats.orders, crmBefore + ORDERS, 'one CRM order per accepted order: none lost, none duplicated');
+    for (const id of accepted) {
+      const history = crmHistory(crm.store.getOrder(id));
+      assert.equal(new Set(history).size, history.length, `${id}: no status applied twice (${history.join(' → ')})`);
+      assert.equal(mes.store.prices.forOrder(id).length, 1, `${id}: one price job`);
+    }
+  });
+});
