@@ -105,7 +105,7 @@ for (const leases of [false, true]) describe(`quotas across three gateway replic
     // The shared counter holds the units granted to the replicas: never past the limit, never fewer than were spent.
     const redis = new Redis(REDIS_URL);
     try {
-      const granted = Number(await redis.get('facet:q:daily:slr_0001'));
+      const granted = Number(await redis.get('facet:q:daily:{slr_0001}'));
       assert.ok(granted <= DAILY && admitted <= granted, `granted ${granted}, admitted ${admitted}`);
     } finally {
       redis.disconnect();
