@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.ts';
+import { freeClusterNodePort } from './ports.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,7 +136,13 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   }
 
   try {
-    for (let i = 0; i < 6; i++) nodes.push(spawnNode(await freePort()));
+    // Each node also listens on port + 10000 (the cluster bus): both picked free, below the ephemeral range.
+    const taken = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      const port = await freeClusterNodePort(taken);
+      taken.add(port).add(port + 10_000);
+      nodes.push(spawnNode(port));
+    }
     for (const node of nodes) {
       const deadline = Date.now() + 15_000;
       while ((await cli(node.port, 'ping').catch(() => '')).trim() !== 'PONG') {

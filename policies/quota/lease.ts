@@ -120,6 +120,11 @@ export class LeasedWindow {
     }
   }
 
+  /** Units this replica holds and has not spent yet (counted as used in Redis). */
+  unspent(): number {
+    return Date.now() < this.expiresAt ? Math.max(0, this.remaining) : 0;
+  }
+
   /** Gives back units of a request refused by another window (they stay this replica's, in this window). */
   giveBack(cost: number): void {
     if (Date.now() < this.expiresAt) this.remaining += cost;

@@ -269,17 +269,20 @@ export class QuotaService {
         .get(counterKey(sellerId))
         .catch(() => (set.insurance ? pick(set.insurance).get(counterKey(sellerId)).catch(() => null) : null));
     const [rate, burst, daily] = await Promise.all([read((w) => w.rate), read((w) => w.burst), read((w) => w.daily)]);
-    const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null): WindowState => ({
+    // Units this replica leased and has not spent are counted in Redis but not used: the meter
+    // follows this replica's requests one by one (other replicas' unspent leases still show as used).
+    const leased = set.leased.get(sellerId);
+    const state = (name: WindowState['name'], limit: number, windowSec: number, res: RateLimiterRes | null, unspent = 0): WindowState => ({
       name,
       limit,
       windowSec,
-      remaining: res ? Math.max(0, limit - res.consumedPoints) : limit,
+      remaining: res ? Math.min(limit, Math.max(0, limit - res.consumedPoints + unspent)) : limit,
       resetSec: res ? seconds(res.msBeforeNext) : 0,
     });
     return [
-      state('rate', limits.rate.perSecond, 1, rate),
+      state('rate', limits.rate.perSecond, 1, rate, leased?.rate.unspent()),
       state('burst', limits.rate.burst, limits.rate.burstWindowSec, burst),
-      state('daily', limits.dailyQuota, DAY_SEC, daily),
+      state('daily', limits.dailyQuota, DAY_SEC, daily, leased?.daily.unspent()),
     ];
   }
 }

@@ -44,6 +44,9 @@ describe('Facet on a Redis Cluster (3 masters + 3 replicas)', { timeout: 600_000
         doc.plans.free.rate = { perSecond: 10_000, burst: 0 };
         doc.plans.free.dailyQuota = FREE_DAILY;
         doc.plans.enterprise.rate = { perSecond: 10_000, burst: 10_000 };
+        // The readers (demo-pro-key, plan standard) poll every 20 ms: their 50/s would refuse them (and
+        // during the failover, the insurance share even sooner); quotas under failover are not what they measure.
+        doc.plans.standard.rate = { perSecond: 10_000, burst: 10_000 };
         doc.plans.enterprise.concurrentPriceJobs = 100_000; // orders without a quote hold a price-job slot: not what this test measures
         doc.shedding.enabled = false;
         doc.quota.redisTimeoutMs = 1_000;

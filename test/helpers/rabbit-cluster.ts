@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './processes.ts';
+import { freeStablePort } from './processes.ts';
 
 const run = promisify(execFile);
 
@@ -42,9 +42,10 @@ export async function startRabbitCluster(size = 3): Promise<RabbitClusterHandle>
   const tag = Math.random().toString(36).slice(2, 7);
   const nodes: RabbitNode[] = [];
   for (let i = 1; i <= size; i++) {
-    const port = await freePort();
-    let distPort = await freePort();
-    while (distPort === port) distPort = await freePort();
+    // Below the ephemeral range: node 3 starts a minute after its ports are picked.
+    const taken = new Set(nodes.flatMap((n) => [n.port, n.distPort]));
+    const port = await freeStablePort(taken);
+    const distPort = await freeStablePort(taken.add(port));
     nodes.push({ name: `facet-test-r${i}-${tag}@localhost`, port, distPort, url: `amqp://guest:guest@127.0.0.1:${port}` });
   }
   const plugins = join(dir, 'enabled_plugins');
