@@ -43,6 +43,16 @@ export class ProcessGroup {
   readonly #abort = new AbortController();
   readonly #cleanups: (() => void | Promise<void>)[] = [];
   #stopping = false;
+  #cpus: string | undefined;
+
+  /**
+   * Children spawned from now on run on these CPUs only (a `taskset -c`
+   * list: `1`, `0-2`), set before their first instruction (taskset execs the
+   * child: same pid). Undefined: wherever the kernel puts them.
+   */
+  pinChildren(cpus: string | undefined): void {
+    this.#cpus = cpus;
+  }
 
   /** Aborted (with the reason) when a child exits while the group is running. */
   get signal(): AbortSignal {
@@ -53,7 +63,9 @@ export class ProcessGroup {
     if (this.#stopping) throw new Error(`cannot start ${options.name}: the benchmark is stopping`);
     // BENCH_CPU_PROF=<child name> writes a V8 CPU profile of that child to BENCH_CPU_PROF_DIR (default .tmp/profiles).
     const profile = process.env.BENCH_CPU_PROF === options.name ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? '.tmp/profiles'}`] : [];
-    const child = spawn(process.execPath, [...profile, '--import', ORPHAN_GUARD, ...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
+    const argv = [...profile, '--import', ORPHAN_GUARD, ...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])];
+    const [command, args] = this.#cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', this.#cpus, process.execPath, ...argv]];
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -14,6 +14,7 @@ import { startGateway } from '../gateway-service.ts';
 import { ensureExpressGateway, EXPRESS_GATEWAY_VERSION, startExpressGateway } from '../express-gateway-service.ts';
 import { haproxyAvailable, HAPROXY_BINARY, startHaproxy } from '../haproxy-service.ts';
 import { startNginxProxy } from '../nginx-service.ts';
+import { pinServersApartFromLoad } from '../cpu-pinning.ts';
 import { BENCH_REDIS_URL, benchRedis } from '../redis.ts';
 import { startCrm, startMes } from '../simulator-services.ts';
 import { cacheStatusKind, commandsPerRequest, comparison, ORDERS, ratio, redisCpuProbe, redisProbe, SELLERS, target } from './common.ts';
@@ -116,8 +117,13 @@ export const cacheVsNginx: Scenario = {
   description: 'GET /v1/orders/{id} answered from the gateway\'s cache (key-auth, quota and cache in Redis) vs nginx 1 worker proxying GET /crm/orders/{id} to the CRM simulator (CRM latency 0, keep-alive upstream, no nginx cache).',
   async prepare({ group, settings, log }): Promise<PreparedScenario> {
     const redis = await benchRedis(group);
+    const pinning = pinServersApartFromLoad(group);
+    const notes: string[] = [
+      pinning
+        ? `Every server child (gateway, CRM and MES simulators, nginx, HAProxy, express-gateway) pinned to CPU ${pinning.servers} with \`taskset -c\`, the harness (the load generator) to CPU ${pinning.loadGenerator}, as the issue's reference run (servers on one core, wrk on the other): req/s is what one core of each server does. The benchmark's Redis is not a child and is not pinned.`
+        : 'Not pinned (one CPU, or no taskset): every process shares the CPUs.',
+    ];
     const [crm, mes] = await Promise.all([startCrm(group), startMes(group)]);
-    const notes: string[] = [];
     const withHaproxy = haproxyAvailable();
     if (!withHaproxy) notes.push(`HAProxy rows skipped: no ${HAPROXY_BINARY} on this machine (apt-get install haproxy).`);
     // express-gateway: installed on first use, except in smoke runs (no npm install there unless BENCH_EXPRESS_GATEWAY=on).
