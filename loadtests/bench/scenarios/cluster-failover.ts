@@ -78,8 +78,11 @@ interface Fault {
  * is the runner's check request, before any load: it arms.
  */
 class FaultChaos {
-  faults: { round: number; victim: string; recoveredMs: number }[] = [];
+  faults: { round: number; victim: string; recoveredMs: number; longestGapMs: number }[] = [];
   private armed = false;
+  /** 2xx arrivals of the current measurement: the longest stretch without one is the outage a client saw. */
+  private lastOkAt = 0;
+  private longestGapMs = 0;
   private checked = false;
   private injecting: Promise<{ victim: string; recoveredMs: number }> | undefined;
   private readonly fault: Fault;
@@ -98,7 +101,16 @@ class FaultChaos {
     }
     if (!this.armed) return;
     this.armed = false;
+    this.lastOkAt = Date.now();
+    this.longestGapMs = 0;
     this.injecting = sleep(FAULT_AFTER_MS).then(() => this.fault.inject());
+  }
+
+  /** Each 2xx answer of the row, as it arrives. */
+  onOk(): void {
+    const now = Date.now();
+    if (this.lastOkAt > 0) this.longestGapMs = Math.max(this.longestGapMs, now - this.lastOkAt);
+    this.lastOkAt = now;
   }
 
   /** After a measurement: waits for the recovery, restores the node, waits for a whole cluster; arms again. */
@@ -106,9 +118,11 @@ class FaultChaos {
     if (!this.injecting) throw new Error('cluster-failover: no fault was injected during the measurement');
     const { victim, recoveredMs } = await this.injecting;
     this.injecting = undefined;
+    const longestGapMs = this.longestGapMs;
+    this.lastOkAt = 0;
     await this.fault.restore(victim);
-    this.faults.push({ round, victim, recoveredMs });
-    this.log(`round ${round}: ${victim}: served again after ${recoveredMs} ms; the node is back in the cluster`);
+    this.faults.push({ round, victim, recoveredMs, longestGapMs });
+    this.log(`round ${round}: ${victim}: served again after ${recoveredMs} ms, longest stretch without a 2xx ${longestGapMs} ms; the node is back in the cluster`);
     this.armed = true;
   }
 }
@@ -193,12 +207,13 @@ function availability(summaries: Summaries, name: string): string {
   return s?.offeredPerSec ? percent(s.okPerSec / s.offeredPerSec, 2) : 'n/a';
 }
 
-function compare(summaries: Summaries, chaos: { redis: FaultChaos[]; broker: FaultChaos[] }): Comparison[] {
+function compare(summaries: Summaries, chaos: { redis: FaultChaos[]; broker: FaultChaos[] }, faultRows: ReadonlyMap<string, FaultChaos>): Comparison[] {
   const rows: Comparison[] = [];
   for (const name of Object.values(ROWS)) {
     const s = summaries.get(name);
     rows.push(comparison(`${name}: availability (2xx share) / p99 of the 2xx`, `${availability(summaries, name)} / ${ms(s?.p99Ms)}`));
   }
+  for (const [name, c] of faultRows) rows.push(comparison(`${name}: longest stretch without a 2xx answer, per round (ms)`, c.faults.map((f) => f.longestGapMs).join(', ')));
   const times = (list: FaultChaos[]) => list.flatMap((c) => c.faults.map((f) => f.recoveredMs)).sort((a, b) => a - b);
   const failovers = times(chaos.redis);
   if (failovers.length > 0) rows.push(comparison('Redis master killed → cluster_state ok (per kill, ms)', failovers.join(', ')));
@@ -288,8 +303,15 @@ export const clusterFailover: Scenario = {
     const faultRow = (c: FaultChaos): Partial<RequestVariant> => ({
       warmupS: 0,
       expected: UNAVAILABLE,
+      onOk: () => c.onOk(),
       settle: (_signal, phase) => c.restore(phase.round),
     });
+    const faultRows = new Map([
+      [ROWS.clusterReads, chaos.redis.reads],
+      [ROWS.brokerReads, chaos.broker.reads],
+      [ROWS.clusterWrites, chaos.redis.writes],
+      [ROWS.brokerWrites, chaos.broker.writes],
+    ]);
     const redisKill = `the master of {${SELLER.id}} SIGKILLed ${FAULT_AFTER_MS} ms in`;
     const brokerLoss = `gateway and adapters on a three-node RabbitMQ (quorum queues on all three); the node they are connected to shut down ${FAULT_AFTER_MS} ms in`;
     return {
@@ -309,18 +331,12 @@ export const clusterFailover: Scenario = {
       notes: [
         `Three stacks, children of the harness on loopback: CRM and MES simulators (shared), and per stack \`node adapters/main.ts\` and the gateway (FACET_ADAPTERS=external, NODE_ENV=production, ${SELLER.id}'s plan raised out of reach, its concurrent price jobs too), each on its own AMQP prefix. The reference stack on ${BENCH_REDIS_URL} and the local broker (${BENCH_AMQP_URL_SHOWN}); the Redis Cluster stack with REDIS_CLUSTER_NODES on six \`redis-server --cluster-enabled yes\` (cluster-node-timeout 2 s, AOF, tmp dir removed at the end) joined by \`redis-cli --cluster create --cluster-replicas 1\`, on the local broker; the RabbitMQ cluster stack on ${BENCH_REDIS_URL} with AMQP_URL naming three \`rabbitmq-server\` nodes beside the machine's own (own node names, ports and data dirs, joined with \`rabbitmqctl join_cluster\`, shut down at the end) and AMQP_QUORUM_GROUP_SIZE=3.`,
         `Each row ${durationS} s open loop per round, latency from each request's scheduled send time. In every round of a Redis Cluster row, ${FAULT_AFTER_MS} ms after its first request the master serving {${SELLER.id}} (the seller's quota windows; a third of every other key) is SIGKILLed; its replica is promoted after the node timeout and an election; after the round the node is started again (it rejoins as a replica) and the next row waits for a whole, synced cluster. In every round of a RabbitMQ cluster row, ${FAULT_AFTER_MS} ms after its first request the node holding the stack's connections is shut down (\`rabbitmqctl shutdown\`): its connections drop and its quorum queue members go, the other two keep the majority; the gateway and the adapters reconnect to the next URL; after the round the node is started again and the next row waits until every quorum queue has a quorum plus one online (\`rabbitmq-upgrade await_online_quorum_plus_one\`). The reference rows have no fault.`,
-        '503 answers (FACET_ERR_STATE_UNAVAILABLE: a write whose record sits on the dead Redis master; FACET_ERR_BUS_UNAVAILABLE: a write while the gateway has no broker connection) are expected on the fault rows and reported, not counted as errors: availability is the share of 2xx among all answers. Reads fall back to the upstream and quotas to the insurance limiter, and no read needs the broker, so reads should stay available.',
+        '503 answers (FACET_ERR_STATE_UNAVAILABLE: a write whose record sits on the dead Redis master; FACET_ERR_BUS_UNAVAILABLE: a write while the gateway has no broker connection) are expected on the fault rows and reported, not counted as errors: availability is the share of 2xx among all answers; the longest stretch without a 2xx (between consecutive 2xx arrivals, from the first request of the row) is the outage a client saw. Reads fall back to the upstream and quotas to the insurance limiter, and no read needs the broker, so reads should stay available.',
         'The MES simulator publishes its events under none of the prefixes: the orders are accepted (202 after the broker confirmed the command) and created in the CRM, their sagas then wait for a price; nothing here measures beyond the 202. That no accepted order is lost or duplicated across a node loss is asserted by test/cluster/rabbitmq-cluster.test.ts and test/cluster/redis-cluster.test.ts.',
       ],
-      compare: (summaries) => compare(summaries, { redis: [chaos.redis.reads, chaos.redis.writes], broker: [chaos.broker.reads, chaos.broker.writes] }),
+      compare: (summaries) => compare(summaries, { redis: [chaos.redis.reads, chaos.redis.writes], broker: [chaos.broker.reads, chaos.broker.writes] }, faultRows),
       validate: () => {
         const problems: string[] = [];
-        const faultRows = [
-          [ROWS.clusterReads, chaos.redis.reads],
-          [ROWS.clusterWrites, chaos.redis.writes],
-          [ROWS.brokerReads, chaos.broker.reads],
-          [ROWS.brokerWrites, chaos.broker.writes],
-        ] as const;
         for (const [row, c] of faultRows) if (c.faults.length !== settings.rounds) problems.push(`${row}: ${c.faults.length} faults injected in ${settings.rounds} rounds`);
         return problems;
       },
