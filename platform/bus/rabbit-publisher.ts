@@ -83,6 +83,8 @@ export class RabbitPublisher implements Participant {
 
   detach(): void {
     this.model = undefined;
+    // A block is the lost connection's (its node's alarm): the next connection starts unblocked, and says so if not.
+    this.blockedReason = null;
     clearTimeout(this.reopenTimer);
     this.drop(new BusUnavailableError('connection to the broker lost'));
   }

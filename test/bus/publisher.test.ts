@@ -126,4 +126,16 @@ describe('RabbitPublisher (fake confirm channel)', () => {
     ch.sent[0]?.confirm(null);
     await p;
   });
+
+  it('a block ends with the connection it came on: after a reconnect (another node) publishing works again', async () => {
+    pub.blocked('node shutting down');
+    assert.equal(pub.ready, false);
+    pub.detach();
+    const next = new FakeChannel();
+    pub.use(next as unknown as ConfirmChannelLike);
+    assert.equal(pub.ready, true, 'the new connection never sent connection.blocked');
+    const p = pub.send('e', 'k', Buffer.from('{}'), props);
+    next.sent[0]?.confirm(null);
+    await p;
+  });
 });

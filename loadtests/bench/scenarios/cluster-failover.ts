@@ -69,6 +69,8 @@ interface Fault {
   inject(): Promise<{ victim: string; recoveredMs: number }>;
   /** After the measurement: the node back in the cluster, the cluster whole. */
   restore(victim: string): Promise<void>;
+  /** The stack's last warnings and errors, logged after a long outage (why it lasted). */
+  explain?(): string;
 }
 
 /**
@@ -118,10 +120,12 @@ class FaultChaos {
     if (!this.injecting) throw new Error('cluster-failover: no fault was injected during the measurement');
     const { victim, recoveredMs } = await this.injecting;
     this.injecting = undefined;
-    const longestGapMs = this.longestGapMs;
+    // A row whose 2xx never came back has its outage run to the end of the measurement.
+    const longestGapMs = Math.max(this.longestGapMs, this.lastOkAt > 0 ? Date.now() - this.lastOkAt : 0);
     this.lastOkAt = 0;
     await this.fault.restore(victim);
     this.faults.push({ round, victim, recoveredMs, longestGapMs });
+    if (longestGapMs > 2 * recoveredMs && this.fault.explain) this.log(`round ${round}: the outage outlasted the recovery; the stack's last warnings:\n${this.fault.explain()}`);
     this.log(`round ${round}: ${victim}: served again after ${recoveredMs} ms, longest stretch without a 2xx ${longestGapMs} ms; the node is back in the cluster`);
     this.armed = true;
   }
@@ -167,6 +171,10 @@ async function busConnected(services: readonly Service[]): Promise<boolean> {
  * members online, so the next round's loss loses no majority.
  */
 function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: () => readonly Service[]): Fault {
+  const explain = () =>
+    stack()
+      .flatMap((service) => service.process.output().split('\n').filter((line) => /"level":(40|50|60)/.test(line)).slice(-8).map((line) => `  ${service.name}: ${line.slice(0, 400)}`))
+      .join('\n');
   // Chosen between measurements (rabbitmqctl boots an Erlang VM: not on the measured cores' time).
   const pickVictim = async () => {
     const counts = await rabbit.connectionCounts();
@@ -198,6 +206,7 @@ function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: () => readonly Servi
       next = picked();
       await next;
     },
+    explain,
   };
 }
 
