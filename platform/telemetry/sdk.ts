@@ -32,10 +32,11 @@ import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentation
 import { W3CBaggagePropagator, W3CTraceContextPropagator, CompositePropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { FastifyRequest } from 'fastify';
 import { COMPONENT_ATTRIBUTE, componentOfSocket, telemetryState } from './api.ts';
+import { WorkerSpanExporter } from './worker-exporter.ts';
 
 /** Instrumentations of auto-instrumentations-node that Facet turns on (OTEL_NODE_ENABLED_INSTRUMENTATIONS overrides). */
 export const DEFAULT_INSTRUMENTATIONS = ['undici', 'ioredis'];
@@ -123,9 +124,18 @@ function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
   if (component) span.setAttribute(COMPONENT_ATTRIBUTE, component);
 }
 
+/**
+ * OTLP export on a worker thread (worker-exporter.ts): serialising a batch
+ * and sending it never runs on the event loop that serves requests.
+ * FACET_TRACE_EXPORT=main keeps it on the main thread (for comparison).
+ */
+function traceExporter(): SpanExporter {
+  return process.env.FACET_TRACE_EXPORT === 'main' ? new OTLPTraceExporter() : new WorkerSpanExporter();
+}
+
 export function startTelemetry(options: TelemetryOptions): NodeSDK {
   process.env.OTEL_NODE_ENABLED_INSTRUMENTATIONS ??= DEFAULT_INSTRUMENTATIONS.join(',');
-  const processors = options.spanProcessors ?? [new BatchSpanProcessor(new OTLPTraceExporter())];
+  const processors = options.spanProcessors ?? [new BatchSpanProcessor(traceExporter())];
   const instrumentations = getNodeAutoInstrumentations({
     // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
     '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: notSampled },

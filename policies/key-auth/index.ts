@@ -2,7 +2,7 @@
 // before the body is read, so an unauthenticated request costs little.
 // Unknown keys are throttled per client address (see key-guard.ts).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { onRequestHookHandler } from 'fastify';
 import type { Consumer } from '../../platform/pipeline/consumers.ts';
 import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
@@ -58,7 +58,8 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
       // A blocked address gets no verdict on any key, so guessing learns nothing.
       const blockedFor = keyGuard.blockedFor(request.ip);
       if (blockedFor > 0) throw throttled(blockedFor);
-      const digest = createHash('sha256').update(presented).digest();
+      // One-shot: no Hash object per request.
+      const digest = hash('sha256', presented, 'buffer');
       const verdict = await verify(digest, API_KEY_FORMAT.test(presented));
       if (verdict.outcome !== 'ok') {
         metrics.authFailures.inc({ reason: `${verdict.outcome}_key` });

@@ -35,16 +35,18 @@ const SAMPLE_RATIO = 0.1;
 
 const OFF = 'tracing off';
 const ON = 'tracing on';
+const ON_MAIN = 'tracing on, export on the main thread';
 const SAMPLED = `tracing on, ${SAMPLE_RATIO * 100}% sampled`;
 const UNSAMPLED = 'tracing on, nothing sampled';
 const OFF_CPU = 'untraced gateway';
 const ON_CPU = 'traced gateway';
+const ON_MAIN_CPU = 'traced gateway (main-thread export)';
 const SAMPLED_CPU = 'sampled gateway';
 const UNSAMPLED_CPU = 'unsampled gateway';
 const CRM_CPU = 'CRM sim';
 const SINK_CPU = 'OTLP sink';
 /** Each row's own gateway: its CPU column. */
-const GATEWAY_OF: Record<string, string> = { [OFF]: OFF_CPU, [ON]: ON_CPU, [SAMPLED]: SAMPLED_CPU, [UNSAMPLED]: UNSAMPLED_CPU };
+const GATEWAY_OF: Record<string, string> = { [OFF]: OFF_CPU, [ON]: ON_CPU, [ON_MAIN]: ON_MAIN_CPU, [SAMPLED]: SAMPLED_CPU, [UNSAMPLED]: UNSAMPLED_CPU };
 
 function ownCpu(summary: VariantSummary | undefined, name: string): number | undefined {
   const label = GATEWAY_OF[name];
@@ -52,7 +54,7 @@ function ownCpu(summary: VariantSummary | undefined, name: string): number | und
 }
 
 /** Endpoint names at the sink: each traced gateway exports to its own, so a row's spans are its gateway's only. */
-const ENDPOINT_OF: Record<string, string> = { [ON]: 'on', [SAMPLED]: 'sampled', [UNSAMPLED]: 'unsampled' };
+const ENDPOINT_OF: Record<string, string> = { [ON]: 'on', [ON_MAIN]: 'on-main', [SAMPLED]: 'sampled', [UNSAMPLED]: 'unsampled' };
 
 function spansPerRequest(summary: VariantSummary | undefined, name: string): number | undefined {
   return summary?.countersPerRequest[`sink.${ENDPOINT_OF[name]}.spans`];
@@ -61,7 +63,7 @@ function spansPerRequest(summary: VariantSummary | undefined, name: string): num
 function compare(summaries: Summaries): Comparison[] {
   const off = summaries.get(OFF);
   const rows: Comparison[] = [];
-  for (const name of [ON, SAMPLED, UNSAMPLED]) {
+  for (const name of [ON, ON_MAIN, SAMPLED, UNSAMPLED]) {
     const s = summaries.get(name);
     const cpu = ownCpu(s, name);
     const offCpu = ownCpu(off, OFF);
@@ -72,8 +74,8 @@ function compare(summaries: Summaries): Comparison[] {
       comparison(`gateway CPU per request, ${name} − ${OFF}`, cpu === undefined || offCpu === undefined ? 'n/a' : micros(cpu - offCpu)),
     );
   }
-  for (const name of [OFF, ON, SAMPLED, UNSAMPLED]) rows.push(comparison(`gateway CPU per request, ${name} (its own gateway)`, micros(ownCpu(summaries.get(name), name))));
-  for (const name of [ON, SAMPLED]) {
+  for (const name of [OFF, ON, ON_MAIN, SAMPLED, UNSAMPLED]) rows.push(comparison(`gateway CPU per request, ${name} (its own gateway)`, micros(ownCpu(summaries.get(name), name))));
+  for (const name of [ON, ON_MAIN, SAMPLED]) {
     const s = summaries.get(name);
     const spans = spansPerRequest(s, name);
     const bytes = s?.countersPerRequest[`sink.${ENDPOINT_OF[name]}.bytes`];
@@ -97,6 +99,8 @@ function validate(summaries: Summaries): string[] {
   const onSpans = spansPerRequest(summaries.get(ON), ON) ?? 0;
   const sampledSpans = spansPerRequest(summaries.get(SAMPLED), SAMPLED) ?? 0;
   if (onSpans < 0.5) problems.push(`the traced gateway exported ${onSpans.toFixed(2)} spans per request: tracing was not on`);
+  const onMainSpans = spansPerRequest(summaries.get(ON_MAIN), ON_MAIN) ?? 0;
+  if (onMainSpans < 0.5) problems.push(`the traced gateway exporting on its main thread exported ${onMainSpans.toFixed(2)} spans per request: tracing was not on`);
   if (sampledSpans <= 0) problems.push('the sampled gateway exported no spans: tracing was not on');
   const unsampledSpans = spansPerRequest(summaries.get(UNSAMPLED), UNSAMPLED) ?? 0;
   if (unsampledSpans > 0) problems.push(`the unsampled gateway exported ${unsampledSpans.toFixed(2)} spans per request: its sampler was not applied`);
@@ -106,7 +110,7 @@ function validate(summaries: Summaries): string[] {
 export const tracingOverhead: Scenario = {
   name: 'tracing-overhead',
   smoke: false,
-  description: `GET /v1/orders/{id} (the read of proxy-get-order) through four gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink), tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all four.`,
+  description: `GET /v1/orders/{id} (the read of proxy-get-order) through five gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink from the export worker thread), the same exporting on the main thread, tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all four.`,
   async prepare({ group }): Promise<PreparedScenario> {
     if (/register\.ts|--import|--require/.test(process.env.NODE_OPTIONS ?? '')) {
       throw new Error(`NODE_OPTIONS (${process.env.NODE_OPTIONS}) would preload code into every child and the load generator: unset it; this scenario traces the gateway children itself`);
@@ -117,13 +121,19 @@ export const tracingOverhead: Scenario = {
     // No OTEL_* variable leaks in from the harness's environment: each gateway gets exactly these.
     const untraced = { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', OTEL_TRACES_SAMPLER: '', OTEL_TRACES_SAMPLER_ARG: '', OTEL_SDK_DISABLED: '' };
     const traced = (name: string): Record<string, string> => ({ ...untraced, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint(name) });
-    const [off, on, sampled, unsampled] = await Promise.all([
+    const [off, on, onMain, sampled, unsampled] = await Promise.all([
       startGateway(group, { crm, mes }, { config, env: untraced, name: 'gateway (tracing off)' }),
       startGateway(group, { crm, mes }, {
         config,
         env: { ...traced(ENDPOINT_OF[ON] as string), OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
         nodeArgs: [...TRACING_NODE_ARGS],
         name: 'gateway (tracing on)',
+      }),
+      startGateway(group, { crm, mes }, {
+        config,
+        env: { ...traced(ENDPOINT_OF[ON_MAIN] as string), OTEL_TRACES_SAMPLER: 'parentbased_always_on', FACET_TRACE_EXPORT: 'main' },
+        nodeArgs: [...TRACING_NODE_ARGS],
+        name: 'gateway (tracing on, main-thread export)',
       }),
       startGateway(group, { crm, mes }, {
         config,
@@ -157,6 +167,11 @@ export const tracingOverhead: Scenario = {
           request: { url: on.url + path, headers },
         },
         {
+          name: ON_MAIN,
+          description: 'the same with FACET_TRACE_EXPORT=main: the OTLP exporter runs on the gateway\'s main thread (the SDK\'s usual set-up) instead of the export worker thread (platform/telemetry/worker-exporter.ts)',
+          request: { url: onMain.url + path, headers },
+        },
+        {
           name: SAMPLED,
           description: `the same with OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=${SAMPLE_RATIO} (the load sends no traceparent, so ~${SAMPLE_RATIO * 100}% of requests start a sampled trace)`,
           request: { url: sampled.url + path, headers },
@@ -170,6 +185,7 @@ export const tracingOverhead: Scenario = {
       cpu: [
         { label: OFF_CPU, pid: off.process.pid },
         { label: ON_CPU, pid: on.process.pid },
+        { label: ON_MAIN_CPU, pid: onMain.process.pid },
         { label: SAMPLED_CPU, pid: sampled.process.pid },
         { label: UNSAMPLED_CPU, pid: unsampled.process.pid },
         { label: CRM_CPU, pid: crm.process.pid },
@@ -177,7 +193,7 @@ export const tracingOverhead: Scenario = {
       ],
       counters: [sinkProbe],
       notes: [
-        `Four gateway processes, one per row, from one derived config: pipeline \`${PIPELINE}\` of gateway.config.yml at the commit measured, NODE_ENV=production, LOG_LEVEL=warn, no Redis, with the edits of proxy-get-order (the \`cache\` step removed, so every request is proxied to the CRM; ${SELLER.id}'s plan raised out of reach; shedding off). So "tracing off" is proxy-get-order's gateway row, and its figures compare with that section's.`,
+        `Five gateway processes, one per row, from one derived config: pipeline \`${PIPELINE}\` of gateway.config.yml at the commit measured, NODE_ENV=production, LOG_LEVEL=warn, no Redis, with the edits of proxy-get-order (the \`cache\` step removed, so every request is proxied to the CRM; ${SELLER.id}'s plan raised out of reach; shedding off). So "tracing off" is proxy-get-order's gateway row, and its figures compare with that section's.`,
         'Tracing on = `--import ./platform/telemetry/register.ts` given to that gateway child alone (a per-child node option of the harness\'s process starter, not NODE_OPTIONS), with OTEL_EXPORTER_OTLP_ENDPOINT pointing at the harness\'s sink: the NodeSDK as platform/telemetry/sdk.ts configures it: @fastify/otel\'s server span and an undici client span per proxied call (2 spans per request; instrumentation-http off), ioredis (idle here: no Redis), W3C propagation (traceparent injected into the CRM call), BatchSpanProcessor and the OTLP http/protobuf exporter with their defaults (batches of 512, queue of 2,048, every 5 s). The load generator and the simulators are not traced; the CRM receives the traceparent header and ignores it.',
         'The sink (loadtests/bench/otlp-sink.ts) is a node:http server on loopback, a child of the harness: it answers 200 to POST /v1/traces and counts requests, bytes and spans (by walking the protobuf), per endpoint: each traced gateway exports to an endpoint of its own (OTEL_EXPORTER_OTLP_ENDPOINT = <sink>/on, <sink>/sampled, <sink>/unsampled), so each row\'s spans are its own gateway\'s. Its CPU is a column of its own; a real collector would cost more, elsewhere. Spans per request come from its counts over each measurement: the batch exporter sends every 5 s or 512 spans, so a few spans of one measurement arrive in the next. Fewer spans per request than the instrumentation makes would mean the BatchSpanProcessor dropped some (its queue holds 2,048).',
         'Metrics cannot be switched off: prom-client\'s registry and the per-route RED histograms are always on in the gateway (there is no metrics-off switch), so all four rows pay for metrics, and the ratio is tracing\'s cost alone. /metrics was not scraped during the run.',
