@@ -125,12 +125,15 @@ function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
 }
 
 /**
- * OTLP export on a worker thread (worker-exporter.ts): serialising a batch
- * and sending it never runs on the event loop that serves requests.
- * FACET_TRACE_EXPORT=main keeps it on the main thread (for comparison).
+ * The OTLP exporter on the main thread (the SDK's usual set-up), or with
+ * FACET_TRACE_EXPORT=worker on a worker thread (worker-exporter.ts). The
+ * worker takes serialisation and the HTTP request off the event loop, but
+ * copying each batch to it costs more than it saves: in tracing-overhead on
+ * 2 cores a fully traced gateway spent ~95 µs more CPU per request with it
+ * (docs/performance.md), so it is not the default.
  */
 function traceExporter(): SpanExporter {
-  return process.env.FACET_TRACE_EXPORT === 'main' ? new OTLPTraceExporter() : new WorkerSpanExporter();
+  return process.env.FACET_TRACE_EXPORT === 'worker' ? new WorkerSpanExporter() : new OTLPTraceExporter();
 }
 
 export function startTelemetry(options: TelemetryOptions): NodeSDK {

@@ -35,18 +35,18 @@ const SAMPLE_RATIO = 0.1;
 
 const OFF = 'tracing off';
 const ON = 'tracing on';
-const ON_MAIN = 'tracing on, export on the main thread';
+const ON_WORKER = 'tracing on, export on a worker thread';
 const SAMPLED = `tracing on, ${SAMPLE_RATIO * 100}% sampled`;
 const UNSAMPLED = 'tracing on, nothing sampled';
 const OFF_CPU = 'untraced gateway';
 const ON_CPU = 'traced gateway';
-const ON_MAIN_CPU = 'traced gateway (main-thread export)';
+const ON_WORKER_CPU = 'traced gateway (worker-thread export)';
 const SAMPLED_CPU = 'sampled gateway';
 const UNSAMPLED_CPU = 'unsampled gateway';
 const CRM_CPU = 'CRM sim';
 const SINK_CPU = 'OTLP sink';
 /** Each row's own gateway: its CPU column. */
-const GATEWAY_OF: Record<string, string> = { [OFF]: OFF_CPU, [ON]: ON_CPU, [ON_MAIN]: ON_MAIN_CPU, [SAMPLED]: SAMPLED_CPU, [UNSAMPLED]: UNSAMPLED_CPU };
+const GATEWAY_OF: Record<string, string> = { [OFF]: OFF_CPU, [ON]: ON_CPU, [ON_WORKER]: ON_WORKER_CPU, [SAMPLED]: SAMPLED_CPU, [UNSAMPLED]: UNSAMPLED_CPU };
 
 function ownCpu(summary: VariantSummary | undefined, name: string): number | undefined {
   const label = GATEWAY_OF[name];
@@ -54,7 +54,7 @@ function ownCpu(summary: VariantSummary | undefined, name: string): number | und
 }
 
 /** Endpoint names at the sink: each traced gateway exports to its own, so a row's spans are its gateway's only. */
-const ENDPOINT_OF: Record<string, string> = { [ON]: 'on', [ON_MAIN]: 'on-main', [SAMPLED]: 'sampled', [UNSAMPLED]: 'unsampled' };
+const ENDPOINT_OF: Record<string, string> = { [ON]: 'on', [ON_WORKER]: 'on-worker', [SAMPLED]: 'sampled', [UNSAMPLED]: 'unsampled' };
 
 function spansPerRequest(summary: VariantSummary | undefined, name: string): number | undefined {
   return summary?.countersPerRequest[`sink.${ENDPOINT_OF[name]}.spans`];
@@ -63,7 +63,7 @@ function spansPerRequest(summary: VariantSummary | undefined, name: string): num
 function compare(summaries: Summaries): Comparison[] {
   const off = summaries.get(OFF);
   const rows: Comparison[] = [];
-  for (const name of [ON, ON_MAIN, SAMPLED, UNSAMPLED]) {
+  for (const name of [ON, ON_WORKER, SAMPLED, UNSAMPLED]) {
     const s = summaries.get(name);
     const cpu = ownCpu(s, name);
     const offCpu = ownCpu(off, OFF);
@@ -74,8 +74,8 @@ function compare(summaries: Summaries): Comparison[] {
       comparison(`gateway CPU per request, ${name} − ${OFF}`, cpu === undefined || offCpu === undefined ? 'n/a' : micros(cpu - offCpu)),
     );
   }
-  for (const name of [OFF, ON, ON_MAIN, SAMPLED, UNSAMPLED]) rows.push(comparison(`gateway CPU per request, ${name} (its own gateway)`, micros(ownCpu(summaries.get(name), name))));
-  for (const name of [ON, ON_MAIN, SAMPLED]) {
+  for (const name of [OFF, ON, ON_WORKER, SAMPLED, UNSAMPLED]) rows.push(comparison(`gateway CPU per request, ${name} (its own gateway)`, micros(ownCpu(summaries.get(name), name))));
+  for (const name of [ON, ON_WORKER, SAMPLED]) {
     const s = summaries.get(name);
     const spans = spansPerRequest(s, name);
     const bytes = s?.countersPerRequest[`sink.${ENDPOINT_OF[name]}.bytes`];
@@ -99,8 +99,8 @@ function validate(summaries: Summaries): string[] {
   const onSpans = spansPerRequest(summaries.get(ON), ON) ?? 0;
   const sampledSpans = spansPerRequest(summaries.get(SAMPLED), SAMPLED) ?? 0;
   if (onSpans < 0.5) problems.push(`the traced gateway exported ${onSpans.toFixed(2)} spans per request: tracing was not on`);
-  const onMainSpans = spansPerRequest(summaries.get(ON_MAIN), ON_MAIN) ?? 0;
-  if (onMainSpans < 0.5) problems.push(`the traced gateway exporting on its main thread exported ${onMainSpans.toFixed(2)} spans per request: tracing was not on`);
+  const onWorkerSpans = spansPerRequest(summaries.get(ON_WORKER), ON_WORKER) ?? 0;
+  if (onWorkerSpans < 0.5) problems.push(`the traced gateway exporting from a worker thread exported ${onWorkerSpans.toFixed(2)} spans per request: tracing was not on`);
   if (sampledSpans <= 0) problems.push('the sampled gateway exported no spans: tracing was not on');
   const unsampledSpans = spansPerRequest(summaries.get(UNSAMPLED), UNSAMPLED) ?? 0;
   if (unsampledSpans > 0) problems.push(`the unsampled gateway exported ${unsampledSpans.toFixed(2)} spans per request: its sampler was not applied`);
@@ -110,7 +110,7 @@ function validate(summaries: Summaries): string[] {
 export const tracingOverhead: Scenario = {
   name: 'tracing-overhead',
   smoke: false,
-  description: `GET /v1/orders/{id} (the read of proxy-get-order) through five gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink from the export worker thread), the same exporting on the main thread, tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all four.`,
+  description: `GET /v1/orders/{id} (the read of proxy-get-order) through five gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink), the same exporting from a worker thread, tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all four.`,
   async prepare({ group }): Promise<PreparedScenario> {
     if (/register\.ts|--import|--require/.test(process.env.NODE_OPTIONS ?? '')) {
       throw new Error(`NODE_OPTIONS (${process.env.NODE_OPTIONS}) would preload code into every child and the load generator: unset it; this scenario traces the gateway children itself`);
@@ -121,7 +121,7 @@ export const tracingOverhead: Scenario = {
     // No OTEL_* variable leaks in from the harness's environment: each gateway gets exactly these.
     const untraced = { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', OTEL_TRACES_SAMPLER: '', OTEL_TRACES_SAMPLER_ARG: '', OTEL_SDK_DISABLED: '' };
     const traced = (name: string): Record<string, string> => ({ ...untraced, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint(name) });
-    const [off, on, onMain, sampled, unsampled] = await Promise.all([
+    const [off, on, onWorker, sampled, unsampled] = await Promise.all([
       startGateway(group, { crm, mes }, { config, env: untraced, name: 'gateway (tracing off)' }),
       startGateway(group, { crm, mes }, {
         config,
@@ -131,9 +131,9 @@ export const tracingOverhead: Scenario = {
       }),
       startGateway(group, { crm, mes }, {
         config,
-        env: { ...traced(ENDPOINT_OF[ON_MAIN] as string), OTEL_TRACES_SAMPLER: 'parentbased_always_on', FACET_TRACE_EXPORT: 'main' },
+        env: { ...traced(ENDPOINT_OF[ON_WORKER] as string), OTEL_TRACES_SAMPLER: 'parentbased_always_on', FACET_TRACE_EXPORT: 'worker' },
         nodeArgs: [...TRACING_NODE_ARGS],
-        name: 'gateway (tracing on, main-thread export)',
+        name: 'gateway (tracing on, worker-thread export)',
       }),
       startGateway(group, { crm, mes }, {
         config,
@@ -167,9 +167,9 @@ export const tracingOverhead: Scenario = {
           request: { url: on.url + path, headers },
         },
         {
-          name: ON_MAIN,
-          description: 'the same with FACET_TRACE_EXPORT=main: the OTLP exporter runs on the gateway\'s main thread (the SDK\'s usual set-up) instead of the export worker thread (platform/telemetry/worker-exporter.ts)',
-          request: { url: onMain.url + path, headers },
+          name: ON_WORKER,
+          description: 'the same with FACET_TRACE_EXPORT=worker: each batch is copied to a worker thread (platform/telemetry/worker-exporter.ts), which serialises it to OTLP and sends it, instead of the main thread (the default)',
+          request: { url: onWorker.url + path, headers },
         },
         {
           name: SAMPLED,
@@ -185,7 +185,7 @@ export const tracingOverhead: Scenario = {
       cpu: [
         { label: OFF_CPU, pid: off.process.pid },
         { label: ON_CPU, pid: on.process.pid },
-        { label: ON_MAIN_CPU, pid: onMain.process.pid },
+        { label: ON_WORKER_CPU, pid: onWorker.process.pid },
         { label: SAMPLED_CPU, pid: sampled.process.pid },
         { label: UNSAMPLED_CPU, pid: unsampled.process.pid },
         { label: CRM_CPU, pid: crm.process.pid },
