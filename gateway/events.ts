@@ -16,10 +16,13 @@ import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
 export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
-  await services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' });
-  // Any change after SUBMITTED means the order's price job (if it had one) is settled: its slot is free.
-  if (event.status !== 'SUBMITTED') await services.state.removeMember(records.priceJobs.key(event.seller_id), records.priceJobs.orderMember(event.order_id));
-  const pending = await records.pendingOrder.getAny(services.state, event.order_id);
+  // Independent, idempotent steps issued together: Redis gets them in one write (auto-pipelining), not one round trip each.
+  const [, , pending] = await Promise.all([
+    services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' }),
+    // Any change after SUBMITTED means the order's price job (if it had one) is settled: its slot is free.
+    event.status !== 'SUBMITTED' ? services.state.removeMember(records.priceJobs.key(event.seller_id), records.priceJobs.orderMember(event.order_id)) : undefined,
+    records.pendingOrder.getAny(services.state, event.order_id),
+  ]);
   if (pending && pending.order.status !== event.status) {
     const ended = (event.status === 'REJECTED' || event.status === 'CANCELLED') && event.reason;
     await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at, ...(ended ? { status_reason: event.reason!.slice(0, 500) } : {}) });
@@ -63,10 +66,14 @@ export async function handleEvent(services: GatewayServices, delivery: Delivery)
   const { type, body } = delivery.message;
   // The operators' live feed: appended once (deduped by message id), tailed by every replica.
   const record = feedRecordOf(delivery.message);
-  if (record) await services.feed.append(record);
-  if (type === ROUTING.statusChanged) await onOrderStatusChanged(services, body as OrderStatusChangedEvent);
-  else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) await onQuoteFinished(services, body as QuoteFinishedEvent, delivery.attempt);
-  else if (type === ROUTING.orderTakeRefused) await onTakeRefused(services, body as OrderTakeRefusedEvent);
+  const appended = record ? services.feed.append(record) : undefined;
+  // Issued alongside the append, so Redis gets their first commands in one write (auto-pipelining).
+  // A failure of either retries the event; both are idempotent.
+  let handled: Promise<void> | undefined;
+  if (type === ROUTING.statusChanged) handled = onOrderStatusChanged(services, body as OrderStatusChangedEvent);
+  else if (type === ROUTING.quoteReady || type === ROUTING.quoteFailed) handled = onQuoteFinished(services, body as QuoteFinishedEvent, delivery.attempt);
+  else if (type === ROUTING.orderTakeRefused) handled = onTakeRefused(services, body as OrderTakeRefusedEvent);
+  await Promise.all([appended, handled]);
   return 'ack';
 }
 

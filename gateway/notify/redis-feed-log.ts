@@ -7,6 +7,7 @@
 // Keys share a hash tag so the script also runs on Redis Cluster.
 
 import { duplicateRedis, type RedisClient } from '../../platform/redis.ts';
+import { redisScript } from '../../platform/state/redis-script.ts';
 import { compareIds, type Backlog, type FeedEntry, type FeedLog, type FeedRecord } from './feed-log.ts';
 
 /** The feed's stream and the prefix of its dedupe keys (exported for the benchmark's clean-up). */
@@ -21,6 +22,7 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
   return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'type', ARGV[3], 'status', ARGV[4], 'data', ARGV[5])
 end
 return false`;
+const appendOnce = redisScript(APPEND_ONCE);
 
 type RawEntry = [id: string, fields: string[]];
 
@@ -51,7 +53,7 @@ export class RedisFeedLog implements FeedLog {
   }
 
   async append(record: FeedRecord): Promise<boolean> {
-    const id = await this.redis.eval(APPEND_ONCE, 2, STREAM_KEY, SEEN_PREFIX + record.eventId, SEEN_TTL_SEC, this.options.bufferSize, record.type, record.status ?? '', record.data);
+    const id = await appendOnce.run(this.redis, [STREAM_KEY, SEEN_PREFIX + record.eventId], [SEEN_TTL_SEC, this.options.bufferSize, record.type, record.status ?? '', record.data]);
     return typeof id === 'string';
   }
 

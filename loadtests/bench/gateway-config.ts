@@ -46,6 +46,22 @@ export function unlimitedQuotaFor(consumerId: string): ConfigEdit {
 }
 
 /**
+ * Raises `consumerId`'s plan's concurrent price jobs out of reach: an order
+ * without a quote holds a slot until its first status change, so a closed
+ * loop of orders measures the MES simulator's pace (429s) instead of the
+ * write path. The slot is still taken and freed (its Redis calls run).
+ */
+export function unlimitedPriceJobsFor(consumerId: string): ConfigEdit {
+  return (config) => {
+    const consumers = (config.consumers ?? []) as { id: string; plan?: string }[];
+    const planName = consumers.find((c) => c.id === consumerId)?.plan;
+    const plan = planName === undefined ? undefined : ((config.plans ?? {}) as Record<string, Record<string, unknown>>)[planName];
+    if (!plan) throw new Error(`gateway.config.yml: no plan found for consumer ${consumerId}`);
+    plan.concurrentPriceJobs = UNLIMITED;
+  };
+}
+
+/**
  * Turns load shedding off (the load-shed policy then adds no hooks). A
  * saturating benchmark is overload by design, so with shedding on a share
  * of the requests is answered 503 and the run measures the shedder, not the

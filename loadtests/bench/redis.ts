@@ -6,6 +6,7 @@
 
 import { Redis } from 'ioredis';
 import type { ProcessGroup } from './processes.ts';
+import { records } from '../../gateway/operations/records.ts';
 
 /**
  * The Redis the gateway uses when a scenario asks for one: the local server,
@@ -53,6 +54,11 @@ export async function benchRedis(group: ProcessGroup, url = BENCH_REDIS_URL): Pr
 export async function resetQuotaCounters(redis: Redis, sellers: readonly string[]): Promise<void> {
   const keys = sellers.flatMap((seller) => ['rate', 'burst', 'daily'].map((window) => `facet:q:${window}:{${seller}}`));
   if (keys.length > 0) await redis.del(...keys);
+}
+
+/** Empties the live price-job sets of `sellers` (an order that never got a price holds its slot for hours: another scenario's leftovers would answer 429). */
+export async function resetPriceJobs(redis: Redis, sellers: readonly string[]): Promise<void> {
+  if (sellers.length > 0) await redis.del(...sellers.map((seller) => records.priceJobs.key(seller)));
 }
 
 /** Deletes the keys matching `pattern` in the benchmark's database (only there); returns how many. */

@@ -15,6 +15,7 @@
 // pipelined round trip per node), not with a cross-slot MGET.
 
 import type { RedisClient } from '../redis.ts';
+import { redisScript } from '../state/redis-script.ts';
 
 export interface WebhookSecret {
   secret: string;
@@ -87,6 +88,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 `;
+const addSubscription = redisScript(ADD_SUBSCRIPTION);
 
 export class RedisWebhookStore implements WebhookStore {
   private readonly redis: RedisClient;
@@ -95,7 +97,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   async addSubscription(s: Subscription, max: number): Promise<boolean> {
-    const added = await this.redis.eval(ADD_SUBSCRIPTION, 2, `facet:{wh}:sub:${s.id}`, `facet:{wh}:seller:${s.seller_id}`, JSON.stringify(s), s.id, String(max));
+    const added = await addSubscription.run(this.redis, [`facet:{wh}:sub:${s.id}`, `facet:{wh}:seller:${s.seller_id}`], [JSON.stringify(s), s.id, String(max)]);
     return added === 1;
   }
 

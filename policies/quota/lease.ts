@@ -13,8 +13,8 @@
 // price: units leased and not spent when the window ends are lost, so a
 // seller may be refused up to N × L units early in a window.
 
-import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { redisScript } from '../../platform/state/redis-script.ts';
 
 const LEASE_SCRIPT = `
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -43,21 +43,12 @@ interface LeaseClient {
   facetQuotaLease(key: string, need: number, want: number, limit: number, windowMs: number): Promise<LeaseReply>;
 }
 
-const LEASE_SHA = hash('sha1', LEASE_SCRIPT, 'hex');
+const leaseScript = redisScript(LEASE_SCRIPT);
 
-/**
- * EVALSHA, loading the script on NOSCRIPT. Not ioredis's defineCommand: a
- * defined command inside an auto-pipeline breaks the pipeline's replies.
- */
 function leaseClient(redis: Redis): LeaseClient {
   return {
     async facetQuotaLease(key, need, want, limit, windowMs) {
-      try {
-        return (await redis.evalsha(LEASE_SHA, 1, key, need, want, limit, windowMs)) as LeaseReply;
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return (await redis.eval(LEASE_SCRIPT, 1, key, need, want, limit, windowMs)) as LeaseReply;
-      }
+      return (await leaseScript.run(redis, [key], [need, want, limit, windowMs])) as LeaseReply;
     },
   };
 }

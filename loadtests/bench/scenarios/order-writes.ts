@@ -19,11 +19,11 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'amqplib';
 import type { Redis } from 'ioredis';
-import { unlimitedQuotaFor } from '../gateway-config.ts';
+import { unlimitedPriceJobsFor, unlimitedQuotaFor } from '../gateway-config.ts';
 import type { CounterProbe, CpuProbe, Measurement } from '../measure.ts';
 import { startAdapters } from '../adapters-service.ts';
 import { startGateway } from '../gateway-service.ts';
-import { BENCH_REDIS_URL, benchRedis, resetQuotaCounters } from '../redis.ts';
+import { BENCH_REDIS_URL, benchRedis, resetPriceJobs, resetQuotaCounters } from '../redis.ts';
 import { startCrm, startMes } from '../simulator-services.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, brokerCpuProbe, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
@@ -202,6 +202,7 @@ export const orderWrites: Scenario = {
 
     const redis = await benchRedis(group);
     await resetQuotaCounters(redis, [SELLER.id]);
+    await resetPriceJobs(redis, [SELLER.id]);
     // Registered after the Redis client (clean-ups run last registered first): keys go before the client does.
     group.onStop(() => deleteRunKeys(redis, tracker.seen, model.id, idempotencyKeys, log).catch((error: unknown) => log(`could not delete this run's Redis keys: ${String(error)}`)));
     deleteTopologyOnStop(group, prefix, log, [OBSERVER_QUEUE]);
@@ -215,7 +216,7 @@ export const orderWrites: Scenario = {
     const [crm, mes] = await Promise.all([startCrm(group), startMes(group, { ...amqp, SIM_TIME_SCALE: String(TIME_SCALE), MES_CAPACITY: String(MES_CAPACITY) })]);
     // The saga's queues exist before the gateway publishes to them (else its first publishes are unroutable: 503).
     const adapters = await startAdapters(group, { crm, mes }, { ...amqp, REDIS_URL: BENCH_REDIS_URL });
-    const gateway = await startGateway(group, { crm, mes }, { config: [unlimitedQuotaFor(SELLER.id)], env: { ...amqp, REDIS_URL: BENCH_REDIS_URL, FACET_ADAPTERS: 'external' } });
+    const gateway = await startGateway(group, { crm, mes }, { config: [unlimitedQuotaFor(SELLER.id), unlimitedPriceJobsFor(SELLER.id)], env: { ...amqp, REDIS_URL: BENCH_REDIS_URL, FACET_ADAPTERS: 'external' } });
 
     const upload = await fetch(`${gateway.url}/v1/models`, {
       method: 'POST',
@@ -344,7 +345,7 @@ export const orderWrites: Scenario = {
       notes: [
         `The stack, each a child of the harness on loopback: the CRM simulator and the MES simulator (latency 0, SIM_TIME_SCALE=${TIME_SCALE}: the simplest price job, 120 simulated s for this ${MODEL_TRIANGLES}-triangle model, takes 33 ms; manufacturing 4 h + 1 h + 1 h simulated = 6 s; MES_CAPACITY=${MES_CAPACITY.toLocaleString('en-US')} so the MES never refuses for capacity), the MES publishing its legacy events on RabbitMQ (AMQP_URL, as \`node sim/mes/main.ts\` does standalone); \`node adapters/main.ts\` (adapters and the order saga, saga state in Redis); the gateway with FACET_ADAPTERS=external, AMQP_URL and REDIS_URL=${BENCH_REDIS_URL} (idempotency keys, pending orders and quota counters in Redis, as in production). No process is traced.`,
         `RabbitMQ: the local broker (${BENCH_AMQP_URL_SHOWN}), shared with other work; every queue and exchange of the run carries a unique prefix (facet-bench-<random>, AMQP_PREFIX of every child) and all of them are deleted at the end. Quorum queues, persistent messages, publisher confirms: the gateway answers 202 only after the broker confirmed the order.place command.`,
-        `Gateway config: gateway.config.yml at the commit measured with one edit: the rate and daily quota of ${SELLER.id}'s plan (${SELLER.plan}) raised out of reach (the quota policy still counts in Redis). Pipeline sellerOrderCreate as configured: key-auth → quota → validate → idempotency → createOrder (model record read, pending order written, command published and confirmed).`,
+        `Gateway config: gateway.config.yml at the commit measured with two edits: the rate and daily quota of ${SELLER.id}'s plan (${SELLER.plan}) raised out of reach (the quota policy still counts in Redis), and its concurrent price jobs too (each order without a quote still takes and frees a slot in Redis; at the plan's 20 the closed loop measured the MES simulator's pace as 429s). Pipeline sellerOrderCreate as configured: key-auth → quota → validate → idempotency → createOrder (model record read, pending order written, command published and confirmed).`,
         `Before the run: one model uploaded (POST /v1/models, a ${MODEL_TRIANGLES}-triangle binary STL), and the quota counters of ${SELLER.id} deleted from the benchmark's Redis database. Every order is for that model (same parameters, customer and shipping); each request carries a new Idempotency-Key (${'<prefix>-<n>'}), so every 202 is a new order.`,
         `End-to-end time: for each 202 the harness notes the order id (from the answer) and when the answer arrived; a consumer in the harness (an exclusive, auto-deleted queue bound to the run's events exchange with \`order.status_changed\`) receives the saga's status events, and the time is the MANUFACTURING_APPROVED event's own \`at\` (set by the saga when the CRM accepted the status) minus that arrival time. Both clocks are this machine's; the observer's own delay is not in the figure. Saga steps between: CRM create, MES price job (33 ms simulated pricing, then the MES event over the bus to the MES adapter, quote.ready to the saga), CRM PRICE_CALCULATED and MANUFACTURING_APPROVED.`,
         `After each measurement (warm-ups included) the harness waits until every order that measurement accepted has reached a final status (SHIPPED after the 6 s of simulated manufacturing, or REJECTED/CANCELLED), at most ${settleMaxMs / 1000} s, so that one measurement's saga backlog does not load the next; orders still unfinished are counted. The closed-loop rows accept orders faster than the saga finishes them, so their end-to-end times include the saga's queue.`,
