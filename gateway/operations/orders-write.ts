@@ -55,23 +55,34 @@ export const createOrder: HandlerFactory = ({ services }) =>
     } else {
       throw new FacetError('FACET_ERR_VALIDATION', { errors: [{ field: 'body.quote_id', message: 'give either quote_id, or model_id and parameters' }] });
     }
-    const model = await records.model.get(services.state, modelId, sellerId);
-    if (!model) throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No model ${modelId}`, errors: [{ field: 'body.model_id', message: 'is not one of your models' }] });
-
-    const now = new Date().toISOString();
-    const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
+    const idempotencyKey = request.headers['idempotency-key'];
     // Derived from the seller, its Idempotency-Key and the request: if a replica dies after the broker
     // confirmed but before the key was marked done, the key's in-flight hold expires and the
     // seller's retry publishes the same order id again, which the saga recognises (no second order).
-    const idempotencyKey = request.headers['idempotency-key'];
     // The body's fingerprint is part of it: a key reused for another order (once its record is gone: expired,
     // or forgotten after an error) gets another order id, never one the saga would take for a duplicate and drop.
     const orderId = typeof idempotencyKey === 'string' ? derivedId('ord_', ['order', sellerId, idempotencyKey, bodyFingerprint(request.body)]) : newId('ord_');
+    // The model's record and, for an order without a price, a price-job slot (the saga starts an MES price job:
+    // it takes one of the plan's slots, as a quote does), asked of Redis together: one round trip, not two.
+    const [modelRead, slotTaken] = await Promise.allSettled([
+      records.model.get(services.state, modelId, sellerId),
+      price === null ? holdPriceJobSlot(services, sellerId, plan, orderId) : Promise.resolve(undefined),
+    ]);
+    const priceJob = slotTaken.status === 'fulfilled' ? slotTaken.value : undefined;
+    const model = modelRead.status === 'fulfilled' ? modelRead.value : undefined;
+    if (!model) {
+      // (A retry of this order whose model has since expired frees the first attempt's slot early: the cap under-counts, never refuses.)
+      if (priceJob) await services.state.removeMember(priceJob.key, priceJob.member).catch(() => {});
+      if (modelRead.status === 'rejected') throw modelRead.reason;
+      throw new FacetError('FACET_ERR_NOT_FOUND', { detail: `No model ${modelId}`, errors: [{ field: 'body.model_id', message: 'is not one of your models' }] });
+    }
+    if (slotTaken.status === 'rejected') throw slotTaken.reason;
+
+    const now = new Date().toISOString();
+    const modelRef = { id: model.id, filename: model.filename, format: model.format, sha256: model.sha256, polygons: model.polygons };
     const order: PublicOrder = { id: orderId, status: 'SUBMITTED', created_at: now, updated_at: now, customer: body.customer, model: modelRef, parameters, price, shipping: body.shipping };
     const command: PlaceOrderCommand = { order_id: order.id, seller_id: sellerId, customer: body.customer, shipping: body.shipping, model: modelRef, parameters, price, quote_id: quoteId, placed_at: now };
 
-    // An order without a price makes the saga start an MES price job: it takes one of the plan's price-job slots, as a quote does.
-    const priceJob = price === null ? await holdPriceJobSlot(services, sellerId, plan, order.id) : undefined;
     try {
       await records.pendingOrder.put(services.state, sellerId, order);
       await publishCommand(

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { OrderStatusChangedEvent } from '../../contracts/messages.ts';
 import { ROUTING } from '../../contracts/messages.ts';
+import { records } from '../../gateway/operations/records.ts';
 import { clearRedis, REDIS_URL } from '../helpers/redis.ts';
 import { binaryStl } from '../helpers/models.ts';
 import { assertProblem, startStack, type Stack } from '../helpers/stack.ts';
@@ -59,5 +60,17 @@ describe('price-job cap: orders without a quote count', () => {
       return admitted !== 429;
     });
     assert.equal(admitted, 202);
+  });
+
+  it('an order for a model that is not the seller\'s answers 404 and holds no slot (the model and the slot are asked of Redis together)', async () => {
+    const { services } = stack.gateway;
+    // A seller whose plan has free slots (standard: 5), so a leaked slot would show.
+    const key = records.priceJobs.key('slr_0002');
+    const before = await services.state.countLive(key);
+    for (let i = 0; i < 3; i++) {
+      const res = await request(stack.url).post('/v1/orders').set({ 'x-api-key': 'demo-pro-key' }).set('Idempotency-Key', `cap-404-${i}`).send({ model_id: `mdl_nosuchmodel${i}`, parameters, customer, shipping });
+      assertProblem(res, 404, 'FACET_ERR_NOT_FOUND');
+    }
+    assert.equal(await services.state.countLive(key), before, 'no price-job slot left behind by the refused orders');
   });
 });

@@ -28,7 +28,7 @@ import { startCrm, startMes } from '../simulator-services.ts';
 import type { ProcessGroup } from '../processes.ts';
 import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, brokerCpuProbe, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
 import { medianOfFinite, nearestRankPercentile } from '../statistics.ts';
-import { comparison, ms, perSec, ratio, redisCpuProbe, SELLERS } from './common.ts';
+import { commandsPerRequest, comparison, ms, perSec, ratio, redisCpuProbe, redisProbe, SELLERS } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, VariantSummary } from './types.ts';
 
 const SELLER = SELLERS.enterprise;
@@ -296,6 +296,9 @@ export const orderWrites: Scenario = {
           comparison(`accepted orders/s (202), ${name}`, perSec(s?.okPerSec)),
           comparison(`202 p50 / p99, ${name}`, `${ms(s?.p50Ms)} / ${ms(s?.p99Ms)}`),
           comparison(`publish confirm p50 / p99 (gateway /metrics, commands exchange), ${name}`, `${ms(confirm(s, 0.5))} / ${ms(confirm(s, 0.99))}`),
+          // The accept path and the events each order brings back (status changes, the operators' feed), all the gateway's.
+          comparison(`gateway writes to Redis per accepted order (round trips; auto-pipelining shares them between concurrent orders), ${name}`, s?.countersPerRequest['redis.writes'] === undefined ? 'n/a' : s.countersPerRequest['redis.writes'].toFixed(2)),
+          comparison(`Redis commands per accepted order (INFO commandstats: server-wide, the adapters' saga included), ${name}`, s ? commandsPerRequest(s.countersPerRequest).text : 'n/a'),
           comparison(`202 → ${APPROVED} p50 / p99 / max, ${name}`, e ? `${ms(e.p50)} / ${ms(e.p99)} / ${ms(e.max)}` : 'n/a'),
           comparison(`202 → ${APPROVED}, each round (p50 / p99), ${name}`, (e2e.get(name) ?? []).map((r) => `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`).join('; ') || 'n/a'),
           comparison(`orders accepted / approved / rejected or cancelled / unfinished after ${settleMaxMs / 1000} s, ${name} (all rounds)`, e ? `${e.accepted} / ${e.approved} / ${e.rejected} / ${e.unfinished}` : 'n/a'),
@@ -341,7 +344,7 @@ export const orderWrites: Scenario = {
         },
       ],
       cpu,
-      counters: [confirmProbe(gateway.url)],
+      counters: [confirmProbe(gateway.url), redisProbe(redis, gateway.process.pid, Number(new URL(BENCH_REDIS_URL).port || 6379))],
       notes: [
         `The stack, each a child of the harness on loopback: the CRM simulator and the MES simulator (latency 0, SIM_TIME_SCALE=${TIME_SCALE}: the simplest price job, 120 simulated s for this ${MODEL_TRIANGLES}-triangle model, takes 33 ms; manufacturing 4 h + 1 h + 1 h simulated = 6 s; MES_CAPACITY=${MES_CAPACITY.toLocaleString('en-US')} so the MES never refuses for capacity), the MES publishing its legacy events on RabbitMQ (AMQP_URL, as \`node sim/mes/main.ts\` does standalone); \`node adapters/main.ts\` (adapters and the order saga, saga state in Redis); the gateway with FACET_ADAPTERS=external, AMQP_URL and REDIS_URL=${BENCH_REDIS_URL} (idempotency keys, pending orders and quota counters in Redis, as in production). No process is traced.`,
         `RabbitMQ: the local broker (${BENCH_AMQP_URL_SHOWN}), shared with other work; every queue and exchange of the run carries a unique prefix (facet-bench-<random>, AMQP_PREFIX of every child) and all of them are deleted at the end. Quorum queues, persistent messages, publisher confirms: the gateway answers 202 only after the broker confirmed the order.place command.`,
