@@ -129,7 +129,7 @@ function nameServerSpan(span: ApiSpan, request: FastifyRequest): void {
  * FACET_TRACE_EXPORT=worker on a worker thread (worker-exporter.ts). The
  * worker takes serialisation and the HTTP request off the event loop, but
  * copying each batch to it costs more than it saves: in tracing-overhead on
- * 2 cores a fully traced gateway spent ~95 µs more CPU per request with it
+ * 2 cores a fully traced gateway spent 46–95 µs more CPU per request with it (two runs)
  * (docs/performance.md), so it is not the default.
  */
 function traceExporter(): SpanExporter {
