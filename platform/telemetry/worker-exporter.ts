@@ -6,7 +6,8 @@
 // (export-worker.ts), which rebuilds them and runs the OTLP exporter there.
 // The batch processor's own limits (queue size, batch size, one export at a
 // time) still apply: a slow collector fills its queue and spans are dropped,
-// never the requests slowed.
+// never the requests slowed. Opt-in (FACET_TRACE_EXPORT=worker, sdk.ts): on
+// two cores the copy cost as much as or more than the serialisation it moves.
 
 import { Worker } from 'node:worker_threads';
 import { ExportResultCode, TraceState, type ExportResult } from '@opentelemetry/core';
