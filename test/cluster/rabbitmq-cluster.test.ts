@@ -83,19 +83,29 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
 
     const answers = new Map<string, number>();
     const failures: number[] = [];
+    // What a stuck order last heard, and the processes' own warnings: why publishing did not resume, if it does not.
+    const lastAnswers: string[] = [];
+    const warnings = () =>
+      [...cluster.gateways, ...cluster.adapters]
+        .flatMap((p, n) => (p?.stdout() ?? '').split('\n').filter((l) => /"level":(40|50|60)|"level":"(warn|error|fatal)"/.test(l)).slice(-6).map((l) => `  process ${n}: ${l.slice(0, 500)}`))
+        .join('\n');
     const place = async (i: number): Promise<string> => {
       const body = JSON.stringify({ model_id: modelId, parameters: { material: 'silver_925', size_mm: 10 + (i % 15), finish: 'matte' }, customer: template.customer, shipping: template.shipping });
       for (let attempt = 0; attempt < 2000; attempt++) {
         const res = await fetch(`${url}/v1/orders`, { method: 'POST', headers: { ...key, 'content-type': 'application/json', 'idempotency-key': `rmq-${cluster.prefix}-${i}` }, body }).catch(() => undefined);
         const status = res?.status ?? 0;
-        answers.set(String(status), (answers.get(String(status)) ?? 0) + 1);
-        const json = (await res?.json().catch(() => undefined)) as { id?: string } | undefined;
+        const json = (await res?.json().catch(() => undefined)) as { id?: string; code?: string; detail?: string } | undefined;
+        const answer = `${status}${json?.code ? ` ${json.code}` : ''}`;
+        answers.set(answer, (answers.get(answer) ?? 0) + 1);
         if (status === 202 && json?.id) return json.id;
         assert.ok([409, 503].includes(status), `order ${i}: unexpected ${status} ${JSON.stringify(json)}`);
         if (status === 503) failures.push(Date.now());
+        lastAnswers.push(`${new Date().toISOString()} order ${i}: ${answer} ${json?.detail ?? ''}`);
+        if (lastAnswers.length > 5) lastAnswers.shift();
         await sleep(status === 409 ? 200 : 100);
       }
-      throw new Error(`order ${i} never accepted`);
+      const ready = await fetch(`${url}/readyz`).then((r) => r.text()).catch((e: unknown) => String(e));
+      throw new Error(`order ${i} never accepted; answers ${JSON.stringify(Object.fromEntries(answers))}; last: ${lastAnswers.join(' | ')}; gateway /readyz: ${ready}\nwarnings:\n${warnings()}`);
     };
 
     const accepted: string[] = [];
