@@ -13,6 +13,11 @@ const ORPHAN_GUARD = fileURLToPath(new URL('./orphan-guard.ts', import.meta.url)
 const OUTPUT_TAIL_CHARS = 4000;
 const STOP_GRACE_MS = 5000;
 
+/** Lines at warn level or above of a Facet process's output (pino JSON with level labels: platform/logging.ts). */
+export function warningLines(output: string): string[] {
+  return output.split('\n').filter((line) => /"level":"(warn|error|fatal)"/.test(line));
+}
+
 export interface ChildHandle {
   readonly name: string;
   readonly pid: number;

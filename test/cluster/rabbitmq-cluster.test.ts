@@ -14,6 +14,7 @@ import { generateDataset } from '../../sim/data/seed.ts';
 import { crmHistory, waitFor } from '../adapters/helpers.ts';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { binaryStl } from '../helpers/models.ts';
+import { warningLines } from '../helpers/processes.ts';
 import { startRabbitCluster, type RabbitClusterHandle } from '../helpers/rabbit-cluster.ts';
 
 const ORDERS = Number(process.env.FACET_CLUSTER_ORDERS ?? 1000);
@@ -87,7 +88,7 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
     const lastAnswers: string[] = [];
     const warnings = () =>
       [...cluster.gateways, ...cluster.adapters]
-        .flatMap((p, n) => (p?.stdout() ?? '').split('\n').filter((l) => /"level":(40|50|60)|"level":"(warn|error|fatal)"/.test(l)).slice(-6).map((l) => `  process ${n}: ${l.slice(0, 500)}`))
+        .flatMap((p, n) => warningLines(p?.stdout() ?? '').slice(-6).map((l) => `  process ${n}: ${l.slice(0, 500)}`))
         .join('\n');
     const place = async (i: number): Promise<string> => {
       const body = JSON.stringify({ model_id: modelId, parameters: { material: 'silver_925', size_mm: 10 + (i % 15), finish: 'matte' }, customer: template.customer, shipping: template.shipping });

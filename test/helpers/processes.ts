@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 // One implementation for the tests and the benchmark harness.
 export { freePort, freeStablePort } from '../../loadtests/bench/ports.ts';
+export { warningLines } from '../../loadtests/bench/processes.ts';
 
 /** How long stop() waits for an exit before SIGKILL (a graceful stop takes a few seconds). */
 const STOP_GRACE_MS = 30_000;

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startAdapters } from '../adapters-service.ts';
 import { unlimitedPriceJobsFor, unlimitedQuotaFor } from '../gateway-config.ts';
 import { startGateway } from '../gateway-service.ts';
-import type { ProcessGroup } from '../processes.ts';
+import { warningLines, type ProcessGroup } from '../processes.ts';
 import { startRabbitCluster, type RabbitClusterHandle, type RabbitNode } from '../rabbit-cluster.ts';
 import { BENCH_AMQP_URL, BENCH_AMQP_URL_SHOWN, deleteTopologyOnStop, runPrefix } from '../rabbitmq.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../redis-cluster.ts';
@@ -173,7 +173,7 @@ async function busConnected(services: readonly Service[]): Promise<boolean> {
 function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: () => readonly Service[]): Fault {
   const explain = () =>
     stack()
-      .flatMap((service) => service.process.output().split('\n').filter((line) => /"level":(40|50|60)/.test(line)).slice(-8).map((line) => `  ${service.name}: ${line.slice(0, 400)}`))
+      .flatMap((service) => warningLines(service.process.output()).slice(-8).map((line) => `  ${service.name}: ${line.slice(0, 400)}`))
       .join('\n');
   // Chosen between measurements (rabbitmqctl boots an Erlang VM: not on the measured cores' time).
   const pickVictim = async () => {
