@@ -28,6 +28,15 @@ export function writeGatewayConfig(group: ProcessGroup, repoRoot: string, edits:
 
 const UNLIMITED = 1_000_000_000;
 
+/** The plan section of `consumerId`'s plan in a parsed gateway.config.yml (edited in place by the caller). */
+function planOf(config: Record<string, unknown>, consumerId: string): Record<string, unknown> {
+  const consumers = (config.consumers ?? []) as { id: string; plan?: string }[];
+  const planName = consumers.find((c) => c.id === consumerId)?.plan;
+  const plan = planName === undefined ? undefined : ((config.plans ?? {}) as Record<string, Record<string, unknown>>)[planName];
+  if (!plan) throw new Error(`gateway.config.yml: no plan found for consumer ${consumerId}`);
+  return plan;
+}
+
 /**
  * Raises the rate and daily quota of `consumerId`'s plan so the load never
  * gets 429: the quota policy still runs (its cost is part of the pipeline),
@@ -35,11 +44,7 @@ const UNLIMITED = 1_000_000_000;
  */
 export function unlimitedQuotaFor(consumerId: string): ConfigEdit {
   return (config) => {
-    const consumers = (config.consumers ?? []) as { id: string; plan?: string }[];
-    const planName = consumers.find((c) => c.id === consumerId)?.plan;
-    const plans = (config.plans ?? {}) as Record<string, Record<string, unknown>>;
-    const plan = planName === undefined ? undefined : plans[planName];
-    if (!plan) throw new Error(`gateway.config.yml: no plan found for consumer ${consumerId}`);
+    const plan = planOf(config, consumerId);
     if ('rate' in plan) plan.rate = { perSecond: UNLIMITED, burst: 0 };
     if ('dailyQuota' in plan) plan.dailyQuota = UNLIMITED;
   };
@@ -53,11 +58,7 @@ export function unlimitedQuotaFor(consumerId: string): ConfigEdit {
  */
 export function unlimitedPriceJobsFor(consumerId: string): ConfigEdit {
   return (config) => {
-    const consumers = (config.consumers ?? []) as { id: string; plan?: string }[];
-    const planName = consumers.find((c) => c.id === consumerId)?.plan;
-    const plan = planName === undefined ? undefined : ((config.plans ?? {}) as Record<string, Record<string, unknown>>)[planName];
-    if (!plan) throw new Error(`gateway.config.yml: no plan found for consumer ${consumerId}`);
-    plan.concurrentPriceJobs = UNLIMITED;
+    planOf(config, consumerId).concurrentPriceJobs = UNLIMITED;
   };
 }
 

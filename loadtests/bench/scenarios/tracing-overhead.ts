@@ -110,7 +110,7 @@ function validate(summaries: Summaries): string[] {
 export const tracingOverhead: Scenario = {
   name: 'tracing-overhead',
   smoke: false,
-  description: `GET /v1/orders/{id} (the read of proxy-get-order) through five gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink), the same exporting from a worker thread, tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all four.`,
+  description: `GET /v1/orders/{id} (the read of proxy-get-order) through five gateways of one derived config: tracing off, tracing on (OpenTelemetry, every request exported over OTLP/HTTP to a local sink), the same exporting from a worker thread, tracing on with ${SAMPLE_RATIO * 100}% of traces sampled, and tracing on with nothing sampled (the cost no sampler removes); Prometheus metrics on in all five.`,
   async prepare({ group }): Promise<PreparedScenario> {
     if (/register\.ts|--import|--require/.test(process.env.NODE_OPTIONS ?? '')) {
       throw new Error(`NODE_OPTIONS (${process.env.NODE_OPTIONS}) would preload code into every child and the load generator: unset it; this scenario traces the gateway children itself`);
