@@ -65,12 +65,18 @@ async function uploadModel(gateway: Service): Promise<string> {
 
 /** A fault a row injects during each of its measurements, and how the cluster is made whole after it. */
 interface Fault {
-  /** Injects the fault, then resolves once the cluster serves again (polled while the load runs): what it did, in the report's words. */
-  inject(): Promise<{ victim: string; recoveredMs: number }>;
-  /** After the measurement: the node back in the cluster, the cluster whole. */
-  restore(victim: string): Promise<void>;
+  /** Injects the fault, then resolves once the cluster serves again (polled while the load runs). */
+  inject(): Promise<InjectedFault>;
   /** The stack's last warnings and errors, logged after a long outage (why it lasted). */
   explain?(): string;
+}
+
+interface InjectedFault {
+  /** What was done, in the report's words. */
+  victim: string;
+  recoveredMs: number;
+  /** After the measurement: the node back in the cluster, the cluster whole. */
+  restore(): Promise<void>;
 }
 
 /**
@@ -86,7 +92,7 @@ class FaultChaos {
   private lastOkAt = 0;
   private longestGapMs = 0;
   private checked = false;
-  private injecting: Promise<{ victim: string; recoveredMs: number }> | undefined;
+  private injecting: Promise<InjectedFault> | undefined;
   private readonly fault: Fault;
   private readonly log: (line: string) => void;
 
@@ -118,12 +124,12 @@ class FaultChaos {
   /** After a measurement: waits for the recovery, restores the node, waits for a whole cluster; arms again. */
   async restore(round: number): Promise<void> {
     if (!this.injecting) throw new Error('cluster-failover: no fault was injected during the measurement');
-    const { victim, recoveredMs } = await this.injecting;
+    const { victim, recoveredMs, restore } = await this.injecting;
     this.injecting = undefined;
     // A row whose 2xx never came back has its outage run to the end of the measurement.
     const longestGapMs = Math.max(this.longestGapMs, this.lastOkAt > 0 ? Date.now() - this.lastOkAt : 0);
     this.lastOkAt = 0;
-    await this.fault.restore(victim);
+    await restore();
     this.faults.push({ round, victim, recoveredMs, longestGapMs });
     if (longestGapMs > 2 * recoveredMs && this.fault.explain) this.log(`round ${round}: the outage outlasted the recovery; the stack's last warnings:\n${this.fault.explain()}`);
     this.log(`round ${round}: ${victim}: served again after ${recoveredMs} ms, longest stretch without a 2xx ${longestGapMs} ms; the node is back in the cluster`);
@@ -139,13 +145,15 @@ function redisMasterKill(cluster: RedisClusterHandle): Fault {
       const killedAt = Date.now();
       await cluster.kill(victim);
       await cluster.waitHealthy(60_000, victim);
-      return { victim: `Redis master :${victim} SIGKILLed`, recoveredMs: Date.now() - killedAt };
-    },
-    async restore(victim) {
-      const port = Number(/:(\d+)/.exec(victim)?.[1]);
-      await cluster.restart(port);
-      await cluster.waitHealthy(60_000);
-      await cluster.waitSynced(60_000);
+      return {
+        victim: `Redis master :${victim} SIGKILLed`,
+        recoveredMs: Date.now() - killedAt,
+        async restore() {
+          await cluster.restart(victim);
+          await cluster.waitHealthy(60_000);
+          await cluster.waitSynced(60_000);
+        },
+      };
     },
   };
 }
@@ -170,9 +178,9 @@ async function busConnected(services: readonly Service[]): Promise<boolean> {
  * the node started again, and every quorum queue with a quorum plus one
  * members online, so the next round's loss loses no majority.
  */
-function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: () => readonly Service[]): Fault {
+function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: readonly Service[]): Fault {
   const explain = () =>
-    stack()
+    stack
       .flatMap((service) => warningLines(service.process.output()).slice(-8).map((line) => `  ${service.name}: ${line.slice(0, 400)}`))
       .join('\n');
   // Chosen between measurements (rabbitmqctl boots an Erlang VM: not on the measured cores' time).
@@ -193,18 +201,20 @@ function brokerNodeLoss(rabbit: RabbitClusterHandle, stack: () => readonly Servi
       const stoppedAt = Date.now();
       await rabbit.stop(node);
       const deadline = Date.now() + 60_000;
-      while (!(await busConnected(stack()))) {
+      while (!(await busConnected(stack))) {
         if (Date.now() > deadline) throw new Error(`cluster-failover: the stack did not reconnect within 60 s of ${node.name}'s shutdown`);
         await sleep(100);
       }
-      return { victim: `broker node ${node.name} shut down (connections per node before: ${counts.join('/')})`, recoveredMs: Date.now() - stoppedAt };
-    },
-    async restore(victim) {
-      const node = rabbit.nodes.find((n) => victim.includes(n.name)) as RabbitNode;
-      await rabbit.start(node);
-      for (const n of rabbit.nodes) await rabbit.awaitQuorumPlusOne(n);
-      next = picked();
-      await next;
+      return {
+        victim: `broker node ${node.name} shut down (connections per node before: ${counts.join('/')})`,
+        recoveredMs: Date.now() - stoppedAt,
+        async restore() {
+          await rabbit.start(node);
+          for (const n of rabbit.nodes) await rabbit.awaitQuorumPlusOne(n);
+          next = picked();
+          await next;
+        },
+      };
     },
     explain,
   };
@@ -274,7 +284,7 @@ export const clusterFailover: Scenario = {
     const reads = { kind: 'open', ratePerSec: READ_RATE, durationS } as const;
     const writes = { kind: 'open', ratePerSec: WRITE_RATE, durationS } as const;
     const redisFault = redisMasterKill(cluster);
-    const brokerFault = brokerNodeLoss(rabbit, () => [stacks.broker.gateway, stacks.broker.adapters]);
+    const brokerFault = brokerNodeLoss(rabbit, [stacks.broker.gateway, stacks.broker.adapters]);
     const chaos = {
       redis: { reads: new FaultChaos(redisFault, log), writes: new FaultChaos(redisFault, log) },
       broker: { reads: new FaultChaos(brokerFault, log), writes: new FaultChaos(brokerFault, log) },
