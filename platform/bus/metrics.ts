@@ -33,6 +33,7 @@ export class BusMetrics {
   readonly redeliveries: Counter<'queue'>;
   readonly deadLetters: Counter<'queue'>;
   readonly handled: Counter<'queue' | 'outcome'>;
+  readonly confirmChannelRenewals: Counter;
   private readonly depthSources = new Set<QueueDepthSource>();
 
   constructor(registry: Registry) {
@@ -80,6 +81,11 @@ export class BusMetrics {
       name: 'facet_bus_handled_total',
       help: 'Deliveries settled by a consumer, by queue and outcome (ack|retry|dead|requeued).',
       labelNames: ['queue', 'outcome'],
+      registers: [registry],
+    });
+    this.confirmChannelRenewals = new Counter({
+      name: 'facet_bus_confirm_channel_renewals_total',
+      help: 'Confirm channels replaced by a new one after the broker nacked a publish on them (a stale quorum-queue leader after a node loss, or a full queue).',
       registers: [registry],
     });
   }

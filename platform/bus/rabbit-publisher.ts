@@ -4,7 +4,9 @@
 //   return always arrives before its ack, so each publish carries a unique
 //   `x-facet-publish-tag` header, the return marks the pending publish, and
 //   the ack then rejects it with BusUnroutableError.
-// - nack (e.g. a full queue with x-overflow=reject-publish) → BusUnavailableError.
+// - nack (e.g. a full queue with x-overflow=reject-publish) → BusUnavailableError,
+//   and the channel is renewed (see renewAfterNack): a nack can be the
+//   channel's own stale view of a quorum queue, not the queue's state.
 // - `publish()` returning false means the socket buffer is full: later
 //   publishes wait for `drain` (a buffered message is not safe; only a
 //   confirm counts).
@@ -26,6 +28,8 @@ import type { Topology } from './topology.ts';
 import type { BusLogger } from './types.ts';
 
 export type ConfirmChannelLike = Pick<ConfirmChannel, 'publish' | 'on' | 'once' | 'removeListener' | 'close'>;
+/** What the publisher opens its channels on (an amqplib connection). */
+export type ChannelModelLike = Pick<ChannelModel, 'createChannel' | 'createConfirmChannel'>;
 
 export interface OutgoingProperties {
   messageId?: string;
@@ -40,6 +44,8 @@ export interface RabbitPublisherOptions {
   topology: Topology;
   logger: BusLogger;
   confirmTimeoutMs?: number;
+  /** Least time between two channel renewals after nacks. Default 1 s. */
+  renewAfterNackMs?: number;
   metrics?: BusMetrics | undefined;
 }
 
@@ -53,21 +59,25 @@ interface Pending {
 
 export class RabbitPublisher implements Participant {
   readonly confirmTimeoutMs: number;
+  readonly renewAfterNackMs: number;
   private readonly topology: Topology;
   private readonly logger: BusLogger;
   private readonly metrics: BusMetrics | undefined;
   private readonly pending = new Map<string, Pending>();
   private channel: ConfirmChannelLike | undefined;
-  private model: ChannelModel | undefined;
+  private model: ChannelModelLike | undefined;
   private drained: Promise<void> | undefined;
   private blockedReason: string | null = null;
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopenAttempt = 0;
+  private renewing = false;
+  private lastRenewalAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: RabbitPublisherOptions) {
     this.topology = options.topology;
     this.logger = options.logger;
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 5_000;
+    this.renewAfterNackMs = options.renewAfterNackMs ?? 1_000;
     this.metrics = options.metrics;
   }
 
@@ -76,7 +86,7 @@ export class RabbitPublisher implements Participant {
   }
 
   /** Throws if the confirm channel cannot be opened: the connection set-up then fails and retries. */
-  async attach(model: ChannelModel): Promise<void> {
+  async attach(model: ChannelModelLike): Promise<void> {
     this.model = model;
     this.use(await model.createConfirmChannel());
   }
@@ -141,7 +151,7 @@ export class RabbitPublisher implements Participant {
           headers: { [HEADER.publishedAt]: Date.now(), ...props.headers, [HEADER.publishTag]: tag },
         };
         try {
-          const ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => this.onConfirm(tag, err));
+          const ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => this.onConfirm(tag, err, ch));
           entry.written = true;
           if (!ok) this.waitForDrain(ch);
         } catch (err) {
@@ -158,7 +168,8 @@ export class RabbitPublisher implements Participant {
     return this.pending.size;
   }
 
-  private onConfirm(tag: string, err: unknown): void {
+  private onConfirm(tag: string, err: unknown, ch: ConfirmChannelLike): void {
+    if (err) this.renewAfterNack(ch);
     const entry = this.pending.get(tag);
     if (!entry) return;
     if (err) entry.settle(new BusUnavailableError(`broker did not accept the message: ${(err as Error).message ?? err}`, { cause: err }), 'nacked');
@@ -171,6 +182,44 @@ export class RabbitPublisher implements Participant {
     const entry = typeof tag === 'string' ? this.pending.get(tag) : undefined;
     const fields = msg.fields as { exchange: string; routingKey: string; replyText?: string };
     if (entry) entry.returned = { exchange: fields.exchange, routingKey: fields.routingKey, replyText: fields.replyText ?? 'NO_ROUTE' };
+  }
+
+  /**
+   * A nack retires the channel it came on. The broker keeps a quorum queue's
+   * client state in the channel, built at the channel's first publish to that
+   * queue from the queue's record, which names its leader. On RabbitMQ 3.10
+   * and 3.11 that first publish asks the named leader's node
+   * (`rabbit_fifo_client:enqueue` → `rpc:call(pick_server(...))`); if that
+   * node is down, because the channel opened after a node loss but before the
+   * election had updated the record, the publish is rejected and the state is
+   * left as it was, so every later publish on the channel is nacked until
+   * that node is back: minutes, for a node under maintenance. A new channel
+   * reads the record again. So: open a fresh confirm channel for new
+   * publishes (at most one per `renewAfterNackMs`: a queue that is really
+   * full nacks on every channel) and close the old one once its pending
+   * confirms have had their time.
+   */
+  private renewAfterNack(ch: ConfirmChannelLike): void {
+    const model = this.model;
+    const now = performance.now();
+    if (!model || this.channel !== ch || this.renewing || now - this.lastRenewalAt < this.renewAfterNackMs) return;
+    this.renewing = true;
+    this.lastRenewalAt = now;
+    model
+      .createConfirmChannel()
+      .then(
+        (fresh) => {
+          if (this.model !== model || this.channel !== ch) return void fresh.close().catch(() => undefined);
+          this.use(fresh);
+          this.metrics?.confirmChannelRenewals.inc();
+          this.logger.warn({}, 'bus confirm channel renewed after the broker nacked a publish');
+          setTimeout(() => void ch.close().catch(() => undefined), this.confirmTimeoutMs).unref();
+        },
+        (err: unknown) => this.logger.warn({ err }, 'bus confirm channel renewal after a nack failed'),
+      )
+      .finally(() => {
+        this.renewing = false;
+      });
   }
 
   private waitForDrain(ch: ConfirmChannelLike): void {

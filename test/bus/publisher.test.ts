@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { beforeEach, describe, it } from 'node:test';
 import { isBusTimeout, isBusUnavailable, isBusUnroutable } from '../../platform/bus/errors.ts';
-import { RabbitPublisher, type ConfirmChannelLike } from '../../platform/bus/rabbit-publisher.ts';
+import { Registry } from 'prom-client';
+import { BusMetrics } from '../../platform/bus/metrics.ts';
+import { RabbitPublisher, type ChannelModelLike, type ConfirmChannelLike } from '../../platform/bus/rabbit-publisher.ts';
 import { Topology } from '../../platform/bus/topology.ts';
 import { testLogger } from './helpers.ts';
 
@@ -21,11 +23,13 @@ interface Sent {
 class FakeChannel extends EventEmitter {
   readonly sent: Sent[] = [];
   bufferFull = false;
+  closed = false;
   publish(exchange: string, routingKey: string, _content: Buffer, options: Sent['options'], cb: (err: Error | null) => void): boolean {
     this.sent.push({ exchange, routingKey, options, confirm: cb });
     return !this.bufferFull;
   }
   async close(): Promise<void> {
+    this.closed = true;
     this.emit('close');
   }
   /** What the broker does for an unroutable mandatory message: basic.return, then basic.ack. */
@@ -137,5 +141,77 @@ describe('RabbitPublisher (fake confirm channel)', () => {
     const p = pub.send('e', 'k', Buffer.from('{}'), props);
     next.sent[0]?.confirm(null);
     await p;
+  });
+
+  describe('a nack renews the channel it came on', () => {
+    // A connection that hands out fake confirm channels and counts them.
+    const modelOf = (channels: FakeChannel[]): ChannelModelLike =>
+      ({
+        createConfirmChannel: async () => {
+          const next = new FakeChannel();
+          channels.push(next);
+          return next;
+        },
+      }) as unknown as ChannelModelLike;
+    const settle = async (p: Promise<void>, ch: FakeChannel, err: Error | null) => {
+      await new Promise((r) => setImmediate(r));
+      ch.sent.at(-1)?.confirm(err);
+      return p;
+    };
+
+    it('new publishes go to a fresh channel; the old one is closed once its confirms had their time', async () => {
+      const channels: FakeChannel[] = [];
+      const metrics = new BusMetrics(new Registry());
+      const renewing = new RabbitPublisher({ topology: new Topology({ prefix: 'unit' }), logger: testLogger, confirmTimeoutMs: 40, renewAfterNackMs: 0, metrics });
+      await renewing.attach(modelOf(channels));
+      const stale = channels[0]!;
+      // Two publishes on the stale channel: the first is nacked, the second still confirms there.
+      const nacked = renewing.send('unit.commands', 'k', Buffer.from('{}'), props);
+      const inFlight = renewing.send('unit.commands', 'k', Buffer.from('{}'), props);
+      await new Promise((r) => setImmediate(r));
+      stale.sent[0]!.confirm(new Error('message nacked'));
+      await assert.rejects(nacked, (err) => isBusUnavailable(err) && /nacked/.test(err.message));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(channels.length, 2, 'a fresh confirm channel was opened');
+      const fresh = channels[1]!;
+      await settle(renewing.send('unit.commands', 'k', Buffer.from('{}'), props), fresh, null);
+      assert.equal(stale.sent.length, 2, 'nothing new on the stale channel');
+      assert.equal(stale.closed, false, 'kept open while a confirm may still come');
+      stale.sent[1]!.confirm(null);
+      await inFlight;
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(stale.closed, true, 'closed after the confirm timeout');
+      assert.equal(renewing.ready, true, "closing the retired channel does not touch the fresh one's state");
+      assert.equal((await metrics.confirmChannelRenewals.get()).values[0]?.value, 1);
+    });
+
+    it('renews at most once per renewAfterNackMs', async () => {
+      const channels: FakeChannel[] = [];
+      const renewing = new RabbitPublisher({ topology: new Topology({ prefix: 'unit' }), logger: testLogger, confirmTimeoutMs: 40, renewAfterNackMs: 10_000 });
+      await renewing.attach(modelOf(channels));
+      const sends = [0, 1, 2].map(() => renewing.send('unit.commands', 'k', Buffer.from('{}'), props));
+      await new Promise((r) => setImmediate(r));
+      for (const s of channels[0]!.sent) s.confirm(new Error('message nacked'));
+      for (const p of sends) await assert.rejects(p, (err) => isBusUnavailable(err));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(channels.length, 2, 'one renewal for three nacks');
+      await assert.rejects(settle(renewing.send('unit.commands', 'k', Buffer.from('{}'), props), channels[1]!, new Error('message nacked')), (err) => isBusUnavailable(err));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(channels.length, 2, 'a full queue nacking on every channel does not churn channels');
+    });
+
+    it('a connection lost during a renewal leaves the fresh channel unused', async () => {
+      const channels: FakeChannel[] = [];
+      const renewing = new RabbitPublisher({ topology: new Topology({ prefix: 'unit' }), logger: testLogger, confirmTimeoutMs: 40, renewAfterNackMs: 0 });
+      await renewing.attach(modelOf(channels));
+      const p = renewing.send('unit.commands', 'k', Buffer.from('{}'), props);
+      await new Promise((r) => setImmediate(r));
+      channels[0]!.sent[0]!.confirm(new Error('message nacked'));
+      renewing.detach();
+      await assert.rejects(p, (err) => isBusUnavailable(err));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(channels[1]?.closed, true);
+      assert.equal(renewing.ready, false);
+    });
   });
 });

@@ -8,6 +8,13 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import amqp from 'amqplib';
+import { Registry } from 'prom-client';
+import { isBusUnavailable } from '../../platform/bus/errors.ts';
+import { BusMetrics } from '../../platform/bus/metrics.ts';
+import { RabbitPublisher } from '../../platform/bus/rabbit-publisher.ts';
+import { Topology } from '../../platform/bus/topology.ts';
+import { testLogger } from '../bus/helpers.ts';
 import type { OrderStatus } from '../../contracts/messages.ts';
 import { SAGA_COMMANDS_QUEUE } from '../../adapters/index.ts';
 import { generateDataset } from '../../sim/data/seed.ts';
@@ -164,6 +171,78 @@ describe('Facet on a three-node RabbitMQ cluster', { timeout: 900_000 }, () => {
       const history = crmHistory(crm.store.getOrder(id));
       assert.equal(new Set(history).size, history.length, `${id}: no status applied twice (${history.join(' → ')})`);
       assert.equal(mes.store.prices.forOrder(id).length, 1, `${id}: one price job`);
+    }
+  });
+
+  // Why publishing could stall for as long as a node was down: a channel
+  // whose first publish to a quorum queue came while the queue's record still
+  // named a stopped node as leader is nacked on every publish (RabbitMQ 3.10:
+  // the channel asks that node and never asks again). Made deterministic
+  // here: with the leader and a follower stopped, no election can update the
+  // record, so the publisher's channel learns the stale leader; once the
+  // follower is back and a new leader elected, the publisher must publish
+  // again while the old leader is still down.
+  it('a publisher whose channel learned a stopped leader publishes again once a new leader is elected, without that node', { timeout: 600_000 }, async (t) => {
+    const queue = `stale-leader-${cluster.prefix}`;
+    const exchange = `${queue}.x`;
+    const setup = await amqp.connect(rabbit.nodes[0]!.url);
+    const ch = await setup.createChannel();
+    await ch.assertExchange(exchange, 'topic', { durable: true });
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 3 } });
+    await ch.bindQueue(queue, exchange, '#');
+    await setup.close();
+    const leaderOf = async (asked: (typeof rabbit.nodes)[number]) => {
+      const rows = JSON.parse(await rabbit.ctl(asked, 'list_queues', 'name', 'leader', '--formatter', 'json')) as { name: string; leader: string }[];
+      return rows.find((r) => r.name === queue)?.leader;
+    };
+    const leaderName = await leaderOf(rabbit.nodes[0]!);
+    const leader = rabbit.nodes.find((n) => n.name === leaderName);
+    assert.ok(leader, `leader ${leaderName} is one of the nodes`);
+    const [follower, survivor] = rabbit.nodes.filter((n) => n !== leader) as [typeof leader, typeof leader];
+    t.diagnostic(`leader ${leader.name}; stopping ${follower.name}, then the leader; publishing on ${survivor.name}`);
+    await rabbit.stop(follower);
+    await rabbit.stop(leader);
+
+    const metrics = new BusMetrics(new Registry());
+    const publisher = new RabbitPublisher({ topology: new Topology({ prefix: 'stale' }), logger: testLogger, confirmTimeoutMs: 5_000, metrics });
+    const connection = await amqp.connect(survivor.url);
+    connection.on('error', () => undefined);
+    const publish = () => publisher.send(exchange, 'k', Buffer.from('{}'), { persistent: true, headers: {} });
+    try {
+      await publisher.attach(connection);
+      await assert.rejects(publish(), (err) => isBusUnavailable(err) && /nack/.test(err.message), 'no quorum, and the channel asks the stopped leader: nacked');
+
+      await rabbit.start(follower);
+      const electedAt = Date.now();
+      let elected: string | undefined;
+      while (Date.now() - electedAt < 120_000 && ((elected = await leaderOf(survivor)) === leader.name || !elected)) await sleep(500);
+      t.diagnostic(`${follower.name} back; new leader ${elected} after ${Date.now() - electedAt} ms`);
+      assert.notEqual(elected, leader.name, 'a new leader is elected by the two live nodes');
+
+      const resumedAt = Date.now();
+      const answers = new Map<string, number>();
+      for (;;) {
+        const outcome = await publish().then(
+          () => 'confirmed',
+          (err: Error) => err.message,
+        );
+        answers.set(outcome, (answers.get(outcome) ?? 0) + 1);
+        if (outcome === 'confirmed') break;
+        assert.ok(Date.now() - resumedAt < 30_000, `still refused 30 s after the election, with ${leader.name} down: ${JSON.stringify(Object.fromEntries(answers))}`);
+        await sleep(100);
+      }
+      const renewals = (await metrics.confirmChannelRenewals.get()).values[0]?.value ?? 0;
+      t.diagnostic(`published again ${Date.now() - resumedAt} ms after the election, ${renewals} channel renewal(s); answers ${JSON.stringify(Object.fromEntries(answers))}`);
+      assert.ok(renewals >= 1, 'the nacked channel was replaced');
+      const reader = await connection.createChannel();
+      assert.ok(await reader.get(queue, { noAck: true }), 'the confirmed message is in the queue');
+      assert.equal(await reader.get(queue, { noAck: true }), false, 'the nacked one is not');
+      await reader.close();
+    } finally {
+      publisher.detach();
+      await connection.close().catch(() => undefined);
+      await rabbit.start(leader);
+      await rabbit.awaitQuorumPlusOne(survivor);
     }
   });
 });
