@@ -184,7 +184,8 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
   // Model uploads arrive as raw streams and are piped on, never buffered.
   app.addContentTypeParser(['application/octet-stream', 'model/stl', 'model/obj', 'model/3mf'], (_request, payload, done) => done(null, payload));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // The hooks every request runs are callbacks, not async functions: no promise per request and hook.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // Tracing off: the caller's trace id still goes into this request's log lines (tracing on: the pino mixin).
     if (!tracingEnabled() && request.headers.traceparent !== undefined) {
@@ -193,30 +194,33 @@ export async function buildGeneration(validated: ValidatedConfig, base: GatewayB
     }
     if (health.draining) {
       reply.header('connection', 'close');
-      throw new FacetError('FACET_ERR_SHUTTING_DOWN', { headers: { 'retry-after': '1' } });
+      return done(new FacetError('FACET_ERR_SHUTTING_DOWN', { headers: { 'retry-after': '1' } }));
     }
+    done();
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // While draining, answers close their connection so keep-alive clients move on.
     if (health.draining) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const consumer = request[kConsumer];
-    if (consumer === undefined && isInternalOperator(request[kOperator])) return; // refresh-ahead: the gateway's own request
-    if (isClosedByClient(request)) return; // its line was written with 499 when the client went away
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        latency_ms: Math.round(reply.elapsedTime * 100) / 100,
-        plan: consumer?.plan,
-        consumer: consumer?.id,
-      },
-      'request',
-    );
+    // Not for refresh-ahead (the gateway's own request), nor for a request whose line was written with 499 when its client went away.
+    if ((consumer !== undefined || !isInternalOperator(request[kOperator])) && !isClosedByClient(request)) {
+      request.log.info(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: reply.statusCode,
+          latency_ms: Math.round(reply.elapsedTime * 100) / 100,
+          plan: consumer?.plan,
+          consumer: consumer?.id,
+        },
+        'request',
+      );
+    }
+    done();
   });
   installRequestMetrics(app, metrics, (request, latencyMs) => {
     const consumer = request[kConsumer];

@@ -52,6 +52,9 @@ interface Lookup {
 }
 
 const kLookup = Symbol('facet.cache.lookup');
+/** URLs per cached route whose parameters' hash is remembered, and the longest such URL. */
+const PARAMETER_MEMO_ENTRIES = 4096;
+const PARAMETER_MEMO_MAX_URL = 512;
 declare module 'fastify' {
   interface FastifyRequest {
     [kLookup]?: Lookup;
@@ -122,8 +125,19 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
     /** The gateway's own refresh-ahead request: fetch and store, whatever the cache holds. */
     const isRefresh = (request: FastifyRequest): boolean => request.headers['cache-control'] === REFRESH_DIRECTIVE && internalCaller() !== undefined;
 
-    const parametersOf = (request: FastifyRequest) =>
-      hashParameters({ ...(request.query as Record<string, unknown>), ...(request.params as Record<string, unknown>) });
+    // The parameters' hash is a function of the URL on this route: a hot page's readers send the same
+    // URL over and over, so it is kept per URL (bounded; a URL past the bound is hashed each time).
+    const parametersByUrl = new Map<string, string>();
+    const parametersOf = (request: FastifyRequest): string => {
+      const known = parametersByUrl.get(request.url);
+      if (known !== undefined) return known;
+      const parameters = hashParameters({ ...(request.query as Record<string, unknown>), ...(request.params as Record<string, unknown>) });
+      if (request.url.length <= PARAMETER_MEMO_MAX_URL) {
+        if (parametersByUrl.size >= PARAMETER_MEMO_ENTRIES) parametersByUrl.clear();
+        parametersByUrl.set(request.url, parameters);
+      }
+      return parameters;
+    };
 
     const startLookup = (request: FastifyRequest): Lookup | undefined => {
       const scope = scopeOf(request);
@@ -142,9 +156,10 @@ export const cachePolicy: PolicyDefinition<CacheAction, undefined, CacheService>
       return lookup;
     };
 
-    const onRequest: onRequestHookHandler = async (request) => {
+    const onRequest: onRequestHookHandler = (request, _reply, done) => {
       const lookup = startLookup(request);
       if (lookup) request[kLookup] = lookup;
+      done();
     };
 
     const vary = action.scope === 'dashboard' ? 'Authorization' : 'X-API-Key';
