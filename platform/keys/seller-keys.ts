@@ -196,6 +196,21 @@ export class SellerKeyStore {
   async find(digest: string, patient = true, now = Date.now()): Promise<KeyRecord | undefined> {
     const memo = this.#memo.get(digest);
     if (memo && now - memo.at < MEMO_MS) return memo.record;
+    return this.#read(digest, patient, now, memo);
+  }
+
+  /**
+   * What find() would answer without a store read, if it would: the record
+   * remembered in the last MEMO_MS (`record` may be undefined: none), or
+   * undefined when the store must be asked. Lets the request path decide
+   * without a promise.
+   */
+  remembered(digest: string, now = Date.now()): { record: KeyRecord | undefined } | undefined {
+    const memo = this.#memo.get(digest);
+    return memo && now - memo.at < MEMO_MS ? memo : undefined;
+  }
+
+  async #read(digest: string, patient: boolean, now: number, memo: { record: KeyRecord | undefined } | undefined): Promise<KeyRecord | undefined> {
     const read = this.#fast.getRecord(digest);
     let record: KeyRecord | undefined;
     if (patient) {

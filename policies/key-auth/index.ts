@@ -3,7 +3,7 @@
 // Unknown keys are throttled per client address (see key-guard.ts).
 
 import { hash } from 'node:crypto';
-import type { onRequestHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Consumer } from '../../platform/pipeline/consumers.ts';
 import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
 import { addVary } from '../../platform/pipeline/vary.ts';
@@ -43,32 +43,49 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
         headers: { 'retry-after': String(seconds) },
       });
     };
-    const hook: onRequestHookHandler = async (request, reply) => {
+    type Verdict = { outcome: 'ok'; consumer: Consumer; digest: string } | { outcome: 'invalid' | 'revoked' | 'expired' };
+    const refuse = (request: FastifyRequest, outcome: Exclude<Verdict['outcome'], 'ok'>, challenge: Record<string, string>): Promise<FacetError> => {
+      metrics.authFailures.inc({ reason: `${outcome}_key` });
+      return keyGuard.recordFailure(request.ip).then((nowBlocked) => (nowBlocked > 0 ? throttled(nowBlocked) : new FacetError('FACET_ERR_AUTH_INVALID_KEY', { detail: DETAIL[outcome], headers: challenge })));
+    };
+    // A callback hook: a known key whose store answer is remembered is decided without a promise.
+    const hook: onRequestHookHandler = (request, reply, done) => {
       const step = pickStep(request);
-      if (!step) return;
+      if (!step) return done();
       const headerName = step.action.header;
       // Every answer here depends on the key (refusals included).
       addVary(reply, headerName);
-      const challenge = { 'www-authenticate': `ApiKey header="${headerName}"` };
       const presented = request.headers[headerName.toLowerCase()];
       if (typeof presented !== 'string' || presented === '') {
         metrics.authFailures.inc({ reason: 'missing_key' });
-        throw new FacetError('FACET_ERR_AUTH_MISSING_KEY', { detail: `Send your API key in the ${headerName} header`, headers: challenge });
+        return done(new FacetError('FACET_ERR_AUTH_MISSING_KEY', { detail: `Send your API key in the ${headerName} header`, headers: challengeOf(headerName) }));
       }
       // A blocked address gets no verdict on any key, so guessing learns nothing.
       const blockedFor = keyGuard.blockedFor(request.ip);
-      if (blockedFor > 0) throw throttled(blockedFor);
+      if (blockedFor > 0) return done(throttled(blockedFor));
       // One-shot: no Hash object per request.
       const digest = hash('sha256', presented, 'buffer');
-      const verdict = await verify(digest, API_KEY_FORMAT.test(presented));
-      if (verdict.outcome !== 'ok') {
-        metrics.authFailures.inc({ reason: `${verdict.outcome}_key` });
-        const nowBlocked = await keyGuard.recordFailure(request.ip);
-        if (nowBlocked > 0) throw throttled(nowBlocked);
-        throw new FacetError('FACET_ERR_AUTH_INVALID_KEY', { detail: DETAIL[verdict.outcome], headers: challenge });
-      }
-      request[kConsumer] = verdict.consumer;
-      keys.touch(verdict.digest);
+      const settle = (verdict: Verdict): void => {
+        if (verdict.outcome !== 'ok') return void refuse(request, verdict.outcome, challengeOf(headerName)).then(done, done);
+        request[kConsumer] = verdict.consumer;
+        keys.touch(verdict.digest);
+        done();
+      };
+      const known = verifyNow(digest);
+      if (known) return settle(known);
+      verify(digest, API_KEY_FORMAT.test(presented)).then(settle, done);
+    };
+    const challengeOf = (headerName: string): Record<string, string> => ({ 'www-authenticate': `ApiKey header="${headerName}"` });
+    /** The verdict on a config key whose store answer is remembered (most requests); undefined: ask verify(). */
+    const verifyNow = (digest: Buffer): Verdict | undefined => {
+      const configured = consumers.lookupDigest(digest);
+      if (configured.outcome === 'revoked') return { outcome: 'revoked' };
+      if (configured.outcome !== 'ok') return undefined;
+      const hex = digest.toString('hex');
+      const memo = keys.remembered(hex);
+      if (!memo) return undefined;
+      const refusal = memo.record?.source === 'config' ? refusalOf(memo.record) : undefined;
+      return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };
     };
     /**
      * A config key is known at once; the store may say it was rotated or
@@ -76,7 +93,7 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
      * store's answers are remembered for at most half a second, so a
      * revocation reaches every replica within that.
      */
-    const verify = async (digest: Buffer, mayBeIssued: boolean): Promise<{ outcome: 'ok'; consumer: Consumer; digest: string } | { outcome: 'invalid' | 'revoked' | 'expired' }> => {
+    const verify = async (digest: Buffer, mayBeIssued: boolean): Promise<Verdict> => {
       const hex = digest.toString('hex');
       const configured = consumers.lookupDigest(digest);
       if (configured.outcome === 'revoked') return { outcome: 'revoked' };
