@@ -161,3 +161,21 @@ export function sheddingOutOfReach(): ConfigEdit {
     };
   };
 }
+
+/**
+ * Load shedding on with the adaptive concurrency limit pinned at 1 (and the
+ * event-loop thresholds out of reach): a paid read's class may fill 0.75 of
+ * it, so no paid read ever has room and the shedder refuses every one. What
+ * such a gateway spends per request is what a refusal costs.
+ */
+export function sheddingRefusesPaidReads(): ConfigEdit {
+  return (config) => {
+    const shedding = (config.shedding ?? {}) as Record<string, unknown>;
+    config.shedding = {
+      ...shedding,
+      enabled: true,
+      adaptive: { ...((shedding.adaptive ?? {}) as Record<string, unknown>), initialLimit: 1, minLimit: 1, maxLimit: 1 },
+      eventLoopDelayMs: { write: NEVER_MS, 'paid-read': NEVER_MS, 'free-read': NEVER_MS },
+    };
+  };
+}

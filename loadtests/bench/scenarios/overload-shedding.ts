@@ -7,7 +7,10 @@
 // rate, to a gateway with shedding on and to one with shedding off. Good
 // shedding keeps goodput near capacity and the admitted requests' latency
 // near the unloaded one, and refuses the rest at once with 503
-// FACET_ERR_OVERLOADED (expected here, not a failure of the run).
+// FACET_ERR_OVERLOADED (expected here, not a failure of the run). A fifth
+// gateway, whose adaptive limit is pinned at 1 (a paid read's class may fill
+// 0.75 of it: never room), refuses everything offered at that rate: its CPU per answer is what a refusal costs, set
+// against the capacity gateway's per admitted (proxied) request.
 //
 // Why the upstream, not the gateway's CPU, is the limit here: the load
 // generator shares the machine's two cores with the gateway, so 5× a
@@ -17,10 +20,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processCpuMicros } from '../cpu.ts';
 import { runStream } from '../measure.ts';
-import { sheddingOff, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
+import { sheddingOff, sheddingRefusesPaidReads, unlimitedQuotaFor, withoutPolicy } from '../gateway-config.ts';
 import { startGateway } from '../gateway-service.ts';
 import { startCrm, startMes } from '../simulator-services.ts';
-import { comparison, ms, ORDERS, percent, perSec, ratio, SELLERS, target } from './common.ts';
+import { comparison, micros, ms, ORDERS, percent, perSec, ratio, SELLERS, target } from './common.ts';
 import type { Comparison, PreparedScenario, Scenario, Summaries, TargetResult, VariantSummary } from './types.ts';
 
 const PIPELINE = 'sellerReads';
@@ -45,10 +48,12 @@ const CAPACITY = 'capacity';
 const UNLOADED = 'unloaded';
 const SHED_ON = 'overload, shedding on';
 const SHED_OFF = 'overload, shedding off';
+const REFUSING = 'overload, every request refused';
 const GATEWAY_CAPACITY_CPU = 'capacity gateway';
 const GATEWAY_BASELINE_CPU = 'unloaded gateway';
 const GATEWAY_ON_CPU = 'shedding-on gateway';
 const GATEWAY_OFF_CPU = 'shedding-off gateway';
+const GATEWAY_REFUSING_CPU = 'refusing gateway';
 const CRM_CPU = 'CRM sim';
 
 /** The shedder's refusal. */
@@ -93,6 +98,17 @@ function compare(summaries: Summaries): Comparison[] {
     comparison('capacity (2xx/s at saturation, closed loop)', perSec(capacity?.okPerSec)),
     comparison('unloaded p50 / p99', `${ms(unloaded?.p50Ms)} / ${ms(unloaded?.p99Ms)}`),
   ];
+  // What a refusal costs against an admitted request: the refusing gateway's CPU per
+  // answer (every one a 503) over the capacity gateway's (every request proxied).
+  const refusing = summaries.get(REFUSING);
+  const refusalCpu = refusing?.cpuMicrosPerRequest[GATEWAY_REFUSING_CPU];
+  const admittedCpu = capacity?.cpuMicrosPerRequest[GATEWAY_CAPACITY_CPU];
+  rows.push(
+    comparison(`${REFUSING}: share refused`, percent(refusing?.refusedShare, 2)),
+    comparison('gateway CPU per refusal (the refusing gateway, per answer)', micros(refusalCpu)),
+    comparison('gateway CPU per admitted request (the capacity gateway, every request proxied to the CRM)', micros(admittedCpu)),
+    comparison('refusal / admitted request, gateway CPU', ratio(refusalCpu, admittedCpu)),
+  );
   for (const name of [SHED_ON, SHED_OFF]) {
     const overload = summaries.get(name);
     const { goodputShare, p99Ratio } = overloadFigures(capacity, unloaded, overload);
@@ -137,15 +153,16 @@ export const overloadShedding: Scenario = {
     // Four gateways, so that no measurement inherits another's state (an adaptive
     // limit pushed down, a breaker tripped, a backlog): capacity and the unloaded
     // baseline are measured on gateways that are never overloaded.
-    const [capacityGateway, baseline, on, off] = await Promise.all([
+    const [capacityGateway, baseline, on, off, refusing] = await Promise.all([
       startGateway(group, { crm, mes }, { config: [...common, sheddingOff()] }),
       startGateway(group, { crm, mes }, { config: common }),
       startGateway(group, { crm, mes }, { config: common }),
       startGateway(group, { crm, mes }, { config: [...common, sheddingOff()] }),
+      startGateway(group, { crm, mes }, { config: [...common, sheddingRefusesPaidReads()] }),
     ]);
     const path = `/v1/orders/${ORDER_ID}`;
     const headers = { 'x-api-key': SELLER.key };
-    const drain = (s: AbortSignal): Promise<void> => drained([capacityGateway, baseline, on, off, crm].map((x) => x.process.pid), s);
+    const drain = (s: AbortSignal): Promise<void> => drained([capacityGateway, baseline, on, off, refusing, crm].map((x) => x.process.pid), s);
 
     // The offered rates are set from a capacity measured now, before the
     // rounds (which measure it again, for the table).
@@ -192,20 +209,30 @@ export const overloadShedding: Scenario = {
           unansweredExpected: true,
           settle: drain,
         },
+        {
+          name: REFUSING,
+          description: `a fifth gateway, its adaptive limit pinned at 1 (the paid-read class may fill 0.75 of it: no room, ever), at ${OVERLOAD_FACTOR}× that capacity: what a refusal costs`,
+          request: { url: refusing.url + path, headers },
+          load: { kind: 'open', ratePerSec: overloadRate },
+          expected: REFUSALS,
+          unansweredExpected: true,
+          settle: drain,
+        },
       ],
       cpu: [
         { label: GATEWAY_CAPACITY_CPU, pid: capacityGateway.process.pid },
         { label: GATEWAY_BASELINE_CPU, pid: baseline.process.pid },
         { label: GATEWAY_ON_CPU, pid: on.process.pid },
         { label: GATEWAY_OFF_CPU, pid: off.process.pid },
+        { label: GATEWAY_REFUSING_CPU, pid: refusing.process.pid },
         { label: CRM_CPU, pid: crm.process.pid },
       ],
       notes: [
-        `Four gateway processes from gateway.config.yml at the commit measured, one per row, so that no row inherits another's state (an adaptive limit pushed down, a breaker tripped, a backlog): NODE_ENV=production, LOG_LEVEL=warn, no Redis (quotas and everything else in process), all with the \`cache\` step removed from \`${PIPELINE}\` (every admitted request goes to the CRM) and ${SELLER.id}'s plan (${SELLER.plan}, a paid plan: its reads are the paid-read class) raised out of reach (no 429). The unloaded and shedding-on ones keep the shedding settings as configured (adaptive limit, class shares, event-loop guard: the defaults of gateway/config/schema.ts plus gateway.config.yml); the capacity and shedding-off ones have \`shedding.enabled: false\`. Nothing else is tuned. All four share one CRM simulator.`,
+        `Five gateway processes from gateway.config.yml at the commit measured, one per row, so that no row inherits another's state (an adaptive limit pushed down, a breaker tripped, a backlog): NODE_ENV=production, LOG_LEVEL=warn, no Redis (quotas and everything else in process), all with the \`cache\` step removed from \`${PIPELINE}\` (every admitted request goes to the CRM) and ${SELLER.id}'s plan (${SELLER.plan}, a paid plan: its reads are the paid-read class) raised out of reach (no 429). The unloaded and shedding-on ones keep the shedding settings as configured (adaptive limit, class shares, event-loop guard: the defaults of gateway/config/schema.ts plus gateway.config.yml); the capacity and shedding-off ones have \`shedding.enabled: false\`; the refusing one has the adaptive limit pinned at 1 (initial, min and max) and the event-loop thresholds out of reach, so every request is refused by the shedder in \`onRequest\` (the route has no cache step). Nothing else is tuned. All five share one CRM simulator.`,
         `CRM simulator: ${CRM_WORKERS} workers (CRM_WORKERS), each request holding one for ${CRM_LATENCY.base} ms + uniform 0–${CRM_LATENCY.jitter} ms (CRM_LATENCY_BASE_MS / CRM_LATENCY_JITTER_MS) while the others wait their turn, first come first served: like the real CRM, it serves at most ${CRM_WORKERS} ÷ ~25 ms ≈ ${Math.round(CRM_WORKERS / 0.025)} req/s, and past that its answers queue. That finite upstream is what the adaptive limit protects. A CPU-bound gateway is the event-loop guard's case, and it cannot be measured at 5× here: the load generator shares the two cores (the earlier, CPU-bound version of this scenario offered 5.9× and the generator sent 43% of it).`,
         `Capacity: closed loop with ${CAPACITY_CONNECTIONS} connections against a shedding-off gateway of its own, far more than the CRM's ${CRM_WORKERS} workers, so they are the limit. The offered rates come from a capacity measurement made just before the rounds (logged, not in the table); goodput is compared with the capacity row's median.`,
         'Overload is offered open loop by the harness\'s own generator (loadtests/bench/open-loop.ts): one request every 1/rate s on schedule whatever the answers do, over as many keep-alive sockets as needed (up to 4,096); latency counts from the scheduled send time. autocannon\'s overallRate is not used because it is a closed loop with a per-second ceiling (each connection sends its share back to back as answers arrive, then waits for the next second), which slows down with the server instead of overloading it.',
-        'Latency columns are of 2xx answers (the admitted requests); 503s are counted apart, with their own p50/p99 in the comparison table. In the two overload rows (and only there) the gateway\'s three overload answers are expected, not failures: 503 FACET_ERR_OVERLOADED (the shedder), 503 FACET_ERR_UPSTREAM_SATURATED (the CRM bulkhead, 128 calls in flight + 32 queued: the only refusal with shedding off, and one that also appears with shedding on whenever the adaptive limit lets more calls through than the bulkhead holds) and 503 FACET_ERR_UPSTREAM_CIRCUIT_OPEN (the CRM breaker, if the overload trips it); each is counted apart. Requests left without an answer (no answer 10 s after their scheduled time, or the connection reset by the overloaded gateway) are also counted there as a result (a client would have given up), not as a harness error. Any other non-2xx (every other 5xx included) or connection error fails the run as usual.',
+        'Latency columns are of 2xx answers (the admitted requests); 503s are counted apart, with their own p50/p99 in the comparison table. In the overload rows (and only there) the gateway\'s three overload answers are expected, not failures: 503 FACET_ERR_OVERLOADED (the shedder), 503 FACET_ERR_UPSTREAM_SATURATED (the CRM bulkhead, 128 calls in flight + 32 queued: the only refusal with shedding off, and one that also appears with shedding on whenever the adaptive limit lets more calls through than the bulkhead holds) and 503 FACET_ERR_UPSTREAM_CIRCUIT_OPEN (the CRM breaker, if the overload trips it); each is counted apart. Requests left without an answer (no answer 10 s after their scheduled time, or the connection reset by the overloaded gateway) are also counted there as a result (a client would have given up), not as a harness error. Any other non-2xx (every other 5xx included) or connection error fails the run as usual.',
         `After each overload measurement (warm-ups included) the harness waits until every gateway and the CRM simulator are idle (under ${IDLE_CPU_SHARE * 100}% of a CPU over ${DRAIN_WINDOW_MS} ms; at most ${DRAIN_MAX_MS / 1000} s), so that the requests an overload left queued do not spill into the next measurement. Requests without an answer 10 s after their scheduled send time are given up by the generator, sent or not.`,
         'The load generator runs on the same two CPUs. Its own lateness (requests sent late because it was starved) is part of the latency measured, as it would be for a client behind a busy network.',
       ],
