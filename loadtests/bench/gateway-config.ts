@@ -151,15 +151,7 @@ const OUT_OF_REACH_LIMIT = 1024;
  * refusals are not.
  */
 export function sheddingOutOfReach(): ConfigEdit {
-  return (config) => {
-    const shedding = (config.shedding ?? {}) as Record<string, unknown>;
-    config.shedding = {
-      ...shedding,
-      enabled: true,
-      adaptive: { ...((shedding.adaptive ?? {}) as Record<string, unknown>), initialLimit: OUT_OF_REACH_LIMIT, minLimit: OUT_OF_REACH_LIMIT, maxLimit: OUT_OF_REACH_LIMIT },
-      eventLoopDelayMs: { write: NEVER_MS, 'paid-read': NEVER_MS, 'free-read': NEVER_MS },
-    };
-  };
+  return sheddingPinnedAt(OUT_OF_REACH_LIMIT);
 }
 
 /**
@@ -169,12 +161,17 @@ export function sheddingOutOfReach(): ConfigEdit {
  * such a gateway spends per request is what a refusal costs.
  */
 export function sheddingRefusesPaidReads(): ConfigEdit {
+  return sheddingPinnedAt(1);
+}
+
+/** Shedding on, its adaptive limit pinned at `limit` (initial, min and max), its event-loop thresholds out of reach. */
+function sheddingPinnedAt(limit: number): ConfigEdit {
   return (config) => {
     const shedding = (config.shedding ?? {}) as Record<string, unknown>;
     config.shedding = {
       ...shedding,
       enabled: true,
-      adaptive: { ...((shedding.adaptive ?? {}) as Record<string, unknown>), initialLimit: 1, minLimit: 1, maxLimit: 1 },
+      adaptive: { ...((shedding.adaptive ?? {}) as Record<string, unknown>), initialLimit: limit, minLimit: limit, maxLimit: limit },
       eventLoopDelayMs: { write: NEVER_MS, 'paid-read': NEVER_MS, 'free-read': NEVER_MS },
     };
   };
