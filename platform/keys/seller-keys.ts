@@ -194,9 +194,10 @@ export class SellerKeyStore {
    * config key's override check does not.
    */
   async find(digest: string, patient = true, now = Date.now()): Promise<KeyRecord | undefined> {
-    const memo = this.#memo.get(digest);
-    if (memo && now - memo.at < MEMO_MS) return memo.record;
-    return this.#read(digest, patient, now, memo);
+    const fresh = this.remembered(digest, now);
+    if (fresh) return fresh.record;
+    // A stale answer is still what stands if the store cannot be read (see #read).
+    return this.#read(digest, patient, now, this.#memo.get(digest));
   }
 
   /**

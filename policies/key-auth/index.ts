@@ -4,8 +4,8 @@
 
 import { hash } from 'node:crypto';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { Consumer } from '../../platform/pipeline/consumers.ts';
-import { API_KEY_FORMAT, refusalOf } from '../../platform/keys/seller-keys.ts';
+import type { Consumer, KeyLookup } from '../../platform/pipeline/consumers.ts';
+import { API_KEY_FORMAT, refusalOf, type KeyRecord } from '../../platform/keys/seller-keys.ts';
 import { addVary } from '../../platform/pipeline/vary.ts';
 import { FacetError } from '../../platform/errors/facet-error.ts';
 import { stepPicker, type PolicyDefinition } from '../../platform/pipeline/policy.ts';
@@ -71,21 +71,23 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
         keys.touch(verdict.digest);
         done();
       };
-      const known = verifyNow(digest);
+      const hex = digest.toString('hex');
+      const configured = consumers.lookupDigest(digest);
+      if (configured.outcome === 'revoked') return settle({ outcome: 'revoked' });
+      const known = configured.outcome === 'ok' ? rememberedVerdict(configured.consumer, hex) : undefined;
       if (known) return settle(known);
-      verify(digest, API_KEY_FORMAT.test(presented)).then(settle, done);
+      verify(configured, hex, API_KEY_FORMAT.test(presented)).then(settle, done);
     };
     const challengeOf = (headerName: string): Record<string, string> => ({ 'www-authenticate': `ApiKey header="${headerName}"` });
-    /** The verdict on a config key whose store answer is remembered (most requests); undefined: ask verify(). */
-    const verifyNow = (digest: Buffer): Verdict | undefined => {
-      const configured = consumers.lookupDigest(digest);
-      if (configured.outcome === 'revoked') return { outcome: 'revoked' };
-      if (configured.outcome !== 'ok') return undefined;
-      const hex = digest.toString('hex');
+    /** A config key's verdict, given the store's record for it (an override: rotated or revoked since), if any. */
+    const configKeyVerdict = (consumer: Consumer, hex: string, override: KeyRecord | undefined): Verdict => {
+      const refusal = override?.source === 'config' ? refusalOf(override) : undefined;
+      return refusal ? { outcome: refusal } : { outcome: 'ok', consumer, digest: hex };
+    };
+    /** A config key's verdict without a store read, when the store's answer is remembered (most requests); undefined: ask verify(). */
+    const rememberedVerdict = (consumer: Consumer, hex: string): Verdict | undefined => {
       const memo = keys.remembered(hex);
-      if (!memo) return undefined;
-      const refusal = memo.record?.source === 'config' ? refusalOf(memo.record) : undefined;
-      return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };
+      return memo ? configKeyVerdict(consumer, hex, memo.record) : undefined;
     };
     /**
      * A config key is known at once; the store may say it was rotated or
@@ -93,15 +95,10 @@ export const keyAuthPolicy: PolicyDefinition<KeyAuthAction, KeyGuardSettings, Ke
      * store's answers are remembered for at most half a second, so a
      * revocation reaches every replica within that.
      */
-    const verify = async (digest: Buffer, mayBeIssued: boolean): Promise<Verdict> => {
-      const hex = digest.toString('hex');
-      const configured = consumers.lookupDigest(digest);
-      if (configured.outcome === 'revoked') return { outcome: 'revoked' };
+    const verify = async (configured: Exclude<KeyLookup, { outcome: 'revoked' }>, hex: string, mayBeIssued: boolean): Promise<Verdict> => {
       if (configured.outcome === 'ok') {
         // Store unreachable: the last known answer stands (find never throws for these).
-        const override = await keys.find(hex, false).catch(() => undefined);
-        const refusal = override?.source === 'config' ? refusalOf(override) : undefined;
-        return refusal ? { outcome: refusal } : { outcome: 'ok', consumer: configured.consumer, digest: hex };
+        return configKeyVerdict(configured.consumer, hex, await keys.find(hex, false).catch(() => undefined));
       }
       // Only a key of the issued format is looked up: a guess or a typo never reaches the store.
       if (!mayBeIssued) return { outcome: 'invalid' };
