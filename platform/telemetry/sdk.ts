@@ -12,10 +12,14 @@
 //   the same request, and its per-request work (URL parsing, attributes,
 //   patching every request and response emitter to carry the context) cost
 //   more than any other part of tracing.
-// - undici (the upstream pools): a CLIENT span per call of a sampled
-//   request, traceparent injected. A call of an unsampled request gets no
-//   client span (it would record nothing), only the traceparent, flags 00,
-//   of the request's server span (injectUnsampled). None outside a request.
+// - upstream calls: the upstream client (platform/upstream/client.ts) makes
+//   the CLIENT span of each attempt of a sampled request itself
+//   (upstream-span.ts) and injects its traceparent; instrumentation-undici
+//   spans the other undici calls of a sampled request (the reply-from
+//   pass-through, webhook deliveries) and skips the upstream client's. A
+//   call of an unsampled request gets no client span (it would record
+//   nothing), only the traceparent, flags 00, of the request's server span
+//   (injectUnsampled). None outside a request.
 // - ioredis: only inside a traced request (requireParentSpan, its default).
 // RabbitMQ is traced by the bus itself (platform/bus/tracing.ts) for both the
 // RabbitMQ and the in-process bus, so instrumentation-amqplib stays off (it
@@ -36,6 +40,7 @@ import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, ty
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { FastifyRequest } from 'fastify';
 import { COMPONENT_ATTRIBUTE, componentOfSocket, telemetryState } from './api.ts';
+import { isUpstreamCall } from './upstream-span.ts';
 import { WorkerSpanExporter } from './worker-exporter.ts';
 
 /** Instrumentations of auto-instrumentations-node that Facet turns on (OTEL_NODE_ENABLED_INSTRUMENTATIONS overrides). */
@@ -86,6 +91,11 @@ function untraced({ url }: { url: string }): boolean {
 function notSampled(): boolean {
   const span = trace.getActiveSpan();
   return span === undefined || !sampled(span);
+}
+
+/** A call instrumentation-undici leaves alone: of an unsampled request, or one the upstream client traces itself (upstream-span.ts). */
+function ignoredByUndiciInstrumentation(): boolean {
+  return notSampled() || isUpstreamCall();
 }
 
 function sampled(span: ApiSpan): boolean {
@@ -141,7 +151,7 @@ export function startTelemetry(options: TelemetryOptions): NodeSDK {
   const processors = options.spanProcessors ?? [new BatchSpanProcessor(traceExporter())];
   const instrumentations = getNodeAutoInstrumentations({
     // Outside a traced request (a background refresh, a poll) an upstream call starts no trace of its own.
-    '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: notSampled },
+    '@opentelemetry/instrumentation-undici': { requireParentforSpans: true, ignoreRequestHook: ignoredByUndiciInstrumentation },
   });
   // Only where undici is instrumented (OTEL_NODE_ENABLED_INSTRUMENTATIONS may leave it out): sampled or not, the same calls carry a traceparent.
   const injecting = instrumentations.some((i) => i.instrumentationName === '@opentelemetry/instrumentation-undici');

@@ -9,6 +9,8 @@ import { Transform, type Readable } from 'node:stream';
 import { TaskCancelledError } from 'cockatiel';
 import { Pool } from 'undici';
 import type { ServiceEndpointConfig } from './settings.ts';
+import { context } from '@opentelemetry/api';
+import { startUpstreamSpan, type UpstreamTarget } from '../telemetry/upstream-span.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
 import { classify, ClientBodyError, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
@@ -74,11 +76,14 @@ export class UpstreamClient {
   readonly pool: Pool;
   readonly resilience: UpstreamResilience;
   readonly timeoutMs: number;
+  /** What an attempt's client span names (traced requests only). */
+  private readonly target: UpstreamTarget;
 
   constructor(name: string, config: ServiceEndpointConfig, metrics?: ResilienceMetrics) {
     const url = new URL(config.url);
     this.name = name;
     this.origin = url.origin;
+    this.target = { name, origin: url.origin, host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
     this.basePath = url.pathname.replace(/\/$/, '');
     this.timeoutMs = config.timeoutMs;
     this.resilience = new UpstreamResilience(name, config, metrics);
@@ -173,19 +178,45 @@ export class UpstreamClient {
     }
   }
 
-  /** One attempt; `signal` is the attempt's timeout (and the caller's cancel), honoured by undici. */
+  /** One attempt, a client span of its own in a sampled trace; `signal` is the attempt's timeout (and the caller's cancel), honoured by undici. */
   private async attempt<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, signal: AbortSignal): Promise<UpstreamResponse<T>> {
+    const path = this.basePath + request.path + buildQuery(request.query);
+    const span = startUpstreamSpan(this.target, method, path);
+    if (span === undefined) return this.send(method, path, request, signal, {});
+    try {
+      const traceHeaders: Record<string, string> = {};
+      span.inject(traceHeaders);
+      const response = await context.with(span.context, () => this.send(method, path, request, signal, traceHeaders, span.answered.bind(span)));
+      return response;
+    } catch (error) {
+      span.failed(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    request: UpstreamRequest & { contract?: UpstreamOperation<T> },
+    signal: AbortSignal,
+    traceHeaders: Record<string, string>,
+    answered?: (status: number) => void,
+  ): Promise<UpstreamResponse<T>> {
     const response = await this.pool.request({
       method,
-      path: this.basePath + request.path + buildQuery(request.query),
+      path,
       headers: {
         accept: 'application/json',
         ...(request.stream ? { 'content-type': request.stream.contentType } : request.body === undefined ? {} : { 'content-type': 'application/json' }),
         ...request.headers,
+        ...traceHeaders,
       },
       body: request.stream ? request.stream.body : request.body === undefined ? null : JSON.stringify(request.body),
       signal,
     });
+    answered?.(response.statusCode);
     if (response.statusCode >= 500) {
       await response.body.dump().catch(() => undefined);
       // Thrown, so the breaker counts it; reported as FACET_ERR_UPSTREAM_BAD_RESPONSE once retries are spent.

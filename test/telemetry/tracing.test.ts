@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { demoOperatorToken } from '../../entries/demo.ts';
 import { binaryStl } from '../helpers/models.ts';
 import type { CrmRequest, DumpedSpan } from './fixtures/order-stack.ts';
@@ -192,7 +192,7 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     assert.ok(inTrace().every((s) => s.service === 'facet-test'));
   });
 
-  it('a sampled read: server span → undici client span → CRM server span, the CRM’s traceparent naming the client span', async () => {
+  it('a sampled read: server span → the upstream client’s span → CRM server span, the CRM’s traceparent naming the client span', async () => {
     const readTrace = hex(16);
     const callerSpan = hex(8);
     const id = `ord_${hex(6)}`;
@@ -204,10 +204,20 @@ describe('tracing: one order, one trace (gateway → RabbitMQ → saga → CRM/M
     const server = mine.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/orders/:id');
     assert.ok(server, render(spans, readTrace));
     assert.equal(server.parentSpanId, callerSpan);
-    const client = mine.find((s) => s.kind === SpanKind.CLIENT && s.scope === '@opentelemetry/instrumentation-undici');
-    assert.ok(client, `no undici client span:\n${render(spans, readTrace)}`);
+    const clients = mine.filter((s) => s.kind === SpanKind.CLIENT);
+    // One client span for the one call: the upstream client's own (platform/telemetry/upstream-span.ts), none from instrumentation-undici.
+    assert.deepEqual(clients.map((s) => s.scope), ['facet-upstream'], render(spans, readTrace));
+    const client = clients[0]!;
     assert.equal(client.parentSpanId, server.spanId, 'the CRM call is the server span’s child');
     assert.equal(client.attributes['facet.component'], 'gateway');
+    assert.equal(client.name, 'GET');
+    assert.equal(client.attributes['facet.upstream'], 'crm');
+    assert.equal(client.attributes['http.request.method'], 'GET');
+    assert.match(String(client.attributes['url.full']), new RegExp(`^http://127\\.0\\.0\\.1:\\d+/crm/orders/${id}$`));
+    // The CRM does not know the order: a 4xx is an error of the client span (HTTP conventions), and its type is the status.
+    assert.equal(client.attributes['http.response.status_code'], 404);
+    assert.equal(client.attributes['error.type'], '404');
+    assert.equal(client.status, SpanStatusCode.ERROR);
     const crmServer = mine.find((s) => s.kind === SpanKind.SERVER && s.attributes['facet.component'] === 'crm-sim');
     assert.equal(crmServer?.parentSpanId, client.spanId, render(spans, readTrace));
     const received = crm.filter((r) => r.url.includes(id)).map((r) => r.traceparent);
