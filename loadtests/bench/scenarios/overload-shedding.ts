@@ -154,11 +154,12 @@ export const overloadShedding: Scenario = {
     // limit pushed down, a breaker tripped, a backlog): capacity and the unloaded
     // baseline are measured on gateways that are never overloaded.
     const [capacityGateway, baseline, on, off, refusing] = await Promise.all([
-      startGateway(group, { crm, mes }, { config: [...common, sheddingOff()] }),
-      startGateway(group, { crm, mes }, { config: common }),
-      startGateway(group, { crm, mes }, { config: common }),
-      startGateway(group, { crm, mes }, { config: [...common, sheddingOff()] }),
-      startGateway(group, { crm, mes }, { config: [...common, sheddingRefusesPaidReads()] }),
+      // Named like their CPU columns (also what BENCH_CPU_PROF matches).
+      startGateway(group, { crm, mes }, { config: [...common, sheddingOff()], name: GATEWAY_CAPACITY_CPU }),
+      startGateway(group, { crm, mes }, { config: common, name: GATEWAY_BASELINE_CPU }),
+      startGateway(group, { crm, mes }, { config: common, name: GATEWAY_ON_CPU }),
+      startGateway(group, { crm, mes }, { config: [...common, sheddingOff()], name: GATEWAY_OFF_CPU }),
+      startGateway(group, { crm, mes }, { config: [...common, sheddingRefusesPaidReads()], name: GATEWAY_REFUSING_CPU }),
     ]);
     const path = `/v1/orders/${ORDER_ID}`;
     const headers = { 'x-api-key': SELLER.key };
