@@ -15,6 +15,8 @@ export class GenerationView {
   private readonly known = new Map<string, Known>();
   /** Reads of a scope's generation in flight: one at a time per scope, shared by every caller. */
   private readonly reading = new Map<string, Promise<number>>();
+  /** Bumps asked for and not sent yet (they go at the next turn of the event loop): later askers share them. */
+  private readonly queued = new Map<string, Promise<number>>();
   private readonly store: CacheStore;
   private readonly maxAgeMs: number;
 
@@ -62,9 +64,25 @@ export class GenerationView {
     return settled;
   }
 
-  async bump(scope: string): Promise<number> {
-    const generation = await this.store.bumpGeneration(scope);
-    this.known.set(scope, { generation, readAt: Date.now() });
-    return generation;
+  /**
+   * Bumps the scope once the callers of this turn of the event loop have
+   * asked: every change made before a call is covered by a bump sent after
+   * it, so callers of one turn share one bump (a burst of status events of
+   * one delivery batch: one INCR and one PUBLISH per scope, not one each).
+   * A bump already sent is never shared: a later change needs its own.
+   */
+  bump(scope: string): Promise<number> {
+    const queued = this.queued.get(scope);
+    if (queued) return queued;
+    const bumped = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      this.queued.delete(scope);
+      const generation = await this.store.bumpGeneration(scope);
+      const current = this.known.get(scope);
+      // The store's notification of this bump (or a later one) may have come first: keep the higher.
+      if (!current || generation >= current.generation) this.known.set(scope, { generation, readAt: Date.now() });
+      return generation;
+    });
+    this.queued.set(scope, bumped);
+    return bumped;
   }
 }

@@ -60,4 +60,33 @@ describe('cache generation view', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(view.peek('seller:b'), 4);
   });
+
+  it('bumps asked for in one turn of the event loop are one bump per scope; a bump already sent is not shared', async () => {
+    const { MemoryCacheStore } = await import('../../policies/cache/memory-store.ts');
+    const store = new MemoryCacheStore();
+    const sent: string[] = [];
+    const bumpGeneration = store.bumpGeneration.bind(store);
+    store.bumpGeneration = async (scope: string) => {
+      sent.push(scope);
+      return bumpGeneration(scope);
+    };
+    const view = new GenerationView(store, 2000);
+    // A burst: ten status events of one seller, each bumping the seller and the dashboard.
+    const burst = Array.from({ length: 10 }, () => Promise.all([view.bump('seller:a'), view.bump('dashboard')]));
+    assert.deepEqual(sent, [], 'nothing sent before the turn ends: later askers can still share it');
+    const answers = await Promise.all(burst);
+    assert.deepEqual(sent.sort(), ['dashboard', 'seller:a']);
+    assert.ok(answers.every(([seller, dashboard]) => seller === 1 && dashboard === 1), JSON.stringify(answers));
+    assert.equal(view.peek('seller:a'), 1);
+    // Asked while the first is on its way (sent, not answered): a change made now needs a bump of its own.
+    sent.length = 0;
+    const first = view.bump('seller:a');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(sent, ['seller:a'], 'the first was sent');
+    const second = view.bump('seller:a');
+    assert.equal(await first, 2);
+    assert.equal(await second, 3);
+    assert.deepEqual(sent, ['seller:a', 'seller:a']);
+    assert.equal(view.peek('seller:a'), 3);
+  });
 });
