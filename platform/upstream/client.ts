@@ -8,8 +8,8 @@
 import { Transform, type Readable } from 'node:stream';
 import { TaskCancelledError } from 'cockatiel';
 import { Pool } from 'undici';
-import type { ServiceEndpointConfig } from './settings.ts';
 import { context } from '@opentelemetry/api';
+import type { ServiceEndpointConfig } from './settings.ts';
 import { startUpstreamSpan, type UpstreamTarget } from '../telemetry/upstream-span.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
@@ -186,8 +186,7 @@ export class UpstreamClient {
     try {
       const traceHeaders: Record<string, string> = {};
       span.inject(traceHeaders);
-      const response = await context.with(span.context, () => this.send(method, path, request, signal, traceHeaders, span.answered.bind(span)));
-      return response;
+      return await context.with(span.context, () => this.send(method, path, request, signal, traceHeaders, (status) => span.answered(status)));
     } catch (error) {
       span.failed(error);
       throw error;
