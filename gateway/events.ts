@@ -1,12 +1,12 @@
 // The gateway's side of the events: order status changes are announced to
 // the policies that keep derived state (the cache drops the seller's and the
 // dashboard's pages: one generation bump, seen by every replica through
-// pub/sub) and move pending records along; finished price
+// pub/sub), free price-job slots and drop or move pending records; finished price
 // jobs settle their quotes and announce them (`quote.settled`, for sellers'
 // webhooks). Replicas share one queue (competing consumers): a bump in Redis
 // is enough for all of them.
 
-import type { OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent, QuoteSettledEvent } from '../contracts/messages.ts';
+import type { OrderStatus, OrderStatusChangedEvent, OrderTakeRefusedEvent, QuoteFinishedEvent, QuoteSettledEvent } from '../contracts/messages.ts';
 import { ROUTING } from '../contracts/messages.ts';
 import { isBusUnroutable, type Delivery, type HandlerResult } from '../platform/bus/index.ts';
 import { records } from './operations/records.ts';
@@ -15,17 +15,28 @@ import { onTakeRefused } from './operations/take.ts';
 import { feedRecordOf } from './notify/feed-events.ts';
 import type { GatewayServices } from './services.ts';
 
-export async function onOrderStatusChanged(services: GatewayServices, event: OrderStatusChangedEvent): Promise<void> {
-  // Independent, idempotent steps issued together: Redis gets them in one write (auto-pipelining), not one round trip each.
-  const [, , pending] = await Promise.all([
-    services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' }),
-    // Any change after SUBMITTED means the order's price job (if it had one) is settled: its slot is free.
-    event.status !== 'SUBMITTED' ? services.state.removeMember(records.priceJobs.key(event.seller_id), records.priceJobs.orderMember(event.order_id)) : undefined,
-    records.pendingOrder.getAny(services.state, event.order_id),
-  ]);
+/**
+ * Statuses the saga may announce for an order the CRM never accepted
+ * (adapters/saga/run.ts: a rejection before the CRM create); every other
+ * status is announced only after the CRM accepted it.
+ */
+const MAYBE_NOT_IN_CRM: ReadonlySet<OrderStatus> = new Set(['REJECTED', 'CANCELLED']);
+
+export async function onOrderStatusChanged(services: Pick<GatewayServices, 'orderChanges' | 'state'>, event: OrderStatusChangedEvent): Promise<void> {
+  const notified = services.orderChanges.notify({ sellerId: event.seller_id, kind: 'status_changed' });
+  // Any change after SUBMITTED means the order's price job (if it had one) is settled: its slot is free.
+  const slotFreed = event.status !== 'SUBMITTED' ? services.state.removeMember(records.priceJobs.key(event.seller_id), records.priceJobs.orderMember(event.order_id)) : undefined;
+  // The CRM has the order: reads answer from it, so the pending record (the answer between the 202 and
+  // the CRM create) has done its work and goes, instead of being rewritten at every status for 30 days.
+  // Independent, idempotent steps issued together: Redis gets them in one write (auto-pipelining).
+  if (!MAYBE_NOT_IN_CRM.has(event.status)) {
+    await Promise.all([notified, slotFreed, records.pendingOrder.remove(services.state, event.order_id)]);
+    return;
+  }
+  // Rejected or cancelled, perhaps before the CRM ever had it: the pending record, if any, says so.
+  const [, , pending] = await Promise.all([notified, slotFreed, records.pendingOrder.getAny(services.state, event.order_id)]);
   if (pending && pending.order.status !== event.status) {
-    const ended = (event.status === 'REJECTED' || event.status === 'CANCELLED') && event.reason;
-    await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at, ...(ended ? { status_reason: event.reason!.slice(0, 500) } : {}) });
+    await records.pendingOrder.put(services.state, pending.seller_id, { ...pending.order, status: event.status, updated_at: event.at, ...(event.reason ? { status_reason: event.reason.slice(0, 500) } : {}) });
   }
 }
 
