@@ -5,7 +5,7 @@
 // by register.ts (`node --import ./platform/telemetry/register.ts ...`).
 
 import type { Server, ServerResponse } from 'node:http';
-import { trace, isSpanContextValid, type Tracer } from '@opentelemetry/api';
+import { trace, isSpanContextValid, TraceFlags, type Span, type Tracer } from '@opentelemetry/api';
 
 /** Span attribute naming the part of Facet a span belongs to (one process may run them all). */
 export const COMPONENT_ATTRIBUTE = 'facet.component';
@@ -29,6 +29,11 @@ export function tracingEnabled(): boolean {
 
 export function tracer(name: string): Tracer {
   return trace.getTracer(name);
+}
+
+/** The span's trace is sampled (recorded and exported), by its flag: also true once a sampled span has ended, unlike isRecording(). */
+export function isSampled(span: Span): boolean {
+  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 /**

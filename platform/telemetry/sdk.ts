@@ -31,7 +31,7 @@
 // imported, patched or allocated otherwise.
 
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { context, propagation, trace, TraceFlags, type Context, type Span as ApiSpan } from '@opentelemetry/api';
+import { context, propagation, trace, type Context, type Span as ApiSpan } from '@opentelemetry/api';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { W3CBaggagePropagator, W3CTraceContextPropagator, CompositePropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -39,7 +39,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { FastifyRequest } from 'fastify';
-import { COMPONENT_ATTRIBUTE, componentOfSocket, telemetryState } from './api.ts';
+import { COMPONENT_ATTRIBUTE, componentOfSocket, isSampled, telemetryState } from './api.ts';
 import { isUpstreamCall } from './upstream-span.ts';
 import { WorkerSpanExporter } from './worker-exporter.ts';
 
@@ -90,16 +90,12 @@ function untraced({ url }: { url: string }): boolean {
  */
 function notSampled(): boolean {
   const span = trace.getActiveSpan();
-  return span === undefined || !sampled(span);
+  return span === undefined || !isSampled(span);
 }
 
 /** A call instrumentation-undici leaves alone: of an unsampled request, or one the upstream client traces itself (upstream-span.ts). */
 function ignoredByUndiciInstrumentation(): boolean {
   return notSampled() || isUpstreamCall();
-}
-
-function sampled(span: ApiSpan): boolean {
-  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 /** The part of undici's `undici:request:create` message used here (undici's docs/api/DiagnosticsChannel.md). */
@@ -117,7 +113,7 @@ interface UndiciCreatedRequest {
  */
 function injectUnsampled(message: unknown): void {
   const span = trace.getActiveSpan();
-  if (span === undefined || sampled(span)) return;
+  if (span === undefined || isSampled(span)) return;
   const headers: Record<string, string> = {};
   propagation.inject(context.active(), headers);
   const { request } = message as UndiciCreatedRequest;

@@ -10,7 +10,8 @@
 // client (the reply-from pass-through, webhooks) keep instrumentation-undici,
 // which skips a call made under an upstream span (isUpstreamCall).
 
-import { context, createContextKey, propagation, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span } from '@opentelemetry/api';
+import { context, createContextKey, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { isSampled } from './api.ts';
 
 const UPSTREAM_CALL = createContextKey('facet.upstream.call');
 const TRACER = 'facet-upstream';
@@ -45,7 +46,7 @@ export function isUpstreamCall(): boolean {
 export function startUpstreamSpan(target: UpstreamTarget, method: string, path: string): UpstreamSpan | undefined {
   const active = context.active();
   const parent = trace.getSpan(active);
-  if (parent === undefined || (parent.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+  if (parent === undefined || !isSampled(parent)) return undefined;
   const span = trace.getTracer(TRACER).startSpan(
     method,
     {

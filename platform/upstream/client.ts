@@ -10,7 +10,7 @@ import { TaskCancelledError } from 'cockatiel';
 import { Pool } from 'undici';
 import { context } from '@opentelemetry/api';
 import type { ServiceEndpointConfig } from './settings.ts';
-import { startUpstreamSpan, type UpstreamTarget } from '../telemetry/upstream-span.ts';
+import { startUpstreamSpan, type UpstreamSpan, type UpstreamTarget } from '../telemetry/upstream-span.ts';
 import { addUpstreamWait, secondsSince, type UpstreamWaitSink } from '../metrics/upstream-wait.ts';
 import { UpstreamContractError, type UpstreamOperation } from './contract.ts';
 import { classify, ClientBodyError, isTransportFailure, outcomeOfStatus, UpstreamStatusError } from './failures.ts';
@@ -182,11 +182,9 @@ export class UpstreamClient {
   private async attempt<T>(method: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, signal: AbortSignal): Promise<UpstreamResponse<T>> {
     const path = this.basePath + request.path + buildQuery(request.query);
     const span = startUpstreamSpan(this.target, method, path);
-    if (span === undefined) return this.send(method, path, request, signal, {});
+    if (span === undefined) return this.send(method, path, request, signal);
     try {
-      const traceHeaders: Record<string, string> = {};
-      span.inject(traceHeaders);
-      return await context.with(span.context, () => this.send(method, path, request, signal, traceHeaders, (status) => span.answered(status)));
+      return await context.with(span.context, () => this.send(method, path, request, signal, span));
     } catch (error) {
       span.failed(error);
       throw error;
@@ -195,27 +193,22 @@ export class UpstreamClient {
     }
   }
 
-  private async send<T>(
-    method: string,
-    path: string,
-    request: UpstreamRequest & { contract?: UpstreamOperation<T> },
-    signal: AbortSignal,
-    traceHeaders: Record<string, string>,
-    answered?: (status: number) => void,
-  ): Promise<UpstreamResponse<T>> {
+  /** The request and its answer; `span`, in a sampled trace, gets the trace headers and the status. */
+  private async send<T>(method: string, path: string, request: UpstreamRequest & { contract?: UpstreamOperation<T> }, signal: AbortSignal, span?: UpstreamSpan): Promise<UpstreamResponse<T>> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(request.stream ? { 'content-type': request.stream.contentType } : request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...request.headers,
+    };
+    span?.inject(headers);
     const response = await this.pool.request({
       method,
       path,
-      headers: {
-        accept: 'application/json',
-        ...(request.stream ? { 'content-type': request.stream.contentType } : request.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...request.headers,
-        ...traceHeaders,
-      },
+      headers,
       body: request.stream ? request.stream.body : request.body === undefined ? null : JSON.stringify(request.body),
       signal,
     });
-    answered?.(response.statusCode);
+    span?.answered(response.statusCode);
     if (response.statusCode >= 500) {
       await response.body.dump().catch(() => undefined);
       // Thrown, so the breaker counts it; reported as FACET_ERR_UPSTREAM_BAD_RESPONSE once retries are spent.
